@@ -1,0 +1,182 @@
+//! Reading and strictly validating a Developer-Agent answer (untrusted).
+
+use std::path::Path;
+
+use super::{DeveloperAgent, DeveloperAgentAnswer, DeveloperAgentStatus, Edit};
+
+/// The largest answer file read: 4 MiB.
+pub const MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
+/// At most this many plan actions.
+pub const MAX_PLAN_ACTIONS: usize = 16;
+/// At most this many instructions.
+pub const MAX_INSTRUCTIONS: usize = 64;
+/// At most this many edits per instruction.
+pub const MAX_EDITS: usize = 256;
+
+/// Reads `path` and validates it as a Developer-Agent answer. Never fails: an unreadable or
+/// invalid answer yields a status that says why (the pipeline then goes on rules-only).
+///
+/// A Cloud-Agent envelope `{"status": "received", "upstream": {...}}` is unwrapped.
+pub fn read_developer_agent_answer(path: Option<&Path>) -> DeveloperAgent {
+    let Some(path) = path else {
+        return DeveloperAgent {
+            status: DeveloperAgentStatus::NotProvided,
+            detail: None,
+            answer: None,
+        };
+    };
+    let shown = path.display();
+    let fail = |status, detail: String| DeveloperAgent {
+        status,
+        detail: Some(detail),
+        answer: None,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return fail(DeveloperAgentStatus::Unreadable, format!("cannot read {shown}: {e}")),
+    };
+    if meta.len() > MAX_ANSWER_BYTES {
+        return fail(
+            DeveloperAgentStatus::Invalid,
+            format!("{shown} is {} bytes, more than the {MAX_ANSWER_BYTES} accepted", meta.len()),
+        );
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return fail(DeveloperAgentStatus::Unreadable, format!("cannot read {shown}: {e}")),
+    };
+    match parse_answer(&bytes) {
+        Ok(answer) => DeveloperAgent {
+            status: DeveloperAgentStatus::Valid,
+            detail: None,
+            answer: Some(answer),
+        },
+        Err(e) => fail(DeveloperAgentStatus::Invalid, format!("{shown}: {e}")),
+    }
+}
+
+/// Parses and validates an answer (or a Cloud-Agent envelope around one).
+pub fn parse_answer(bytes: &[u8]) -> Result<DeveloperAgentAnswer, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value = match value {
+        serde_json::Value::Object(mut map) if map.contains_key("upstream") => {
+            match map.get("status").and_then(|s| s.as_str()) {
+                Some("received") => {}
+                other => {
+                    return Err(format!(
+                        "Cloud-Agent envelope has status {other:?}, expected \"received\""
+                    ))
+                }
+            }
+            map.remove("upstream").unwrap_or_default()
+        }
+        v => v,
+    };
+    let answer: DeveloperAgentAnswer =
+        serde_json::from_value(value).map_err(|e| format!("not a valid answer: {e}"))?;
+    validate_answer(&answer)?;
+    Ok(answer)
+}
+
+fn validate_answer(a: &DeveloperAgentAnswer) -> Result<(), String> {
+    let c = &a.classification;
+    if !(0.0..=1.0).contains(&c.confidence) || c.confidence.is_nan() {
+        return Err(format!(
+            "classification.confidence {} is not in 0..1",
+            c.confidence
+        ));
+    }
+    if c.summary.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Err("classification.summary is longer than 1024 bytes".into());
+    }
+    if a.self_heal_plan.actions.len() > MAX_PLAN_ACTIONS {
+        return Err(format!(
+            "self_heal_plan.actions has {} entries, at most {MAX_PLAN_ACTIONS} are accepted",
+            a.self_heal_plan.actions.len()
+        ));
+    }
+    for name in &a.self_heal_plan.actions {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(format!(
+                "self_heal_plan.actions has an invalid action name {:?} (expected [A-Za-z0-9_-], at most 64 bytes)",
+                name.chars().take(80).collect::<String>()
+            ));
+        }
+    }
+    if a.fix_agent_instructions.len() > MAX_INSTRUCTIONS {
+        return Err(format!(
+            "fix_agent_instructions has {} entries, at most {MAX_INSTRUCTIONS} are accepted",
+            a.fix_agent_instructions.len()
+        ));
+    }
+    for (i, ins) in a.fix_agent_instructions.iter().enumerate() {
+        if ins.summary.len() > 1024 {
+            return Err(format!(
+                "fix_agent_instructions[{i}].summary is longer than 1024 bytes"
+            ));
+        }
+        if ins.edits.len() > MAX_EDITS {
+            return Err(format!(
+                "fix_agent_instructions[{i}] has {} edits, at most {MAX_EDITS} are accepted",
+                ins.edits.len()
+            ));
+        }
+        for e in &ins.edits {
+            if let Edit::ReplaceLines {
+                start_line,
+                end_line,
+                ..
+            } = e
+            {
+                if *start_line == 0 || end_line < start_line {
+                    return Err(format!(
+                        "fix_agent_instructions[{i}] has a replace_lines edit with lines {start_line}..{end_line}"
+                    ));
+                }
+            }
+        }
+    }
+    if a.triggers.len() > 32 {
+        return Err("triggers has more than 32 entries".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_is_unwrapped_and_answer_validated() {
+        let ok = br#"{"status":"received","upstream":{"classification":{"category":"network","confidence":0.9},"self_heal_plan":{"actions":["reseed-db"]}}}"#;
+        let a = parse_answer(ok).expect("valid");
+        assert_eq!(a.self_heal_plan.actions, vec!["reseed-db"]);
+    }
+
+    #[test]
+    fn invalid_answers_say_why() {
+        for (bad, why) in [
+            (&br#"{"classification":{"category":"nope","confidence":0.5}}"#[..], "unknown variant"),
+            (br#"{"classification":{"category":"network","confidence":7}}"#, "not in 0..1"),
+            (br#"{"classification":{"category":"network","confidence":0.5},"extra":1}"#, "unknown field"),
+            (br#"{"classification":{"category":"network","confidence":0.5},"self_heal_plan":{"actions":["rm -rf /"]}}"#, "invalid action name"),
+            (br#"{"classif"#, "not valid JSON"),
+        ] {
+            let err = parse_answer(bad).expect_err("invalid");
+            assert!(err.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_unreadable_not_a_failure() {
+        let da = read_developer_agent_answer(Some(Path::new("/nonexistent/answer.json")));
+        assert_eq!(da.status, DeveloperAgentStatus::Unreadable);
+        assert!(da.detail.expect("detail").contains("/nonexistent/answer.json"));
+    }
+}

@@ -1,0 +1,347 @@
+//! `self-heal/context.json` (`ci-remedy/context/v1`), written by `self-heal-prepare`, and the
+//! Developer-Agent answer it carries.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Category, CategoryKind, RunInfo, ToolInfo};
+
+/// The `schema` value of a context artifact.
+pub const CONTEXT_SCHEMA: &str = "ci-remedy/context/v1";
+
+/// Everything `self-heal-prepare` learned about a failed run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Context {
+    /// Always [`CONTEXT_SCHEMA`].
+    pub schema: String,
+    /// The program that wrote this artifact.
+    pub tool: ToolInfo,
+    /// The workflow run.
+    pub run: RunInfo,
+    /// The logs that were read, in the order given.
+    pub logs: Vec<LogInfo>,
+    /// Failed tests from the test reports.
+    pub tests: Tests,
+    /// Findings, best first (`rank` 1 is the most likely failure reason).
+    pub findings: Vec<Finding>,
+    /// The failure category and the findings that support it.
+    pub classification: Classification,
+    /// What became of the Developer-Agent answer.
+    pub developer_agent: DeveloperAgent,
+    /// How many secrets were redacted from what this artifact quotes.
+    pub redactions: Redactions,
+    /// Set when the step could not do its whole job (exit code 1); what is present is still valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The log formats the reader recognises.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Plain text (Travis, Jenkins, a local build).
+    Plain,
+    /// A raw GitHub Actions log: `2023-09-21T17:21:40.2730746Z text` on every line.
+    RawGithub,
+    /// `gh run view --log` output: `job<TAB>step<TAB>timestamp text`.
+    GhRunView,
+}
+
+/// One log that was read.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct LogInfo {
+    /// The log's name as findings refer to it: a path, or `archive.zip!entry` for a zip entry.
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its number of lines (a last line without a newline counts).
+    pub lines: u64,
+    /// The sha256 of its bytes, lowercase hex.
+    pub sha256: String,
+    /// The format it was read as.
+    pub format: LogFormat,
+}
+
+/// Failed tests from the reports given with `--junit` and `--playwright-report`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Tests {
+    /// The report files that were read.
+    #[serde(default)]
+    pub reports: Vec<String>,
+    /// Failed (or errored) tests, in report order.
+    #[serde(default)]
+    pub failed: Vec<FailedTest>,
+}
+
+/// One failed test case.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct FailedTest {
+    /// The test's full name as the report gives it (suite and case joined with ` › ` for
+    /// Playwright, `classname.name` for JUnit).
+    pub name: String,
+    /// An id a test runner accepts to rerun only this test (e.g. `tests/login.spec.ts:12`,
+    /// `tests/test_x.py::test_y`), when the report allows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The source file of the test, relative to the repository when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The 1-based line of the test or of the failure in `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The failure message (first lines, redacted, at most a few KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The report file this came from.
+    pub report: String,
+}
+
+/// A block of log lines that explains (part of) the failure.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct Finding {
+    /// The id of the rule that matched (see `--list-rules`).
+    pub rule: String,
+    /// The category the rule points at.
+    pub category: Category,
+    /// The log, as in [`LogInfo::path`].
+    pub log: String,
+    /// First line of the block, 1-based, in the ORIGINAL log file.
+    pub line_start: u64,
+    /// Last line of the block, 1-based, inclusive.
+    pub line_end: u64,
+    /// 1 = the most likely failure reason; ranks are dense and unique.
+    pub rank: u32,
+    /// The ranking score (higher is more likely the cause); only the order is meaningful.
+    pub score: f64,
+    /// The block's text with timestamps and colour codes removed, secrets redacted, at most
+    /// 40 lines and 8 KiB.
+    pub excerpt: String,
+    /// A source location the block names (`src/app.ts:12` style), for annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The 1-based line in `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_line: Option<u32>,
+    /// The job and step the block belongs to, when the log says (zip entry names, `gh run view`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+/// Where a classification came from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClassificationSource {
+    /// The built-in and policy rules.
+    Rules,
+    /// A validated Developer-Agent answer.
+    DeveloperAgent,
+}
+
+/// The failure category with its confidence and evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct Classification {
+    /// The category.
+    pub category: Category,
+    /// Its kind.
+    pub kind: CategoryKind,
+    /// Confidence in 0..=1.
+    pub confidence: f64,
+    /// Where it came from.
+    pub source: ClassificationSource,
+    /// Indices into `findings` that support it, best first.
+    pub evidence: Vec<usize>,
+    /// One line a person reads first.
+    pub summary: String,
+}
+
+/// What became of `--developer-agent-response`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct DeveloperAgent {
+    /// The status.
+    pub status: DeveloperAgentStatus,
+    /// Why, when not `valid` (names the file and the problem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The validated answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<DeveloperAgentAnswer>,
+}
+
+/// The Developer-Agent answer's status.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeveloperAgentStatus {
+    /// No answer was given.
+    NotProvided,
+    /// The answer was valid and is used.
+    Valid,
+    /// The file could not be read.
+    Unreadable,
+    /// The file was read but is not a valid answer; rules-only classification is used.
+    Invalid,
+}
+
+/// A classification service's answer (the Developer-Agent of the reference design).
+///
+/// Untrusted: it is validated strictly (unknown fields are errors, sizes are bounded) and may
+/// pick self-heal actions only by the names the policy defines. A Cloud-Agent envelope
+/// `{"status": "received", "upstream": {...}}` is unwrapped by the reader.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeveloperAgentAnswer {
+    /// The service's classification.
+    pub classification: AnswerClassification,
+    /// Safe actions it suggests, by policy action name.
+    #[serde(default)]
+    pub self_heal_plan: SelfHealPlan,
+    /// Code-fix instructions for the fix-agent.
+    #[serde(default)]
+    pub fix_agent_instructions: Vec<Instruction>,
+    /// Downstream hooks it asks for.
+    #[serde(default)]
+    pub triggers: Vec<Trigger>,
+}
+
+/// The service's classification.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerClassification {
+    /// One of the fixed categories.
+    pub category: Category,
+    /// Confidence in 0..=1.
+    pub confidence: f64,
+    /// A one-line explanation (at most 1 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// A suggested self-heal plan: action names from the policy, and which rerun.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SelfHealPlan {
+    /// Action names, in order (at most 16, each at most 64 bytes).
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// Which rerun, when the policy defines it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<RerunMode>,
+}
+
+/// Which rerun self-heal performs after its actions.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RerunMode {
+    /// Only the failed tests (their ids as separate arguments).
+    Failed,
+    /// The whole test command.
+    Full,
+    /// No rerun.
+    None,
+}
+
+/// A downstream hook the service asks for (informational; nothing runs from it).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The hook's name, e.g. `fix-agent` or `notify`.
+    pub name: String,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One fix instruction: what to change and why. The format a classification service or a model
+/// produces for the fix-agent (`fix-agent-prepare --instructions`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Instruction {
+    /// What the change does and the evidence for it (one line, at most 1 KiB).
+    pub summary: String,
+    /// Where it came from (`instructions-file`, `developer-agent`, `recipe:<id>`); set by the reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The edits, applied in order.
+    pub edits: Vec<Edit>,
+}
+
+/// One edit operation. Paths are relative to the repository root, `/`-separated.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Edit {
+    /// Replace exact text: `find` must occur exactly `count` times (default 1), else the edit
+    /// is refused.
+    Replace {
+        /// The file.
+        path: String,
+        /// The exact text to find.
+        find: String,
+        /// Its replacement.
+        replace: String,
+        /// How many times `find` must occur.
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Replace lines `start_line..=end_line` (1-based) whose current text must equal `expected`.
+    ReplaceLines {
+        /// The file.
+        path: String,
+        /// First line, 1-based.
+        start_line: u32,
+        /// Last line, 1-based, inclusive.
+        end_line: u32,
+        /// The lines' current text, joined with `\n` (no trailing newline).
+        expected: String,
+        /// The new text for those lines, joined with `\n`.
+        replacement: String,
+    },
+    /// Create a new file (refused when it exists).
+    Create {
+        /// The file.
+        path: String,
+        /// Its content.
+        content: String,
+    },
+    /// Delete a file.
+    Delete {
+        /// The file.
+        path: String,
+    },
+    /// A unified diff (one or more files, `---`/`+++` headers and hunks).
+    Patch {
+        /// The diff text.
+        diff: String,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Counts of redacted secrets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct Redactions {
+    /// All redactions.
+    pub total: u64,
+    /// Per redaction rule id (e.g. `github-pat`).
+    pub by_rule: BTreeMap<String, u64>,
+}
+
+impl Redactions {
+    /// Adds `n` redactions by `rule`.
+    pub fn add(&mut self, rule: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.total += n;
+        *self.by_rule.entry(rule.to_string()).or_default() += n;
+    }
+
+    /// Adds all counts of `other`.
+    pub fn merge(&mut self, other: &Redactions) {
+        for (rule, n) in &other.by_rule {
+            self.add(rule, *n);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! What every binary shares at its edge: exit codes and error presentation.
+//!
+//! Exit codes (DESIGN.md): 0 the step ran and wrote its artifact, whatever it decided;
+//! 1 the step could not do its job (it still writes an artifact with an `error` field where it
+//! can); 2 usage or policy-file error.
+
+use std::fmt::Display;
+use std::process::ExitCode;
+
+/// The step ran and wrote its artifact.
+pub const EXIT_OK: u8 = 0;
+/// The step could not do its job (I/O, invalid input).
+pub const EXIT_FAILED: u8 = 1;
+/// Usage or policy-file error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// The exit-code section shared by every binary's `--help`.
+pub const EXIT_CODES_HELP: &str = "Exit codes:\n  0  the step ran and wrote its artifact, whatever it decided\n  1  the step could not do its job (I/O, invalid input); an artifact with an `error` field is still written where possible\n  2  usage or policy-file error";
+
+/// Prints `error: <what>` and, when given, `help: <help>` to stderr, each on one line with
+/// control characters replaced so that no part of it can become a workflow command.
+pub fn print_error(what: &dyn Display, help: Option<&str>) {
+    eprintln!("error: {}", one_line(&what.to_string()));
+    if let Some(h) = help {
+        eprintln!("help: {}", one_line(h));
+    }
+}
+
+/// Prints a warning line to stderr, sanitised like [`print_error`].
+pub fn print_warning(what: &dyn Display) {
+    eprintln!("warning: {}", one_line(&what.to_string()));
+}
+
+/// Collapses text to one line: control characters become spaces.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Turns an exit code constant into an [`ExitCode`].
+pub fn exit(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}

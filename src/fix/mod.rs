@@ -1,0 +1,1 @@
+//! Fix-agent: instructions, the guard, diffs, validation and PR text. (Skeleton.)

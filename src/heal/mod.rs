@@ -1,0 +1,1 @@
+//! Self-heal: policy gates (decide) and named safe actions (execute). (Skeleton.)

@@ -1,0 +1,28 @@
+//! ci-remedy: auditable CI failure triage for GitHub Actions.
+//!
+//! The pipeline (see `DESIGN.md` in the shared docs and the README) is a chain of small binaries
+//! that read and write versioned JSON artifacts:
+//!
+//! - [`logs`]: find and read CI logs (files, directories, globs, GitHub log zips, `gh run view
+//!   --log` output), strip timestamps and ANSI colour codes, redact secrets.
+//! - [`classify`]: the rule pack, the streaming scanner and evidence ranking.
+//! - [`reports`]: test reports (JUnit XML, Playwright JSON) to failed tests.
+//! - [`policy`]: the repository's `.github/ci-remedy.yml`, validated once.
+//! - [`heal`]: self-heal gates (decide) and named safe actions (execute).
+//! - [`fix`]: fix-agent instructions, the guard, diffs, validation and PR text.
+//! - [`github`]: the Actions environment and workflow commands.
+//! - [`artifact`]: the JSON contracts and atomic writes.
+#![forbid(unsafe_code)]
+
+pub mod artifact;
+pub mod classify;
+pub mod cli;
+pub mod fix;
+pub mod github;
+pub mod heal;
+pub mod logs;
+pub mod policy;
+pub mod reports;
+
+/// The crate version, as written into every artifact's `tool.version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

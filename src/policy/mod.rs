@@ -1,0 +1,244 @@
+//! The repository policy, `.github/ci-remedy.yml`.
+//!
+//! Two layers: the raw serde form ([`PolicyFile`]: kebab-case keys, unknown keys are errors
+//! reported with file and line, defaults for everything) is validated once into [`Policy`]
+//! (compiled globs and regexes, durations, checked names). The JSON Schema of the raw form is
+//! `schemas/policy.schema.json`.
+
+pub mod classify;
+pub mod fix_agent;
+pub mod self_heal;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The default policy path, relative to the repository root.
+pub const DEFAULT_POLICY_PATH: &str = ".github/ci-remedy.yml";
+
+/// The largest policy file read: 1 MiB.
+pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+
+/// The policy file as written (raw layer).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PolicyFile {
+    /// The policy format version; only `1` exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Self-heal gates, actions and rerun.
+    #[serde(default)]
+    pub self_heal: self_heal::SelfHealRaw,
+    /// Extra classification rules and disabled built-in ones.
+    #[serde(default)]
+    pub classify: classify::ClassifyRaw,
+    /// Fix-agent scope, caps and validation.
+    #[serde(default)]
+    pub fix_agent: fix_agent::FixAgentRaw,
+}
+
+/// The validated policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Where it was read from; `None` for the built-in defaults.
+    pub path: Option<PathBuf>,
+    /// Self-heal.
+    pub self_heal: self_heal::SelfHealPolicy,
+    /// Classification.
+    pub classify: classify::ClassifyPolicy,
+    /// Fix-agent.
+    pub fix_agent: fix_agent::FixAgentPolicy,
+}
+
+/// Policy errors; every one names the file, and the line when the YAML parser knows it.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read policy {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_POLICY_BYTES`].
+    #[error("policy {path} is larger than {MAX_POLICY_BYTES} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The YAML is malformed or has an unknown key or a wrong type.
+    #[error("invalid policy {path}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid policy {path}: {key}: {message}")]
+    Invalid {
+        /// The file (or `built-in defaults`).
+        path: PathBuf,
+        /// The key, dotted (`self-heal.max-attempts`).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A validation problem inside one section: the dotted key and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    /// The key, dotted (`self-heal.actions.reseed.timeout`).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl KeyError {
+    /// A new key error.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        KeyError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Policy {
+    /// The built-in defaults (what a repository without a policy file gets).
+    pub fn defaults() -> Policy {
+        Policy::validate(PolicyFile::default(), None).expect("built-in defaults are valid")
+    }
+
+    /// Loads a policy. With `path` = `None`, reads [`DEFAULT_POLICY_PATH`] when it exists and
+    /// falls back to the defaults otherwise; an explicit path that does not exist is an error.
+    pub fn load(path: Option<&Path>) -> Result<Policy, PolicyError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_POLICY_PATH), false),
+        };
+        if !explicit && !path.exists() {
+            return Ok(Policy::defaults());
+        }
+        let meta = std::fs::metadata(&path).map_err(|source| PolicyError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.len() > MAX_POLICY_BYTES {
+            return Err(PolicyError::TooLarge { path });
+        }
+        let bytes = std::fs::read(&path).map_err(|source| PolicyError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Policy::parse(&bytes, &path)
+    }
+
+    /// Parses and validates policy YAML; `path` is used in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| PolicyError::Parse {
+            path: path.to_path_buf(),
+            line: Some(1 + bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count()),
+            message: "the file is not valid UTF-8".into(),
+        })?;
+        let raw: PolicyFile = if text.trim().is_empty() {
+            PolicyFile::default()
+        } else {
+            serde_yaml_ng::from_str(text).map_err(|e| PolicyError::Parse {
+                path: path.to_path_buf(),
+                line: e.location().map(|l| l.line()),
+                message: strip_location(&e.to_string()),
+            })?
+        };
+        Policy::validate(raw, Some(path))
+    }
+
+    /// Validates the raw form.
+    pub fn validate(raw: PolicyFile, path: Option<&Path>) -> Result<Policy, PolicyError> {
+        let shown = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("built-in defaults"));
+        let invalid = |e: KeyError| PolicyError::Invalid {
+            path: shown.clone(),
+            key: e.key,
+            message: e.message,
+        };
+        if let Some(v) = raw.version {
+            if v != 1 {
+                return Err(invalid(KeyError::new(
+                    "version",
+                    format!("unsupported version {v}; this ci-remedy reads version 1"),
+                )));
+            }
+        }
+        Ok(Policy {
+            path: path.map(Path::to_path_buf),
+            self_heal: raw.self_heal.validate().map_err(invalid)?,
+            classify: raw.classify.validate().map_err(invalid)?,
+            fix_agent: raw.fix_agent.validate().map_err(invalid)?,
+        })
+    }
+}
+
+/// serde_yaml_ng appends ` at line L column C`; the line is reported separately.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Parses a duration: a number followed by `ms`, `s`, `m` or `h` (`90s`, `5m`, `1h`, `250ms`).
+/// A bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 5m or 1h"))?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("{text:?} is not a duration like 90s, 5m or 1h")),
+    };
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let err = Policy::parse(b"version: 1\nself-heal:\n  bogus-key: 3\n", Path::new("p.yml"))
+            .expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.contains("p.yml line 3"), "{msg}");
+        assert!(msg.contains("bogus-key"), "{msg}");
+    }
+
+    #[test]
+    fn empty_file_is_defaults() {
+        Policy::parse(b"", Path::new("p.yml")).expect("defaults");
+    }
+}
