@@ -12,6 +12,7 @@
 //! - [`fix`]: fix-agent instructions, the guard, diffs, validation and PR text.
 //! - [`github`]: the Actions environment and workflow commands.
 //! - [`artifact`]: the JSON contracts and atomic writes.
+//! - [`prepare`]: `self-heal-prepare`'s pipeline (collect, classify, redact).
 #![forbid(unsafe_code)]
 
 pub mod artifact;
@@ -22,6 +23,7 @@ pub mod github;
 pub mod heal;
 pub mod logs;
 pub mod policy;
+pub mod prepare;
 pub mod reports;
 
 /// The crate version, as written into every artifact's `tool.version`.

@@ -8,6 +8,7 @@
 mod answer;
 mod context;
 mod heal;
+pub mod schema;
 mod write;
 
 pub use answer::{parse_answer, read_developer_agent_answer};

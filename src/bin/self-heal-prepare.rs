@@ -1,1 +1,197 @@
-fn main() {}
+//! `self-heal-prepare`: why did the run fail? Reads logs and test reports, classifies the
+//! failure with evidence lines and writes `<out>/self-heal/context.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ci_remedy::artifact::{write_json_atomic, Context, RunInfo};
+use ci_remedy::classify::RulePack;
+use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::github::commands::{annotation, quote_untrusted, ActionsEnv, Level};
+use ci_remedy::github::summary::{context_markdown, finding_location, TOP_EVIDENCE};
+use ci_remedy::policy::Policy;
+use ci_remedy::prepare::{prepare, PrepareInput};
+
+const AFTER_HELP: &str = "\
+Inputs:
+  Logs are raw GitHub Actions logs (a timestamp before every line, ANSI colours), the zip GitHub
+  serves for a run's logs (`gh run download`-free: GET .../actions/runs/{id}/logs), `gh run view
+  --log` output, or any plain build log. Timestamps and colour codes are stripped for matching;
+  every reported line number is the line in the ORIGINAL file, 1-based.
+
+Outputs:
+  <out>/self-heal/context.json  (schema ci-remedy/context/v1: run, logs, tests.failed, ranked
+                                 findings with evidence lines, classification, redactions)
+  With GITHUB_OUTPUT set: outputs category, kind, confidence, context-path.
+  With GITHUB_STEP_SUMMARY set: the classification and the top three evidence blocks.
+  Inside Actions (GITHUB_ACTIONS=true): an ::error annotation per top evidence block.
+
+Run metadata comes from GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT, GITHUB_EVENT_NAME,
+GITHUB_SHA, GITHUB_REF, GITHUB_WORKFLOW and GITHUB_JOB (`local` when unset).
+
+Exit codes:
+  0  the step ran and wrote its artifact, whatever it found
+  1  an input could not be read (missing log, malformed report): the context is still written,
+     with what could be read and an `error` field
+  2  usage or policy-file error
+
+Example:
+  self-heal-prepare --log logs/ --junit 'reports/*.xml' --out .";
+
+/// Collect CI logs and test reports, classify the failure with evidence lines, and write
+/// self-heal/context.json.
+#[derive(Parser, Debug)]
+#[command(name = "self-heal-prepare", version, about, after_help = AFTER_HELP)]
+struct Args {
+    /// A log to read: a file, a directory (walked), a glob, or a GitHub run-log zip. Repeatable.
+    #[arg(long = "log", value_name = "PATH")]
+    logs: Vec<String>,
+    /// A JUnit XML report (Surefire, pytest --junitxml, jest-junit, Playwright junit). Repeatable.
+    #[arg(long = "junit", value_name = "PATH")]
+    junit: Vec<PathBuf>,
+    /// A Playwright JSON report (`--reporter=json`). Repeatable.
+    #[arg(long = "playwright-report", value_name = "PATH")]
+    playwright: Vec<PathBuf>,
+    /// A classification service's answer (JSON). Validated strictly; an invalid answer falls
+    /// back to rules-only classification and says why in developer_agent.status.
+    #[arg(long, value_name = "PATH")]
+    developer_agent_response: Option<PathBuf>,
+    /// The last passing log of the same job: lines that also appear there rank lower.
+    #[arg(long, value_name = "PATH")]
+    baseline_log: Option<String>,
+    /// The policy file [default: .github/ci-remedy.yml when it exists, else built-in defaults].
+    #[arg(long, value_name = "PATH")]
+    policy: Option<PathBuf>,
+    /// The output directory; the context goes to <DIR>/self-heal/context.json.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// Print the active rules (built-in plus policy, minus disabled) as JSON and exit.
+    #[arg(long)]
+    list_rules: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let policy = match Policy::load(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            cli::print_error(&e, Some("fix the policy file or pass --policy PATH"));
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    let pack = match RulePack::new(&policy.classify) {
+        Ok(p) => p,
+        Err(e) => {
+            cli::print_error(&e, Some("check the `classify.rules` section of the policy"));
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    if args.list_rules {
+        match serde_json::to_string_pretty(&pack.to_json()) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                cli::print_error(&e, None);
+                return cli::exit(EXIT_FAILED);
+            }
+        }
+        return cli::exit(EXIT_OK);
+    }
+
+    let input = PrepareInput {
+        logs: args.logs,
+        junit: args.junit,
+        playwright: args.playwright,
+        developer_agent_response: args.developer_agent_response,
+        baseline_log: args.baseline_log,
+    };
+    let ctx = prepare(&input, &pack, RunInfo::from_env(), "self-heal-prepare");
+    let path = args.out.join("self-heal").join("context.json");
+    if let Err(e) = write_json_atomic(&path, &ctx) {
+        cli::print_error(&e, Some("check that --out is a writable directory"));
+        return cli::exit(EXIT_FAILED);
+    }
+    report(&ctx, &path);
+    if let Some(e) = &ctx.error {
+        cli::print_error(
+            e,
+            Some("the context was written with what could be read; see its `error` field"),
+        );
+        return cli::exit(EXIT_FAILED);
+    }
+    cli::exit(EXIT_OK)
+}
+
+/// Human summary on stdout, annotations, outputs and the job summary.
+fn report(ctx: &Context, path: &std::path::Path) {
+    let c = &ctx.classification;
+    println!(
+        "category: {} ({}), confidence {:.2}, source {:?}",
+        c.category,
+        c.kind.as_str(),
+        c.confidence,
+        c.source
+    );
+    print!("{}", quote_untrusted(&c.summary, "summary: "));
+    let lines: u64 = ctx.logs.iter().map(|l| l.lines).sum();
+    println!(
+        "read {} log(s), {} lines; {} failed test(s); {} finding(s); {} redaction(s)",
+        ctx.logs.len(),
+        lines,
+        ctx.tests.failed.len(),
+        ctx.findings.len(),
+        ctx.redactions.total
+    );
+    if ctx.developer_agent.status != ci_remedy::artifact::DeveloperAgentStatus::NotProvided {
+        println!("developer-agent answer: {:?}", ctx.developer_agent.status);
+        if let Some(d) = &ctx.developer_agent.detail {
+            print!("{}", quote_untrusted(d, "  "));
+        }
+    }
+    let env = ActionsEnv::from_env();
+    for f in ctx
+        .findings
+        .iter()
+        .filter(|f| f.rank as usize <= TOP_EVIDENCE)
+    {
+        println!(
+            "\n#{} {} [{} · {} · score {:.2}]",
+            f.rank,
+            quote_untrusted(&finding_location(f), "").trim_end(),
+            f.rule,
+            f.category,
+            f.score
+        );
+        print!("{}", quote_untrusted(&f.excerpt, "  | "));
+        if env.in_actions {
+            let first = f.excerpt.lines().next().unwrap_or("");
+            let title = format!("ci-remedy: {} ({})", f.category, finding_location(f));
+            let line = match (&f.file, f.file_line) {
+                (Some(file), line) => annotation(
+                    Level::Error,
+                    Some(file),
+                    line.map(u64::from),
+                    None,
+                    Some(&title),
+                    first,
+                ),
+                _ => annotation(Level::Error, None, None, None, Some(&title), first),
+            };
+            println!("{line}");
+        }
+    }
+    println!("\nwrote {}", path.display());
+    let outputs = [
+        ("category", c.category.to_string()),
+        ("kind", c.kind.as_str().to_string()),
+        ("confidence", format!("{:.2}", c.confidence)),
+        ("context-path", path.display().to_string()),
+    ];
+    if let Err(e) = env.set_outputs(&outputs) {
+        cli::print_warning(&format!("cannot write GITHUB_OUTPUT: {e}"));
+    }
+    if let Err(e) = env.append_summary(&context_markdown(ctx)) {
+        cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
+    }
+}

@@ -1,0 +1,152 @@
+//! Markdown for job summaries and PR text, built from artifacts.
+//!
+//! Everything quoted from logs is untrusted: code blocks use a fence longer than any backtick
+//! run inside them, and table cells escape `|`, `<`, `>` and `&` and fold newlines, so a log
+//! line can neither close a block nor inject HTML.
+
+use crate::artifact::{Context, Finding};
+
+/// How many evidence blocks summaries show.
+pub const TOP_EVIDENCE: usize = 3;
+
+/// Escapes text for one Markdown table cell (or inline text): `|`, HTML specials and
+/// backticks are neutralised, control characters and newlines become spaces.
+pub fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '`' => out.push_str("&#96;"),
+            '*' | '_' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fenced code block whose fence is longer than any run of backticks in `text`.
+pub fn code_block(text: &str, lang: &str) -> String {
+    let mut longest = 0usize;
+    let mut run = 0usize;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest.max(2) + 1);
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    format!("{fence}{lang}\n{body}\n{fence}\n")
+}
+
+/// `log:line` or `log:start-end` for a finding (1-based lines of the original log).
+pub fn finding_location(f: &Finding) -> String {
+    if f.line_start == f.line_end {
+        format!("{}:{}", f.log, f.line_start)
+    } else {
+        format!("{}:{}-{}", f.log, f.line_start, f.line_end)
+    }
+}
+
+/// The job summary section for a context: classification, top evidence with `file:line`,
+/// failed tests.
+pub fn context_markdown(ctx: &Context) -> String {
+    let c = &ctx.classification;
+    let mut md = String::new();
+    md.push_str("## ci-remedy: failure analysis\n\n");
+    md.push_str(&format!(
+        "**Category:** `{}` ({}) · **confidence** {:.2} · source: {}\n\n",
+        c.category,
+        c.kind.as_str(),
+        c.confidence,
+        match c.source {
+            crate::artifact::ClassificationSource::Rules => "rules",
+            crate::artifact::ClassificationSource::DeveloperAgent => "developer-agent",
+        }
+    ));
+    md.push_str(&format!("{}\n\n", cell(&c.summary)));
+    let top: Vec<&Finding> = ctx
+        .findings
+        .iter()
+        .filter(|f| f.rank as usize <= TOP_EVIDENCE)
+        .collect();
+    if top.is_empty() {
+        md.push_str("No evidence lines were found in the logs.\n\n");
+    }
+    for f in top {
+        let source = match (&f.file, f.file_line) {
+            (Some(file), Some(line)) => format!(" · source `{}:{line}`", cell(file)),
+            (Some(file), None) => format!(" · source `{}`", cell(file)),
+            _ => String::new(),
+        };
+        md.push_str(&format!(
+            "**#{} `{}`** — rule `{}` ({}){}\n\n",
+            f.rank,
+            cell(&finding_location(f)),
+            cell(&f.rule),
+            f.category,
+            source
+        ));
+        md.push_str(&code_block(&f.excerpt, "text"));
+        md.push('\n');
+    }
+    if !ctx.tests.failed.is_empty() {
+        md.push_str(&format!(
+            "**Failed tests** ({}):\n\n",
+            ctx.tests.failed.len()
+        ));
+        md.push_str("| test | location | message |\n|---|---|---|\n");
+        for t in ctx.tests.failed.iter().take(10) {
+            let loc = match (&t.file, t.line) {
+                (Some(f), Some(l)) => format!("{f}:{l}"),
+                (Some(f), None) => f.clone(),
+                _ => String::new(),
+            };
+            let msg = t
+                .message
+                .as_deref()
+                .and_then(|m| m.lines().next())
+                .unwrap_or("");
+            md.push_str(&format!(
+                "| {} | {} | {} |\n",
+                cell(&t.name),
+                cell(&loc),
+                cell(&msg.chars().take(200).collect::<String>())
+            ));
+        }
+        if ctx.tests.failed.len() > 10 {
+            md.push_str(&format!("\n… and {} more.\n", ctx.tests.failed.len() - 10));
+        }
+        md.push('\n');
+    }
+    if let Some(e) = &ctx.error {
+        md.push_str(&format!("> **error:** {}\n\n", cell(e)));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_block_cannot_be_closed_from_inside() {
+        let b = code_block("a\n```\n<script>", "text");
+        assert!(b.starts_with("````text\n"));
+        assert!(b.ends_with("\n````\n"));
+    }
+
+    #[test]
+    fn cells_escape_pipes_and_html() {
+        assert_eq!(cell("a|b<script>\n"), "a\\|b&lt;script&gt; ");
+    }
+}

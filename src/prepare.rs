@@ -1,0 +1,189 @@
+//! `self-heal-prepare`'s pipeline: collect logs and reports, classify, merge a Developer-Agent
+//! answer, redact, and build the [`Context`] artifact.
+
+use std::path::{Path, PathBuf};
+
+use crate::artifact::{
+    read_developer_agent_answer, Classification, ClassificationSource, Context, DeveloperAgent,
+    DeveloperAgentStatus, FailedTest, Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
+};
+use crate::classify::{analyze, AnalyzeOptions, RulePack};
+use crate::logs::redact::Redactor;
+use crate::logs::source::{resolve, LogSource};
+use crate::reports::{read_junit, read_playwright_json};
+
+/// What to read.
+#[derive(Debug, Clone, Default)]
+pub struct PrepareInput {
+    /// `--log` specs (files, directories, globs, zips).
+    pub logs: Vec<String>,
+    /// `--junit` report files.
+    pub junit: Vec<PathBuf>,
+    /// `--playwright-report` JSON files.
+    pub playwright: Vec<PathBuf>,
+    /// `--developer-agent-response` file.
+    pub developer_agent_response: Option<PathBuf>,
+    /// `--baseline-log`: the last passing log of the same job.
+    pub baseline_log: Option<String>,
+}
+
+/// Builds the context. Problems with individual inputs (a missing log, a malformed report) do
+/// not stop the step: what could be read is analysed and every problem is joined into
+/// `Context::error` (the binary then exits 1).
+pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) -> Context {
+    let mut errors: Vec<String> = Vec::new();
+
+    let mut sources: Vec<LogSource> = Vec::new();
+    for spec in &input.logs {
+        match resolve(std::slice::from_ref(spec)) {
+            Ok(found) => sources.extend(found),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let baseline = match &input.baseline_log {
+        Some(spec) => match resolve(std::slice::from_ref(spec)) {
+            Ok(mut found) if !found.is_empty() => Some(found.remove(0)),
+            Ok(_) => None,
+            Err(e) => {
+                errors.push(format!("baseline log: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+
+    let mut tests = Tests::default();
+    let mut read_reports = |paths: &[PathBuf], read: fn(&Path) -> Result<Vec<FailedTest>, _>| {
+        for p in paths {
+            match read(p) {
+                Ok(failed) => {
+                    tests.reports.push(p.display().to_string());
+                    tests.failed.extend(failed);
+                }
+                Err(e) => errors.push(e_to_string(e)),
+            }
+        }
+    };
+    read_reports(&input.junit, read_junit);
+    read_reports(&input.playwright, read_playwright_json);
+
+    let opts = AnalyzeOptions {
+        baseline: baseline.as_ref(),
+        ..Default::default()
+    };
+    let analysis = match analyze(pack, &sources, &tests.failed, &opts) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            errors.push(e.to_string());
+            None
+        }
+    };
+    let (logs, mut findings, rules_classification) = match analysis {
+        Some(a) => (a.logs, a.findings, a.classification),
+        None => (Vec::new(), Vec::new(), unknown_classification()),
+    };
+
+    let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
+    let mut classification = merge_answer(rules_classification, &developer_agent, &findings);
+
+    // Redact everything quoted from untrusted text.
+    let redactor = Redactor::builtin();
+    let mut redactions = Redactions::default();
+    for f in &mut findings {
+        f.excerpt = redactor.redact(&f.excerpt, &mut redactions);
+    }
+    for t in &mut tests.failed {
+        if let Some(m) = &t.message {
+            t.message = Some(redactor.redact(m, &mut redactions));
+        }
+    }
+    classification.summary = redactor.redact(&classification.summary, &mut redactions);
+    let developer_agent = redact_answer(developer_agent, redactor, &mut redactions);
+
+    Context {
+        schema: CONTEXT_SCHEMA.to_string(),
+        tool: ToolInfo::new(tool),
+        run,
+        logs,
+        tests,
+        findings,
+        classification,
+        developer_agent,
+        redactions,
+        error: if errors.is_empty() {
+            None
+        } else {
+            Some(errors.join("; "))
+        },
+    }
+}
+
+fn e_to_string(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn unknown_classification() -> Classification {
+    Classification {
+        category: crate::artifact::Category::Unknown,
+        kind: crate::artifact::Category::Unknown.kind(),
+        confidence: 0.0,
+        source: ClassificationSource::Rules,
+        evidence: Vec::new(),
+        summary: "no failure recognised".into(),
+    }
+}
+
+/// A valid Developer-Agent answer decides the category and confidence; its evidence is the
+/// findings of that category (the rules' evidence when none match).
+fn merge_answer(
+    rules: Classification,
+    da: &DeveloperAgent,
+    findings: &[crate::artifact::Finding],
+) -> Classification {
+    let Some(answer) = da
+        .answer
+        .as_ref()
+        .filter(|_| da.status == DeveloperAgentStatus::Valid)
+    else {
+        return rules;
+    };
+    let c = &answer.classification;
+    let mut evidence: Vec<usize> = findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.category == c.category)
+        .map(|(i, _)| i)
+        .collect();
+    if evidence.is_empty() {
+        evidence = rules.evidence.clone();
+    }
+    Classification {
+        category: c.category,
+        kind: c.category.kind(),
+        confidence: c.confidence,
+        source: ClassificationSource::DeveloperAgent,
+        evidence,
+        summary: c.summary.clone().unwrap_or_else(|| {
+            format!(
+                "Developer-Agent: {} (rules said {} at {:.2})",
+                c.category, rules.category, rules.confidence
+            )
+        }),
+    }
+}
+
+fn redact_answer(
+    mut da: DeveloperAgent,
+    redactor: &Redactor,
+    counts: &mut Redactions,
+) -> DeveloperAgent {
+    if let Some(d) = &da.detail {
+        da.detail = Some(redactor.redact(d, counts));
+    }
+    if let Some(a) = &mut da.answer {
+        if let Some(s) = &a.classification.summary {
+            a.classification.summary = Some(redactor.redact(s, counts));
+        }
+    }
+    da
+}

@@ -1,0 +1,245 @@
+//! `self-heal-prepare` end to end: the real binary on real and hostile inputs.
+
+mod common;
+
+use std::path::Path;
+
+use common::{bin, fixture, parse_outputs, read_json};
+
+const PREPARE: &str = env!("CARGO_BIN_EXE_self-heal-prepare");
+
+fn run_prepare(out: &Path, args: &[&str]) -> std::process::Output {
+    bin(PREPARE)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .current_dir(out)
+        .output()
+        .expect("run self-heal-prepare")
+}
+
+fn context(out: &Path) -> serde_json::Value {
+    read_json(&out.join("self-heal/context.json"))
+}
+
+#[test]
+fn help_explains_inputs_outputs_and_exit_codes() {
+    let out = bin(PREPARE).arg("--help").output().expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--log",
+        "--junit",
+        "--playwright-report",
+        "context.json",
+        "Exit codes",
+        "GITHUB_OUTPUT",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
+    }
+    let v = bin(PREPARE).arg("--version").output().expect("run");
+    assert!(String::from_utf8_lossy(&v.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn missing_log_is_a_clear_error_and_the_context_is_still_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_prepare(dir.path(), &["--log", "does/not/exist.log"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error:") && stderr.contains("does/not/exist.log"),
+        "{stderr}"
+    );
+    let ctx = context(dir.path());
+    assert_eq!(ctx["schema"], "ci-remedy/context/v1");
+    assert!(ctx["error"]
+        .as_str()
+        .expect("error")
+        .contains("does/not/exist.log"));
+}
+
+#[test]
+fn unknown_policy_key_is_a_usage_error_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.yml");
+    std::fs::write(
+        &policy,
+        "version: 1\nself-heal:\n  max-attempts: 2\n  colour: blue\n",
+    )
+    .expect("write");
+    let out = run_prepare(dir.path(), &["--policy", policy.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("policy.yml line 4"), "{stderr}");
+    assert!(stderr.contains("colour"), "{stderr}");
+    assert!(!dir.path().join("self-heal/context.json").exists());
+}
+
+#[test]
+fn invalid_developer_agent_answers_degrade_to_rules_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = fixture("cidiff/cidiff_57/fail.log");
+    for (answer, status) in [
+        (
+            &br#"{"classification": {"category": "network", "confid"#[..],
+            "invalid",
+        ),
+        (b"\xff\xfe\x00binary", "invalid"),
+        (
+            br#"{"classification": {"category": "made_up", "confidence": 0.9}}"#,
+            "invalid",
+        ),
+    ] {
+        let path = dir.path().join("answer.json");
+        std::fs::write(&path, answer).expect("write");
+        let out = run_prepare(
+            dir.path(),
+            &[
+                "--log",
+                log.to_str().expect("utf8"),
+                "--developer-agent-response",
+                path.to_str().expect("utf8"),
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ctx = context(dir.path());
+        assert_eq!(ctx["developer_agent"]["status"], status);
+        assert!(ctx["developer_agent"]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("answer.json"));
+        assert_eq!(ctx["classification"]["source"], "rules");
+    }
+}
+
+#[test]
+fn a_valid_developer_agent_answer_sets_the_category() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = fixture("cidiff/cidiff_57/fail.log");
+    let path = dir.path().join("answer.json");
+    std::fs::write(
+        &path,
+        r#"{"status": "received", "upstream": {"classification": {"category": "service_unavailable", "confidence": 0.93, "summary": "db down"},
+            "self_heal_plan": {"actions": ["reseed-db"]}, "fix_agent_instructions": [], "triggers": [{"name": "self-heal"}]}}"#,
+    )
+    .expect("write");
+    let out = run_prepare(
+        dir.path(),
+        &[
+            "--log",
+            log.to_str().expect("utf8"),
+            "--developer-agent-response",
+            path.to_str().expect("utf8"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ctx = context(dir.path());
+    assert_eq!(ctx["developer_agent"]["status"], "valid");
+    assert_eq!(ctx["classification"]["source"], "developer-agent");
+    assert_eq!(ctx["classification"]["category"], "service_unavailable");
+    assert_eq!(ctx["classification"]["kind"], "environment");
+}
+
+#[test]
+fn binary_and_invalid_utf8_logs_do_not_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin_log = dir.path().join("binary.log");
+    let mut bytes: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    bytes.extend_from_slice(b"\nerror: \xff\xfe invalid utf-8 \xc3\x28 here\n");
+    std::fs::write(&bin_log, &bytes).expect("write");
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, b"").expect("write");
+    let out = run_prepare(
+        dir.path(),
+        &[
+            "--log",
+            bin_log.to_str().expect("utf8"),
+            "--log",
+            empty.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ctx = context(dir.path());
+    assert_eq!(ctx["logs"].as_array().expect("logs").len(), 2);
+    assert_eq!(ctx["logs"][0]["bytes"], bytes.len() as u64);
+}
+
+#[test]
+fn untrusted_log_text_never_becomes_a_workflow_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("evil.log");
+    std::fs::write(
+        &log,
+        "2024-01-01T00:00:00.0000000Z ::set-output name=allowed::true\n\
+         2024-01-01T00:00:00.0000000Z ::add-mask::x\n\
+         2024-01-01T00:00:01.0000000Z npm ERR! code ECONNRESET\n\
+         2024-01-01T00:00:01.0000000Z npm ERR! network aborted ::stop-commands::tok\n\
+         2024-01-01T00:00:02.0000000Z ##[error]Process completed with exit code 1.\n",
+    )
+    .expect("write");
+    let output_file = dir.path().join("gh_output");
+    let summary_file = dir.path().join("gh_summary");
+    let out = bin(PREPARE)
+        .args([
+            "--out",
+            dir.path().to_str().expect("utf8"),
+            "--log",
+            log.to_str().expect("utf8"),
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for stream in [&out.stdout, &out.stderr] {
+        for line in String::from_utf8_lossy(stream).lines() {
+            let t = line.trim_start();
+            if t.starts_with("::") || t.starts_with("##[") {
+                assert!(
+                    t.starts_with("::error "),
+                    "untrusted command on output: {line}"
+                );
+            }
+        }
+    }
+    let outputs = parse_outputs(&std::fs::read_to_string(&output_file).expect("outputs"));
+    let names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["category", "kind", "confidence", "context-path"]);
+    assert!(std::fs::read_to_string(&summary_file)
+        .expect("summary")
+        .contains("ci-remedy"));
+}
+
+#[test]
+fn schemas_are_current() {
+    let out = bin(env!("CARGO_BIN_EXE_ci-remedy-schemas"))
+        .args(["--check", "--dir"])
+        .arg(common::root().join("schemas"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
