@@ -14,7 +14,6 @@ use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK};
 #[command(
     name = "ci-remedy-schemas",
     version,
-    about,
     after_help = "Exit codes:\n  0  written, or (with --check) every file is current\n  1  a file could not be written, or (with --check) a file is missing or stale"
 )]
 struct Args {

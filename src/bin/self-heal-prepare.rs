@@ -43,7 +43,7 @@ Example:
 /// Collect CI logs and test reports, classify the failure with evidence lines, and write
 /// self-heal/context.json.
 #[derive(Parser, Debug)]
-#[command(name = "self-heal-prepare", version, about, after_help = AFTER_HELP)]
+#[command(name = "self-heal-prepare", version, after_help = AFTER_HELP)]
 struct Args {
     /// A log to read: a file, a directory (walked), a glob, or a GitHub run-log zip. Repeatable.
     #[arg(long = "log", value_name = "PATH")]
@@ -70,6 +70,9 @@ struct Args {
     /// Print the active rules (built-in plus policy, minus disabled) as JSON and exit.
     #[arg(long)]
     list_rules: bool,
+    /// More logs, after `--` (same as --log; lets scripts pass untrusted paths safely).
+    #[arg(value_name = "LOG", last = true)]
+    more_logs: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -99,8 +102,10 @@ fn main() -> ExitCode {
         return cli::exit(EXIT_OK);
     }
 
+    let mut logs = args.logs;
+    logs.extend(args.more_logs);
     let input = PrepareInput {
-        logs: args.logs,
+        logs,
         junit: args.junit,
         playwright: args.playwright,
         developer_agent_response: args.developer_agent_response,
