@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Runs the ci-remedy steps the composite action's `mode` input names.
+#
+# Inputs arrive only as environment variables (INPUT_*), never spliced into the script. They are
+# validated here: `mode` and `fail-on-error` against fixed lists; paths are passed as separate
+# arguments, logs after `--`, so a path can never become an option or a command.
+# The binaries write step outputs, the job summary and annotations themselves.
+set -uo pipefail
+
+bin="${CI_REMEDY_BIN:?CI_REMEDY_BIN is not set (the install step failed?)}"
+mode="${INPUT_MODE:-self-heal}"
+out="${INPUT_OUT:-.}"
+fail_on_error="${INPUT_FAIL_ON_ERROR:-false}"
+
+case "$fail_on_error" in
+  true|false) ;;
+  *) echo "::error title=ci-remedy::fail-on-error must be true or false"; exit 2 ;;
+esac
+case "$mode" in
+  self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply) ;;
+  *)
+    echo "::error title=ci-remedy::mode must be one of self-heal, fix-agent, all, prepare, decide, execute, fix-prepare, fix-apply"
+    exit 2
+    ;;
+esac
+case "$out" in
+  ""|-*) echo "::error title=ci-remedy::the out input must be a directory path not starting with '-'"; exit 2 ;;
+esac
+
+# Reads a newline-separated input into the named array, dropping blank lines and surrounding spaces.
+lines_to_array() {
+  local -n arr="$1"
+  local line
+  arr=()
+  while IFS= read -r line || [ -n "$line" ]; do
+    line="${line#"${line%%[![:space:]]*}"}"
+    line="${line%"${line##*[![:space:]]}"}"
+    [ -n "$line" ] && arr+=("$line")
+  done <<< "${2:-}"
+}
+
+# Adds `--flag=value` for an optional single path (the `=` form keeps a value starting with `-`
+# from being read as an option).
+opt() {
+  local -n arr="$1"
+  [ -n "${3:-}" ] && arr+=("$2=$3")
+  return 0
+}
+
+status=0
+step() {
+  local name="$1"; shift
+  echo "::group::ci-remedy $name"
+  "$bin/$name" "$@"
+  local code=$?
+  echo "::endgroup::"
+  if [ "$code" -ne 0 ]; then
+    echo "::warning title=ci-remedy::$name exited with code $code (see its log above)"
+    [ "$status" -eq 0 ] && status=$code
+  fi
+  return 0
+}
+
+common=(--out="$out")
+policy=()
+opt policy --policy "${INPUT_POLICY:-}"
+
+run_prepare() {
+  local logs junit pw args=("${common[@]}" "${policy[@]}")
+  lines_to_array logs "${INPUT_LOGS:-}"
+  lines_to_array junit "${INPUT_JUNIT:-}"
+  lines_to_array pw "${INPUT_PLAYWRIGHT_REPORT:-}"
+  local p
+  for p in "${junit[@]}"; do args+=("--junit=$p"); done
+  for p in "${pw[@]}"; do args+=("--playwright-report=$p"); done
+  opt args --baseline-log "${INPUT_BASELINE_LOG:-}"
+  opt args --developer-agent-response "${INPUT_DEVELOPER_AGENT_RESPONSE:-}"
+  step self-heal-prepare "${args[@]}" -- "${logs[@]}"
+}
+run_decide() { step self-heal-decide "${common[@]}" "${policy[@]}"; }
+run_execute() { step self-heal-execute "${common[@]}" "${policy[@]}"; }
+run_fix_prepare() {
+  local args=("${common[@]}" "${policy[@]}")
+  opt args --instructions "${INPUT_INSTRUCTIONS:-}"
+  step fix-agent-prepare "${args[@]}"
+}
+run_fix_apply() { step fix-agent-apply "${common[@]}" "${policy[@]}"; }
+
+case "$mode" in
+  self-heal) run_prepare; run_decide; run_execute ;;
+  fix-agent)
+    [ -f "$out/self-heal/context.json" ] || run_prepare
+    run_fix_prepare; run_fix_apply ;;
+  all) run_prepare; run_decide; run_execute; run_fix_prepare; run_fix_apply ;;
+  prepare) run_prepare ;;
+  decide) run_decide ;;
+  execute) run_execute ;;
+  fix-prepare) run_fix_prepare ;;
+  fix-apply) run_fix_apply ;;
+esac
+
+if [ "$status" -ne 0 ] && [ "$fail_on_error" = true ]; then
+  echo "::error title=ci-remedy::a step could not do its job (exit code $status) and fail-on-error is true"
+  exit "$status"
+fi
+exit 0

@@ -1,0 +1,203 @@
+//! Runs `action.yml`'s composite steps the way the Actions runner would, without GitHub:
+//! inputs with their defaults, `${{ inputs.* }}` / `${{ steps.*.outputs.* }}` expressions in
+//! `env:`, one `GITHUB_OUTPUT` file per step, `GITHUB_ACTION_PATH`, `GITHUB_STEP_SUMMARY`,
+//! `GITHUB_WORKSPACE`, `bash -e` for `run:`. The binaries built for the tests are used through
+//! the documented `bin-dir` input.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{bin, fixture, parse_outputs, root};
+
+fn bin_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_self-heal-prepare"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf()
+}
+
+/// Evaluates the only expression forms the action may use in `env:` and `outputs:`.
+fn eval(
+    text: &str,
+    inputs: &BTreeMap<String, String>,
+    steps: &BTreeMap<String, BTreeMap<String, String>>,
+) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("}}").expect("closed expression") + start;
+        let expr = rest[start + 3..end].trim();
+        let value = if let Some(name) = expr.strip_prefix("inputs.") {
+            inputs.get(name).cloned().unwrap_or_default()
+        } else if let Some(path) = expr.strip_prefix("steps.") {
+            let (id, output) = path.split_once(".outputs.").expect("steps.<id>.outputs.<name>");
+            steps
+                .get(id)
+                .and_then(|o| o.get(output))
+                .cloned()
+                .unwrap_or_default()
+        } else if expr == "github.token" {
+            String::new()
+        } else {
+            panic!("unsupported expression in action.yml: {expr}");
+        };
+        out.push_str(&value);
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+struct ActionRun {
+    outputs: BTreeMap<String, String>,
+    summary: String,
+    logs: String,
+}
+
+fn run_action(workspace: &Path, given: &[(&str, &str)]) -> ActionRun {
+    let text = std::fs::read_to_string(root().join("action.yml")).expect("action.yml");
+    let action: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("valid YAML");
+    let mut inputs = BTreeMap::new();
+    for (name, spec) in action["inputs"].as_mapping().expect("inputs") {
+        let name = name.as_str().expect("input name").to_string();
+        let default = spec["default"].as_str().unwrap_or("").to_string();
+        inputs.insert(name, default);
+    }
+    for (k, v) in given {
+        assert!(inputs.contains_key(*k), "action.yml has no input {k}");
+        inputs.insert(k.to_string(), v.to_string());
+    }
+    assert_eq!(action["runs"]["using"].as_str(), Some("composite"));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let summary = tmp.path().join("summary.md");
+    let mut steps: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut logs = String::new();
+    for (i, step) in action["runs"]["steps"]
+        .as_sequence()
+        .expect("steps")
+        .iter()
+        .enumerate()
+    {
+        let script = step["run"].as_str().expect("run step");
+        assert!(
+            !script.contains("${{"),
+            "expressions must reach scripts through env:, found one in run: {script}"
+        );
+        assert_eq!(step["shell"].as_str(), Some("bash"));
+        let output_file = tmp.path().join(format!("output-{i}"));
+        std::fs::write(&output_file, "").expect("output file");
+        let mut cmd = bin("bash");
+        cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .current_dir(workspace)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTION_PATH", root())
+            .env("GITHUB_WORKSPACE", workspace)
+            .env("GITHUB_OUTPUT", &output_file)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_RUN_ATTEMPT", "1")
+            .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+            .env("GITHUB_REPOSITORY", "octo/app")
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("RUNNER_TEMP", tmp.path());
+        if let Some(env) = step["env"].as_mapping() {
+            for (k, v) in env {
+                let v = v.as_str().expect("env value");
+                cmd.env(k.as_str().expect("env name"), eval(v, &inputs, &steps));
+            }
+        }
+        let out = cmd.output().expect("run step");
+        logs.push_str(&String::from_utf8_lossy(&out.stdout));
+        logs.push_str(&String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "step {i} failed:\n{logs}");
+        if let Some(id) = step["id"].as_str() {
+            let outputs = parse_outputs(&std::fs::read_to_string(&output_file).expect("read"));
+            steps.insert(id.to_string(), outputs.into_iter().collect());
+        }
+    }
+    let mut outputs = BTreeMap::new();
+    for (name, spec) in action["outputs"].as_mapping().expect("outputs") {
+        let value = eval(spec["value"].as_str().expect("value"), &inputs, &steps);
+        outputs.insert(name.as_str().expect("name").to_string(), value);
+    }
+    ActionRun {
+        outputs,
+        summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+        logs,
+    }
+}
+
+fn workspace_with_log() -> tempfile::TempDir {
+    let ws = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(ws.path().join("logs")).expect("mkdir");
+    std::fs::copy(
+        fixture("cidiff/cv_45/fail.log"),
+        ws.path().join("logs/build.log"),
+    )
+    .expect("copy log");
+    ws
+}
+
+#[test]
+fn self_heal_mode_runs_prepare_decide_execute_and_sets_outputs() {
+    let ws = workspace_with_log();
+    let bins = bin_dir();
+    let run = run_action(
+        ws.path(),
+        &[
+            ("mode", "self-heal"),
+            ("logs", "logs/\n  \n"),
+            ("out", "ci-remedy"),
+            ("bin-dir", bins.to_str().expect("utf8")),
+        ],
+    );
+    assert!(run.logs.contains("using the binaries in the bin-dir input"), "{}", run.logs);
+    assert_eq!(run.outputs["category"], "build_config", "{}", run.logs);
+    assert_eq!(run.outputs["self-heal-allowed"], "false");
+    assert_eq!(run.outputs["self-heal-outcome"], "skipped");
+    for f in ["context.json", "decision.json", "report-4242.json"] {
+        assert!(
+            ws.path().join("ci-remedy/self-heal").join(f).is_file(),
+            "{f} missing:\n{}",
+            run.logs
+        );
+    }
+    assert!(run.summary.contains("ci-remedy"), "{}", run.summary);
+}
+
+#[test]
+fn hostile_inputs_are_refused_or_stay_data() {
+    let ws = workspace_with_log();
+    let bins = bin_dir();
+    // A mode outside the enum is refused by the script (and the step fails: a usage error).
+    let text = std::fs::read_to_string(root().join("scripts/action/run.sh")).expect("run.sh");
+    let out = bin("bash")
+        .arg("-c")
+        .arg(&text)
+        .current_dir(ws.path())
+        .env("CI_REMEDY_BIN", &bins)
+        .env("INPUT_MODE", "self-heal; touch pwned")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!ws.path().join("pwned").exists());
+    // A log path that looks like an option or a command is only a path.
+    let run = run_action(
+        ws.path(),
+        &[
+            ("mode", "prepare"),
+            ("logs", "--list-rules\n$(touch pwned2)\nlogs/build.log"),
+            ("out", "o"),
+            ("bin-dir", bins.to_str().expect("utf8")),
+        ],
+    );
+    assert!(!ws.path().join("pwned2").exists());
+    assert!(run.logs.contains("--list-rules"), "{}", run.logs);
+    let ctx = common::read_json(&ws.path().join("o/self-heal/context.json"));
+    assert!(ctx["error"].as_str().expect("error").contains("--list-rules"));
+    assert_eq!(ctx["logs"].as_array().expect("logs").len(), 1);
+}
