@@ -480,3 +480,22 @@ fn help_and_version() {
         .expect("run");
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn decision_for_another_commit_is_refused() {
+    let s = prepared(
+        "self-heal:\n  actions:\n    ok:\n      run: [touch, ok-ran]\n  plan:\n    default: [ok]\n",
+        network(),
+        "workflow_dispatch",
+    );
+    let o = s.execute(&[("GITHUB_SHA", "0123abc"), ("GITHUB_REPOSITORY", "o/r")]);
+    assert_eq!(o.status.code(), Some(1));
+    let r = s.report("local");
+    assert_eq!(r.outcome, Outcome::Error);
+    assert!(
+        r.error.as_deref().is_some_and(|e| e.contains("0123abc")),
+        "{:?}",
+        r.error
+    );
+    assert!(!s.repo().join("ok-ran").exists());
+}

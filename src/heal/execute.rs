@@ -1,7 +1,8 @@
 //! Running an allowed decision: the named actions from the policy, then the rerun.
 //!
 //! Rules:
-//! - Nothing runs unless the decision is allowed and has no `error` (outcome `skipped`).
+//! - Nothing runs unless the decision is allowed and has no `error` (outcome `skipped`), and
+//!   only when it was made for this run's repository and sha (else outcome `error`).
 //! - Every action name and the rerun mode are looked up in the POLICY before anything runs; a
 //!   name the policy does not define (a stale or forged decision) is outcome `error`.
 //! - Each command runs with its own timeout (whole process group killed), its working
@@ -136,6 +137,15 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
             ),
             None,
         );
+    }
+
+    // A decision downloaded from another run is untrusted: it must be for this commit.
+    if d.run.repository != input.run.repository || d.run.sha != input.run.sha {
+        let e = format!(
+            "the decision was made for {}@{}, not for this run's {}@{}",
+            d.run.repository, d.run.sha, input.run.repository, input.run.sha
+        );
+        return finish(report, Outcome::Error, "nothing ran".into(), Some(e));
     }
 
     // Everything is checked against the policy before anything runs.

@@ -692,6 +692,22 @@ self-heal:
     }
 
     #[test]
+    fn json_schema_has_the_kebab_case_keys() {
+        let schema = serde_json::to_string(&schemars::schema_for!(crate::policy::PolicyFile))
+            .expect("schema");
+        for key in [
+            "self-heal",
+            "min-confidence",
+            "max-attempts",
+            "output-tail-bytes",
+            "working-directory",
+            "network",
+        ] {
+            assert!(schema.contains(&format!("\"{key}\"")), "schema lacks {key}");
+        }
+    }
+
+    #[test]
     fn unknown_category_and_unknown_action_key_give_a_line() {
         for yaml in [
             "self-heal:\n  categories: [network, weather]\n",
