@@ -5,6 +5,10 @@
 //! (`CommandExt::process_group(0)`); on timeout the group gets `SIGTERM`, then `SIGKILL` after
 //! [`KILL_GRACE`]. stdout and stderr are read by two threads into one ring buffer, so their
 //! interleaving is approximate; memory stays bounded whatever the command prints.
+//!
+//! A command that exits in time is not followed further: processes it left running in the
+//! background (an action may start a service) are not killed, and their output is read only
+//! for [`DRAIN_GRACE`] after the exit.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;

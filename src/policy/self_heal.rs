@@ -692,6 +692,22 @@ self-heal:
     }
 
     #[test]
+    fn documented_example_is_valid() {
+        let doc = include_str!("../../docs/policy-self-heal.md");
+        let start = doc.find("```yaml\n").expect("yaml block") + "```yaml\n".len();
+        let len = doc[start..].find("```").expect("block end");
+        let p = parse(&doc[start..start + len])
+            .expect("the documented example validates")
+            .self_heal;
+        assert_eq!(p.actions.len(), 2);
+        assert_eq!(p.rerun.working_directory, Some(PathBuf::from("e2e")));
+        assert_eq!(
+            p.plan_for(Category::RunnerInfra),
+            Some(&["regenerate-storage-state".to_string()][..])
+        );
+    }
+
+    #[test]
     fn json_schema_has_the_kebab_case_keys() {
         let schema = serde_json::to_string(&schemars::schema_for!(crate::policy::PolicyFile))
             .expect("schema");
