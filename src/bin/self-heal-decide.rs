@@ -1,1 +1,205 @@
-fn main() {}
+//! `self-heal-decide`: applies the policy's self-heal gates to a context and writes
+//! `<out>/self-heal/decision.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ci_remedy::artifact::{read_json, write_json_atomic, Context, Decision, RunInfo};
+use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
+use ci_remedy::heal::{decide, error_decision, scan_history, DecideInput};
+use ci_remedy::policy::Policy;
+
+const AFTER_HELP: &str = "\
+Inputs:
+  the context written by self-heal-prepare, the policy's `self-heal:` section, and the run's
+  GITHUB_EVENT_NAME, GITHUB_RUN_ATTEMPT, GITHUB_REPOSITORY, GITHUB_WORKFLOW, GITHUB_SHA (or `local`).
+
+Gates (all evaluated; allowed only when all pass):
+  event            the event is in self-heal.events (default: workflow_dispatch only)
+  failure_present  the context has a finding or a failed test
+  category         the category is in self-heal.categories (default: infrastructure and environment kinds)
+  confidence       the classification confidence >= self-heal.min-confidence (default 0.6)
+  attempts         attempt <= self-heal.max-attempts (default 2), where attempt = run attempt
+                   (or --attempt) + earlier self-heal reports (report-*.json, not skipped) of other
+                   runs for the same repository, workflow and sha under --history
+  plan             a valid Developer-Agent plan may name only policy actions (unknown names are
+                   refused and fail the gate); otherwise the policy plan for the category (or
+                   `default`); no actions and no rerun means nothing to do
+
+Outputs:
+  <out>/self-heal/decision.json (schema ci-remedy/decision/v1), a gates table on stdout,
+  step outputs `allowed`, `category`, `confidence`, `attempt` when GITHUB_OUTPUT is set, and a
+  gates table in the job summary when GITHUB_STEP_SUMMARY is set.
+";
+
+/// Decides whether self-heal may run for a failed workflow run.
+#[derive(Debug, Parser)]
+#[command(name = "self-heal-decide", version, about, after_help = format!("{AFTER_HELP}\n{}", cli::EXIT_CODES_HELP))]
+struct Args {
+    /// Output directory; the decision goes to <OUT>/self-heal/decision.json.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// The context [default: <OUT>/self-heal/context.json].
+    #[arg(long, value_name = "PATH")]
+    context: Option<PathBuf>,
+    /// The policy [default: .github/ci-remedy.yml when present, else built-in defaults].
+    #[arg(long, value_name = "PATH")]
+    policy: Option<PathBuf>,
+    /// A directory holding earlier self-heal reports (report-*.json, searched recursively).
+    #[arg(long, value_name = "DIR")]
+    history: Option<PathBuf>,
+    /// Use this event name instead of GITHUB_EVENT_NAME.
+    #[arg(long, value_name = "NAME")]
+    event: Option<String>,
+    /// Use this run attempt (1-based) instead of GITHUB_RUN_ATTEMPT.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    attempt: Option<u32>,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return cli::exit(code);
+        }
+    };
+    let policy = match Policy::load(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            cli::print_error(
+                &e,
+                Some("fix the policy file; see docs/policy-self-heal.md for the self-heal keys"),
+            );
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    let mut run = RunInfo::from_env();
+    if let Some(ev) = args.event {
+        run.event_name = ev;
+    }
+    if let Some(n) = args.attempt {
+        run.run_attempt = n;
+    }
+    let context_path = args
+        .context
+        .unwrap_or_else(|| args.out.join("self-heal").join("context.json"));
+    let decision_path = args.out.join("self-heal").join("decision.json");
+
+    let (decision, code) = match read_json::<Context>(&context_path) {
+        Ok(context) => {
+            let history = args.history.as_deref().map(|d| scan_history(d, &run));
+            let d = decide(&DecideInput {
+                context: &context,
+                policy: &policy.self_heal,
+                run,
+                history,
+            });
+            (d, EXIT_OK)
+        }
+        Err(e) => {
+            cli::print_error(
+                &e,
+                Some("run self-heal-prepare first, or pass --context PATH"),
+            );
+            (
+                error_decision(run, &policy.self_heal, e.to_string()),
+                EXIT_FAILED,
+            )
+        }
+    };
+    if let Err(e) = write_json_atomic(&decision_path, &decision) {
+        cli::print_error(&e, Some("check that --out is a writable directory"));
+        return cli::exit(EXIT_FAILED);
+    }
+    print!("{}", summary_text(&decision));
+    println!("decision: {}", decision_path.display());
+
+    let gh = ActionsEnv::from_env();
+    if let Err(e) = gh.set_outputs(&[
+        ("allowed", decision.allowed.to_string()),
+        ("category", decision.category.to_string()),
+        ("confidence", format!("{:.2}", decision.confidence)),
+        ("attempt", decision.attempt.to_string()),
+    ]) {
+        cli::print_warning(&format!("cannot write GITHUB_OUTPUT: {e}"));
+    }
+    if let Err(e) = gh.append_summary(&summary_markdown(&decision)) {
+        cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
+    }
+    cli::exit(code)
+}
+
+/// The stdout summary; gate details may quote untrusted text, so they go through
+/// `quote_untrusted`.
+fn summary_text(d: &Decision) -> String {
+    let mut s = format!(
+        "self-heal {}: category {} ({}), confidence {:.2}, attempt {} of {}\n",
+        if d.allowed { "ALLOWED" } else { "not allowed" },
+        d.category,
+        d.kind.as_str(),
+        d.confidence,
+        d.attempt,
+        d.max_attempts
+    );
+    for g in &d.gates {
+        let prefix = format!(
+            "  {} {:<16} ",
+            if g.passed { "pass" } else { "FAIL" },
+            g.name
+        );
+        s.push_str(&quote_untrusted(&cli::one_line(&g.detail), &prefix));
+    }
+    if d.allowed {
+        s.push_str(&quote_untrusted(
+            &format!(
+                "actions [{}], rerun {}",
+                d.actions.join(", "),
+                ci_remedy::heal::mode_str(d.rerun)
+            ),
+            "  will run: ",
+        ));
+    }
+    s
+}
+
+fn md_cell(s: &str) -> String {
+    cli::one_line(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('`', "'")
+}
+
+fn summary_markdown(d: &Decision) -> String {
+    let mut s = format!(
+        "### Self-heal decision: {}\n\nCategory `{}` ({}), confidence {:.2}, attempt {} of {}.\n\n| Gate | Result | Detail |\n|---|---|---|\n",
+        if d.allowed { "allowed" } else { "not allowed" },
+        d.category,
+        d.kind.as_str(),
+        d.confidence,
+        d.attempt,
+        d.max_attempts
+    );
+    for g in &d.gates {
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            md_cell(&g.name),
+            if g.passed { "pass" } else { "**fail**" },
+            md_cell(&g.detail)
+        ));
+    }
+    if !d.refused_actions.is_empty() {
+        s.push_str(&format!(
+            "\nRefused actions: {}\n",
+            md_cell(&d.refused_actions.join(", "))
+        ));
+    }
+    s.push('\n');
+    s
+}

@@ -1,1 +1,204 @@
-fn main() {}
+//! `self-heal-execute`: runs the safe actions an allowed decision names (from the policy), then
+//! the rerun, and writes `<out>/self-heal/report-<run_id>.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ci_remedy::artifact::{read_json, write_json_atomic, Context, Decision, HealReport, RunInfo};
+use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
+use ci_remedy::heal::{error_report, execute, ExecuteInput};
+use ci_remedy::policy::Policy;
+
+const AFTER_HELP: &str = "\
+Inputs:
+  the decision written by self-heal-decide, the context (for the failed test ids: tests.failed[].id,
+  else the name) and the policy's `self-heal:` section, the only source of commands.
+
+What runs (only when the decision is allowed):
+  each decided action, in order, from its policy definition: an argv list (no shell) or an explicit
+  `shell:` script (bash -e -o pipefail -c), with its timeout (the whole process group gets SIGTERM,
+  then SIGKILL), its working directory inside --repo-root, an environment holding only PATH, HOME
+  and its `env:` allowlist, stdin from /dev/null, and a redacted tail of its output. A failing
+  action stops the sequence. Then the rerun: the failed-tests command with each test id as a
+  separate argument, or the full command.
+
+Outputs:
+  <out>/self-heal/report-<run_id>.json (schema ci-remedy/self-heal-report/v1) with outcome
+  healed | still_failing | skipped | error and escalate_to fix-agent | human | none; step outputs
+  `outcome` and `escalate_to` when GITHUB_OUTPUT is set; a job summary section when
+  GITHUB_STEP_SUMMARY is set.
+";
+
+/// Runs the self-heal actions and rerun a decision allows.
+#[derive(Debug, Parser)]
+#[command(name = "self-heal-execute", version, about, after_help = format!("{AFTER_HELP}\n{}", cli::EXIT_CODES_HELP))]
+struct Args {
+    /// Output directory; the report goes to <OUT>/self-heal/report-<run_id>.json.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// The decision [default: <OUT>/self-heal/decision.json].
+    #[arg(long, value_name = "PATH")]
+    decision: Option<PathBuf>,
+    /// The context [default: <OUT>/self-heal/context.json].
+    #[arg(long, value_name = "PATH")]
+    context: Option<PathBuf>,
+    /// The policy [default: .github/ci-remedy.yml when present, else built-in defaults].
+    #[arg(long, value_name = "PATH")]
+    policy: Option<PathBuf>,
+    /// The repository root; action working directories are relative to it.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo_root: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return cli::exit(code);
+        }
+    };
+    let policy = match Policy::load(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            cli::print_error(
+                &e,
+                Some("fix the policy file; see docs/policy-self-heal.md for the self-heal keys"),
+            );
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    let run = RunInfo::from_env();
+    let report_path = args
+        .out
+        .join("self-heal")
+        .join(format!("report-{}.json", run.run_id_for_file_name()));
+    let decision_path = args
+        .decision
+        .unwrap_or_else(|| args.out.join("self-heal").join("decision.json"));
+    let context_path = args
+        .context
+        .unwrap_or_else(|| args.out.join("self-heal").join("context.json"));
+
+    let inputs = read_json::<Decision>(&decision_path)
+        .map_err(|e| (e, "run self-heal-decide first, or pass --decision PATH"))
+        .and_then(|d| {
+            read_json::<Context>(&context_path)
+                .map(|c| (d, c))
+                .map_err(|e| (e, "run self-heal-prepare first, or pass --context PATH"))
+        });
+    let (report, code) = match inputs {
+        Ok((decision, context)) => {
+            let env = |k: &str| std::env::var_os(k);
+            let report = execute(&ExecuteInput {
+                decision: &decision,
+                context: &context,
+                policy: &policy.self_heal,
+                run,
+                repo_root: &args.repo_root,
+                env: &env,
+            });
+            let code = if report.error.is_some() {
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            };
+            if let Some(e) = &report.error {
+                cli::print_error(
+                    e,
+                    Some(
+                        "see the report's `error` and `detail`; nothing after the failing step ran",
+                    ),
+                );
+            }
+            (report, code)
+        }
+        Err((e, help)) => {
+            cli::print_error(&e, Some(help));
+            (error_report(run, e.to_string()), EXIT_FAILED)
+        }
+    };
+    if let Err(e) = write_json_atomic(&report_path, &report) {
+        cli::print_error(&e, Some("check that --out is a writable directory"));
+        return cli::exit(EXIT_FAILED);
+    }
+    print!("{}", summary_text(&report));
+    println!("report: {}", report_path.display());
+
+    let gh = ActionsEnv::from_env();
+    if let Err(e) = gh.set_outputs(&[
+        ("outcome", report.outcome.as_str().to_string()),
+        ("escalate_to", report.escalate_to.as_str().to_string()),
+    ]) {
+        cli::print_warning(&format!("cannot write GITHUB_OUTPUT: {e}"));
+    }
+    if let Err(e) = gh.append_summary(&summary_markdown(&report)) {
+        cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
+    }
+    cli::exit(code)
+}
+
+fn summary_text(r: &HealReport) -> String {
+    let mut s = format!(
+        "self-heal outcome: {} (escalate to {})\n",
+        r.outcome.as_str(),
+        r.escalate_to.as_str()
+    );
+    s.push_str(&quote_untrusted(&cli::one_line(&r.detail), "  detail: "));
+    let rerun = r.rerun.as_ref().map(|x| &x.result);
+    for a in r.actions.iter().chain(rerun) {
+        let line = format!(
+            "{}: {}, {} ms{}",
+            a.name,
+            a.exit_code
+                .map_or("no exit code".to_string(), |c| format!("exit {c}")),
+            a.duration_ms,
+            if a.timed_out { ", TIMED OUT" } else { "" }
+        );
+        s.push_str(&quote_untrusted(&line, "  ran "));
+        let lines: Vec<&str> = a.output_tail.lines().collect();
+        let last = &lines[lines.len().saturating_sub(5)..];
+        if !last.is_empty() && a.exit_code != Some(0) {
+            s.push_str(&quote_untrusted(&last.join("\n"), "    | "));
+        }
+    }
+    s
+}
+
+fn md_cell(s: &str) -> String {
+    cli::one_line(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('`', "'")
+}
+
+fn summary_markdown(r: &HealReport) -> String {
+    let mut s = format!(
+        "### Self-heal outcome: {}\n\nEscalate to: {}. {}\n\n",
+        r.outcome.as_str(),
+        r.escalate_to.as_str(),
+        md_cell(&r.detail)
+    );
+    let rerun = r.rerun.as_ref().map(|x| &x.result);
+    let steps: Vec<_> = r.actions.iter().chain(rerun).collect();
+    if !steps.is_empty() {
+        s.push_str("| Step | Exit | Duration (ms) | Timed out |\n|---|---|---|---|\n");
+        for a in steps {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                md_cell(&a.name),
+                a.exit_code.map_or("-".to_string(), |c| c.to_string()),
+                a.duration_ms,
+                if a.timed_out { "yes" } else { "no" }
+            ));
+        }
+    }
+    s.push('\n');
+    s
+}

@@ -1,0 +1,472 @@
+//! Running an allowed decision: the named actions from the policy, then the rerun.
+//!
+//! Rules:
+//! - Nothing runs unless the decision is allowed and has no `error` (outcome `skipped`), and
+//!   only when it was made for this run's repository and sha (else outcome `error`).
+//! - Every action name and the rerun mode are looked up in the POLICY before anything runs; a
+//!   name the policy does not define (a stale or forged decision) is outcome `error`.
+//! - Each command runs with its own timeout (whole process group killed), its working
+//!   directory (relative to the repository root, which it must stay inside after resolving
+//!   symlinks), an environment holding only `PATH`, `HOME` and its allowlisted variables, stdin
+//!   from `/dev/null`, and a redacted tail of its combined output.
+//! - An action that cannot start (missing program, bad directory) is outcome `error`; one that
+//!   exits non-zero or times out stops the sequence with outcome `still_failing` (the
+//!   environment could not be reset, so the rerun would prove nothing).
+//! - The rerun decides: exit 0 is `healed`, anything else `still_failing`. Without a rerun the
+//!   outcome is `still_failing` too: nothing proved the failure gone.
+//! - `escalate_to`: `none` when healed or when there was no failure; `fix-agent` for code
+//!   kinds; `human` otherwise (infrastructure/environment still failing, attempts exhausted,
+//!   errors).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::artifact::{
+    ActionResult, CategoryKind, Context, Decision, Escalation, HealReport, Outcome, Redactions,
+    RerunMode, RerunResult, RunInfo, ToolInfo, HEAL_REPORT_SCHEMA,
+};
+use crate::logs::redact::Redactor;
+use crate::policy::self_heal::SelfHealPolicy;
+
+use super::process::{run_bounded, CommandRun, RunOutput};
+use super::{failed_test_ids, mode_str};
+
+/// Extra bytes kept beyond `output-tail-bytes` before redaction, so a secret cut at the start
+/// of the tail is still recognised; the tail is trimmed to the limit afterwards.
+pub const REDACTION_MARGIN: usize = 512;
+
+/// Variables every command gets from the parent environment, besides its allowlist.
+pub const BASE_ENV: &[&str] = &["PATH", "HOME"];
+
+/// Everything execution needs.
+pub struct ExecuteInput<'a> {
+    /// The decision from `self-heal-decide`.
+    pub decision: &'a Decision,
+    /// The context (for the failed test ids).
+    pub context: &'a Context,
+    /// The policy's `self-heal` section: the only source of commands.
+    pub policy: &'a SelfHealPolicy,
+    /// The executing run (from the environment).
+    pub run: RunInfo,
+    /// The repository root that working directories are relative to.
+    pub repo_root: &'a Path,
+    /// Reads a variable of the parent environment (for `PATH`, `HOME` and allowlists).
+    pub env: &'a dyn Fn(&str) -> Option<OsString>,
+}
+
+/// Who should look next; see the module documentation.
+pub fn escalation(kind: CategoryKind, outcome: Outcome, failure_present: bool) -> Escalation {
+    if outcome == Outcome::Healed || !failure_present {
+        Escalation::None
+    } else if kind == CategoryKind::Code {
+        Escalation::FixAgent
+    } else {
+        Escalation::Human
+    }
+}
+
+/// A report for a decision or context that could not be read: outcome `error`, escalated to a
+/// person, nothing run.
+pub fn error_report(run: RunInfo, error: String) -> HealReport {
+    HealReport {
+        schema: HEAL_REPORT_SCHEMA.to_string(),
+        tool: ToolInfo::new("self-heal-execute"),
+        run,
+        category: crate::artifact::Category::Unknown,
+        attempt: 0,
+        actions: Vec::new(),
+        rerun: None,
+        outcome: Outcome::Error,
+        escalate_to: Escalation::Human,
+        detail: "self-heal could not run; nothing was executed".into(),
+        error: Some(error),
+    }
+}
+
+/// Runs the decision; see the module documentation. Never panics on bad input; every problem
+/// ends up in the report's `outcome`, `detail` and `error`.
+pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
+    let d = input.decision;
+    let failure_present = d
+        .gates
+        .iter()
+        .find(|g| g.name == "failure_present")
+        .is_none_or(|g| g.passed);
+    let mut report = HealReport {
+        schema: HEAL_REPORT_SCHEMA.to_string(),
+        tool: ToolInfo::new("self-heal-execute"),
+        run: input.run.clone(),
+        category: d.category,
+        attempt: d.attempt,
+        actions: Vec::new(),
+        rerun: None,
+        outcome: Outcome::Skipped,
+        escalate_to: Escalation::Human,
+        detail: String::new(),
+        error: None,
+    };
+    let finish = |mut r: HealReport, outcome: Outcome, detail: String, error: Option<String>| {
+        r.outcome = outcome;
+        r.escalate_to = escalation(d.kind, outcome, failure_present);
+        r.detail = detail;
+        r.error = error;
+        r
+    };
+
+    if let Some(e) = &d.error {
+        return finish(
+            report,
+            Outcome::Skipped,
+            format!("the decision carries an error ({e}); nothing ran"),
+            None,
+        );
+    }
+    if !d.allowed {
+        let failed: Vec<&str> = d
+            .gates
+            .iter()
+            .filter(|g| !g.passed)
+            .map(|g| g.name.as_str())
+            .collect();
+        return finish(
+            report,
+            Outcome::Skipped,
+            format!(
+                "the decision did not allow self-heal (failed gates: {}); nothing ran",
+                failed.join(", ")
+            ),
+            None,
+        );
+    }
+
+    // A decision downloaded from another run is untrusted: it must be for this commit.
+    if d.run.repository != input.run.repository || d.run.sha != input.run.sha {
+        let e = format!(
+            "the decision was made for {}@{}, not for this run's {}@{}",
+            d.run.repository, d.run.sha, input.run.repository, input.run.sha
+        );
+        return finish(report, Outcome::Error, "nothing ran".into(), Some(e));
+    }
+
+    // Everything is checked against the policy before anything runs.
+    let mut actions = Vec::new();
+    for name in &d.actions {
+        match input.policy.actions.get(name) {
+            Some(a) => actions.push(a),
+            None => {
+                let e =
+                    format!("the decision names action {name:?}, which the policy does not define");
+                return finish(report, Outcome::Error, "nothing ran".into(), Some(e));
+            }
+        }
+    }
+    let rerun = &input.policy.rerun;
+    let rerun_plan: Option<(RerunMode, Vec<String>, Vec<String>)> = match d.rerun {
+        RerunMode::None => None,
+        RerunMode::Full => {
+            match &rerun.full {
+                Some(argv) => Some((RerunMode::Full, argv.clone(), Vec::new())),
+                None => {
+                    let e = "the decision asks for a full rerun but the policy has no self-heal.rerun.full".to_string();
+                    return finish(report, Outcome::Error, "nothing ran".into(), Some(e));
+                }
+            }
+        }
+        RerunMode::Failed => {
+            let Some(prefix) = &rerun.failed else {
+                let e = "the decision asks for a failed-only rerun but the policy has no self-heal.rerun.failed"
+                    .to_string();
+                return finish(report, Outcome::Error, "nothing ran".into(), Some(e));
+            };
+            match failed_test_ids(input.context) {
+                Ok(ids) => {
+                    let mut argv = prefix.clone();
+                    argv.extend(ids.iter().cloned());
+                    Some((RerunMode::Failed, argv, ids))
+                }
+                Err(why) => {
+                    let e = format!("cannot rerun the failed tests: {why}");
+                    return finish(report, Outcome::Error, "nothing ran".into(), Some(e));
+                }
+            }
+        }
+    };
+    let root = match input.repo_root.canonicalize() {
+        Ok(r) => r,
+        Err(e) => {
+            let err = format!(
+                "cannot resolve the repository root {}: {e}",
+                input.repo_root.display()
+            );
+            return finish(report, Outcome::Error, "nothing ran".into(), Some(err));
+        }
+    };
+    let tail = input.policy.output_tail_bytes;
+
+    for a in actions {
+        let argv = a.command.argv();
+        let result = run_one(
+            &a.name,
+            argv,
+            &root,
+            a.working_directory.as_deref(),
+            &a.env,
+            a.timeout,
+            tail,
+            input.env,
+        );
+        let (res, spawn_error) = result;
+        let ok = spawn_error.is_none() && res.exit_code == Some(0) && !res.timed_out;
+        let detail = if let Some(e) = &spawn_error {
+            Some((
+                Outcome::Error,
+                format!("action {} could not run", a.name),
+                Some(e.clone()),
+            ))
+        } else if res.timed_out {
+            Some((
+                Outcome::StillFailing,
+                format!(
+                    "action {} timed out after {} ms and its process group was killed; later actions and the rerun did not run",
+                    a.name, res.duration_ms
+                ),
+                None,
+            ))
+        } else if !ok {
+            Some((
+                Outcome::StillFailing,
+                format!(
+                    "action {} failed ({}); later actions and the rerun did not run",
+                    a.name,
+                    exit_text(res.exit_code)
+                ),
+                None,
+            ))
+        } else {
+            None
+        };
+        report.actions.push(res);
+        if let Some((outcome, detail, error)) = detail {
+            return finish(report, outcome, detail, error);
+        }
+    }
+
+    let n = report.actions.len();
+    let Some((mode, argv, tests)) = rerun_plan else {
+        return finish(
+            report,
+            Outcome::StillFailing,
+            format!("{n} action(s) succeeded but no rerun is configured, so nothing proved the failure gone"),
+            None,
+        );
+    };
+    let (res, spawn_error) = run_one(
+        "rerun",
+        argv,
+        &root,
+        rerun.working_directory.as_deref(),
+        &rerun.env,
+        rerun.timeout,
+        tail,
+        input.env,
+    );
+    let (outcome, detail) = if spawn_error.is_some() {
+        (
+            Outcome::Error,
+            format!("the {} rerun could not run", mode_str(mode)),
+        )
+    } else if res.timed_out {
+        (
+            Outcome::StillFailing,
+            format!(
+                "{n} action(s) succeeded; the {} rerun timed out after {} ms",
+                mode_str(mode),
+                res.duration_ms
+            ),
+        )
+    } else if res.exit_code == Some(0) {
+        (
+            Outcome::Healed,
+            format!(
+                "{n} action(s) succeeded and the {} rerun passed",
+                mode_str(mode)
+            ),
+        )
+    } else {
+        (
+            Outcome::StillFailing,
+            format!(
+                "{n} action(s) succeeded; the {} rerun failed ({})",
+                mode_str(mode),
+                exit_text(res.exit_code)
+            ),
+        )
+    };
+    report.rerun = Some(RerunResult {
+        mode,
+        tests,
+        result: res,
+    });
+    finish(report, outcome, detail, spawn_error)
+}
+
+fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(c) => format!("exit code {c}"),
+        None => "killed by a signal".to_string(),
+    }
+}
+
+/// Runs one command; returns its result and, when it could not start, why.
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    name: &str,
+    argv: Vec<String>,
+    root: &Path,
+    dir: Option<&Path>,
+    allow: &[String],
+    timeout: std::time::Duration,
+    tail_bytes: usize,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> (ActionResult, Option<String>) {
+    let mut result = ActionResult {
+        name: name.to_string(),
+        command: argv.clone(),
+        exit_code: None,
+        duration_ms: 0,
+        timed_out: false,
+        output_tail: String::new(),
+    };
+    let cwd = match resolve_dir(root, dir) {
+        Ok(c) => c,
+        Err(e) => return (result, Some(e)),
+    };
+    let mut vars = Vec::new();
+    for k in BASE_ENV
+        .iter()
+        .copied()
+        .chain(allow.iter().map(String::as_str))
+    {
+        if vars.iter().any(|(n, _): &(String, OsString)| n == k) {
+            continue;
+        }
+        if let Some(v) = env(k) {
+            vars.push((k.to_string(), v));
+        }
+    }
+    let spec = CommandRun {
+        argv,
+        cwd,
+        env: vars,
+        timeout,
+        tail_bytes: tail_bytes.saturating_add(REDACTION_MARGIN),
+    };
+    match run_bounded(&spec) {
+        Ok(out) => {
+            fill(&mut result, &out, tail_bytes);
+            (result, None)
+        }
+        Err(e) => (result, Some(e.to_string())),
+    }
+}
+
+fn fill(result: &mut ActionResult, out: &RunOutput, tail_bytes: usize) {
+    result.exit_code = out.exit_code;
+    result.duration_ms = out.duration_ms;
+    result.timed_out = out.timed_out;
+    result.output_tail = tail_text(&out.tail, tail_bytes);
+}
+
+/// Turns raw output bytes into the redacted tail of at most `cap` bytes (a split UTF-8
+/// character at the start is dropped; invalid bytes become U+FFFD).
+pub fn tail_text(bytes: &[u8], cap: usize) -> String {
+    let skip = bytes
+        .iter()
+        .take(3)
+        .take_while(|b| (**b & 0xC0) == 0x80)
+        .count();
+    let text = String::from_utf8_lossy(&bytes[skip..]);
+    let mut counts = Redactions::default();
+    let redacted = Redactor::builtin().redact(&text, &mut counts);
+    if redacted.len() <= cap {
+        return redacted;
+    }
+    let mut start = redacted.len() - cap;
+    while !redacted.is_char_boundary(start) {
+        start += 1;
+    }
+    redacted[start..].to_string()
+}
+
+/// `root/dir`, resolved, and required to stay inside `root` (symlinks included).
+fn resolve_dir(root: &Path, dir: Option<&Path>) -> Result<PathBuf, String> {
+    let Some(dir) = dir else {
+        return Ok(root.to_path_buf());
+    };
+    let joined = root.join(dir);
+    let real = joined
+        .canonicalize()
+        .map_err(|e| format!("working directory {} cannot be used: {e}", joined.display()))?;
+    if !real.starts_with(root) {
+        return Err(format!(
+            "working directory {} resolves to {}, outside the repository {}",
+            dir.display(),
+            real.display(),
+            root.display()
+        ));
+    }
+    if !real.is_dir() {
+        return Err(format!(
+            "working directory {} is not a directory",
+            real.display()
+        ));
+    }
+    Ok(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_text_is_bounded_and_valid_utf8() {
+        let s = "ééééé".as_bytes(); // 10 bytes
+        let t = tail_text(&s[1..], 4);
+        assert_eq!(t, "éé");
+        let t = tail_text(&[0xff; 10], 7);
+        assert!(t.len() <= 7, "{t:?}");
+    }
+
+    #[test]
+    fn escalation_rules() {
+        use CategoryKind::*;
+        assert_eq!(
+            escalation(Environment, Outcome::Healed, true),
+            Escalation::None
+        );
+        assert_eq!(
+            escalation(Code, Outcome::Skipped, true),
+            Escalation::FixAgent
+        );
+        assert_eq!(
+            escalation(Infrastructure, Outcome::StillFailing, true),
+            Escalation::Human
+        );
+        assert_eq!(
+            escalation(Environment, Outcome::Skipped, false),
+            Escalation::None
+        );
+    }
+
+    #[test]
+    fn working_directory_cannot_escape_through_a_symlink() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        std::os::unix::fs::symlink("/", root.join("out")).expect("symlink");
+        let root = root.canonicalize().expect("canon");
+        assert!(resolve_dir(&root, Some(Path::new("sub"))).is_ok());
+        let err = resolve_dir(&root, Some(Path::new("out"))).expect_err("escapes");
+        assert!(err.contains("outside the repository"), "{err}");
+    }
+}
