@@ -1,6 +1,7 @@
 //! Secret redaction: one test per credential format of `secret-formats.md`, with tokens made up
 //! here from random characters of the right alphabet and length (never real ones), plus the
 //! things that must stay readable.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use ci_remedy::artifact::Redactions;
 use ci_remedy::logs::redact::Redactor;
@@ -227,7 +228,7 @@ fn private_key_blocks_keep_their_lines() {
     let (out, counts) = redact(&text);
     let expected = format!(
         "writing key\n-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\ndone\n",
-        vec!["[REDACTED:private-key]"; 5].join("\n")
+        ["[REDACTED:private-key]"; 5].join("\n")
     );
     assert_eq!(out, expected);
     assert_eq!(counts.by_rule.get("private-key"), Some(&1));
@@ -377,7 +378,7 @@ fn line_structure_is_kept_with_many_secrets() {
                 gen(URLSAFE, 30),
                 gen(UPPER_DIGITS, 16)
             )),
-            2 => text.push_str("\n"),
+            2 => text.push('\n'),
             _ => text.push_str(&format!("line {i} nothing here\n")),
         }
     }

@@ -1,5 +1,6 @@
 //! Test reports (JUnit XML flavours, Playwright JSON) → failed tests, on the fixtures in
 //! `fixtures/reports/` and on hostile input.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,6 @@
 //! `--log` specs: files, directories, globs and GitHub run-log zips, on real files in temp
 //! directories, including hostile ones.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -330,4 +331,15 @@ fn a_file_that_vanished_after_resolve_is_an_io_error() {
     let s = resolve(&[spec(&z)]).unwrap().remove(0);
     std::fs::write(&z, b"PK\x03\x04 no longer a zip").unwrap();
     assert!(matches!(s.open(), Err(LogError::Zip { .. })));
+}
+
+#[test]
+fn relative_globs_walk_from_their_literal_prefix() {
+    // `cargo test` runs in the package root.
+    let sources = resolve(&["fixtures/reports/*.json".to_string()]).unwrap();
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["fixtures/reports/playwright-report.json"]);
+    let sources = resolve(&["fixtures/**/playwright-*.xml".to_string()]).unwrap();
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["fixtures/reports/playwright-junit.xml"]);
 }
