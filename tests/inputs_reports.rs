@@ -334,3 +334,37 @@ fn long_messages_are_capped_and_redaction_counts() {
     );
     assert_eq!(counts.by_rule.get("generic-secret"), Some(&1));
 }
+
+#[test]
+fn gradle_method_names_and_old_playwright_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "TEST-com.x.FooTest.xml",
+        br#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="com.x.FooTest" tests="2" skipped="0" failures="1" errors="0">
+  <testcase name="parsesInput()" classname="com.x.FooTest" time="0.01">
+    <failure message="org.opentest4j.AssertionFailedError: expected: &lt;1&gt; but was: &lt;2&gt;" type="org.opentest4j.AssertionFailedError">org.opentest4j.AssertionFailedError: expected: &lt;1&gt; but was: &lt;2&gt;
+	at app//com.x.FooTest.parsesInput(FooTest.kt:12)
+</failure>
+  </testcase>
+  <testcase name="[1] input=a" classname="com.x.FooTest" time="0.01"><failure message="boom"/></testcase>
+</testsuite>"#,
+    );
+    let tests = read_junit(&p).unwrap();
+    assert_eq!(tests[0].id.as_deref(), Some("com.x.FooTest#parsesInput"));
+    assert_eq!(tests[0].file.as_deref(), Some("com/x/FooTest.kt"));
+    assert_eq!(tests[0].line, Some(12));
+    // Not a plain method name: no id rather than a wrong one.
+    assert_eq!(tests[1].id, None);
+
+    let p = write(
+        dir.path(),
+        "pw-old.xml",
+        br#"<testsuites><testsuite name="login.spec.ts"><testcase name="shows error" classname="login.spec.ts"><failure message="login.spec.ts:12:5 shows error" type="FAILURE">Error: boom</failure></testcase></testsuite></testsuites>"#,
+    );
+    let t = &read_junit(&p).unwrap()[0];
+    assert_eq!(t.name, "login.spec.ts › shows error");
+    assert_eq!(t.id.as_deref(), Some("login.spec.ts:12"));
+    assert_eq!(t.line, Some(12));
+}

@@ -343,3 +343,27 @@ fn relative_globs_walk_from_their_literal_prefix() {
     let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["fixtures/reports/playwright-junit.xml"]);
 }
+
+#[test]
+fn unsupported_compression_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("run.zip");
+    make_zip(
+        &z,
+        &[("1_build.txt", b"hello\n", CompressionMethod::Stored)],
+    );
+    let mut bytes = std::fs::read(&z).unwrap();
+    // Method 12 (bzip2) in the local header (offset 8) and the central directory entry (10).
+    bytes[8] = 12;
+    let cd = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    bytes[cd + 10] = 12;
+    std::fs::write(&z, &bytes).unwrap();
+    let s = &resolve(&[spec(&z)]).unwrap()[0];
+    match s.open() {
+        Err(e @ LogError::ZipEntry { .. }) => {
+            assert!(e.to_string().contains("run.zip!1_build.txt"), "{e}")
+        }
+        Err(e) => panic!("expected a zip entry error, got {e:?}"),
+        Ok(_) => panic!("expected a zip entry error, got a reader"),
+    }
+}

@@ -268,10 +268,11 @@ re!(
 re!(PW_MESSAGE, r"^([^\s:]+\.[cm]?[jt]sx?):(\d+):(\d+) ");
 // `tests/test_x.py:23: AssertionError`.
 re!(PYTEST_LOC, r"(?m)^([^\s:]+\.py):(\d+):(?: |$)");
-// `at com.x.FooTest.bar(FooTest.java:23)`.
+// `at com.x.FooTest.bar(FooTest.java:23)`, also with a Java 9+ class loader / module prefix
+// (`at app//com.x.FooTest.bar(…)`, `at java.base/java.lang.Thread.run(…)`).
 re!(
     JAVA_FRAME,
-    r"at ([\w$.]+)\.[\w$<>]+\(([\w$]+\.(?:java|kt|groovy|scala)):(\d+)\)"
+    r"at (?:[\w$.@-]*/{1,2})?([\w$.]+)\.[\w$<>]+\(([\w$]+\.(?:java|kt|groovy|scala)):(\d+)\)"
 );
 // `at Object.<anonymous> (/home/runner/work/app/app/src/sum.test.js:7:19)` or `at src/x.ts:3:1`.
 re!(
