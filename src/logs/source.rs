@@ -1,12 +1,51 @@
-//! `--log` specs to log sources. (Skeleton: to be completed.)
+//! `--log` specs to log sources.
+//!
+//! A spec is, in this order of precedence:
+//! - an existing **file**: one source, or — when it starts with the zip magic bytes
+//!   `PK\x03\x04` (or `PK\x05\x06`, an empty archive), whatever its extension — the entries of
+//!   the zip GitHub serves for a run's logs (see below);
+//! - an existing **directory**: every file under it (walked with `walkdir`, symlinks not
+//!   followed, sorted by path so the order is deterministic), zips expanded as above;
+//! - otherwise a **glob** (`globset`, `literal_separator(true)`: `*` never crosses `/`, `**`
+//!   does), matched against the files under the glob's literal directory prefix (`logs/**/*.txt`
+//!   walks `logs`), sorted by path.
+//!
+//! A spec that yields no log is [`LogError::NotFound`] naming it. The same file named twice (by
+//! two specs) is read once.
+//!
+//! # GitHub run-log zips
+//!
+//! `GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs` (and the "Download log archive" button)
+//! serve a zip with two views of the same text:
+//! - `<N>_<job>.txt` at the top level: the whole log of job `<job>` (`N` orders the jobs);
+//! - `<job>/<step#>_<step>.txt`: the log of one step of that job.
+//!
+//! A job's whole-job file and its step files contain the SAME lines, so reading both would double
+//! every finding. The rule: a job with a whole-job file is read from that file only (its findings
+//! carry `job`, not `step`); the step files are read only for jobs that have no whole-job file
+//! (then each source carries `job` and `step`). Other entries (e.g. `<job>/system.txt`, files of
+//! a zip you built yourself) are read as plain logs after the jobs, by entry name. Directory
+//! entries are skipped.
+//!
+//! Entry names are untrusted text: they only ever name a source (`archive.zip!entry`, with
+//! control characters replaced by `?`); nothing is extracted to disk, so `../x.txt` or `/etc/x`
+//! entries are harmless. [`LogSource::open`] streams an entry (stored or deflate) straight from
+//! the archive file, checking its CRC-32 and size at the end, so a GiB-sized entry never sits in
+//! memory.
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use globset::GlobBuilder;
+use walkdir::WalkDir;
 
 /// Errors finding or opening logs; each names the spec or path.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    /// Nothing matched a spec.
+    /// Nothing matched a spec (a missing path, an empty directory, a glob without matches, an
+    /// empty zip).
     #[error("no log found at {spec}")]
     NotFound {
         /// The `--log` value.
@@ -20,6 +59,38 @@ pub enum LogError {
         /// The error.
         source: std::io::Error,
     },
+    /// Walking a directory failed (permission denied, a vanished entry).
+    #[error("cannot walk {path}: {source}")]
+    Walk {
+        /// The directory or entry.
+        path: String,
+        /// The error.
+        source: walkdir::Error,
+    },
+    /// A spec that is neither a path nor a valid glob.
+    #[error("invalid glob {spec}: {source}")]
+    Glob {
+        /// The `--log` value.
+        spec: String,
+        /// The error.
+        source: globset::Error,
+    },
+    /// A file that starts like a zip but is not a readable one (truncated, corrupted).
+    #[error("cannot read zip archive {path}: {source}")]
+    Zip {
+        /// The archive.
+        path: String,
+        /// The error.
+        source: zip::result::ZipError,
+    },
+    /// A zip entry that cannot be streamed (encrypted, an unsupported compression method, gone).
+    #[error("cannot read zip entry {name}: {reason}")]
+    ZipEntry {
+        /// `archive.zip!entry`.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Where a log's bytes live.
@@ -31,7 +102,7 @@ pub enum Origin {
     ZipEntry {
         /// The archive.
         archive: PathBuf,
-        /// The entry name inside it.
+        /// The entry name inside it, exactly as stored (untrusted text).
         entry: String,
     },
 }
@@ -39,43 +110,458 @@ pub enum Origin {
 /// One log to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSource {
-    /// The name findings use: the path, or `archive.zip!entry`.
+    /// The name findings use: the path, or `archive.zip!entry` (control characters in the entry
+    /// name replaced by `?`).
     pub name: String,
     /// Where the bytes are.
     pub origin: Origin,
+    /// The job this log belongs to, from a GitHub log zip's entry name (`3_build.txt` →
+    /// `build`, `build/2_Run tests.txt` → `build`); `None` for plain files.
+    pub job: Option<String>,
+    /// The step, for a per-step zip entry (`build/2_Run tests.txt` → `Run tests`).
+    pub step: Option<String>,
 }
 
 impl LogSource {
-    /// Opens the log as a byte stream.
+    fn file(path: PathBuf) -> LogSource {
+        LogSource {
+            name: path.display().to_string(),
+            origin: Origin::File(path),
+            job: None,
+            step: None,
+        }
+    }
+
+    /// Opens the log as a byte stream (unbuffered for a plain file: wrap it in a `BufReader`).
+    ///
+    /// A zip entry is streamed from the archive (stored or deflate; its CRC-32 and size are
+    /// checked when the end is reached, a mismatch is an `InvalidData` read error).
+    ///
+    /// Errors: [`LogError::Io`] when the file cannot be opened, [`LogError::Zip`] when the archive
+    /// cannot be read, [`LogError::ZipEntry`] when the entry is missing, encrypted or compressed
+    /// with another method.
     pub fn open(&self) -> Result<Box<dyn Read + Send>, LogError> {
         match &self.origin {
-            Origin::File(p) => std::fs::File::open(p)
+            Origin::File(p) => File::open(p)
                 .map(|f| Box::new(f) as Box<dyn Read + Send>)
                 .map_err(|source| LogError::Io {
                     path: p.display().to_string(),
                     source,
                 }),
-            Origin::ZipEntry { .. } => Err(LogError::NotFound {
-                spec: self.name.clone(),
-            }),
+            Origin::ZipEntry { archive, entry } => open_zip_entry(archive, entry, &self.name),
         }
     }
 }
 
-/// Resolves `--log` specs into sources. (Skeleton: plain files only.)
+/// Resolves `--log` specs into sources, in the order given (see the module docs).
+///
+/// Errors: [`LogError::NotFound`] for a spec that yields no log, [`LogError::Glob`] for an
+/// invalid glob, [`LogError::Walk`]/[`LogError::Io`] for unreadable directories or files,
+/// [`LogError::Zip`] for a corrupted or truncated zip.
 pub fn resolve(specs: &[String]) -> Result<Vec<LogSource>, LogError> {
-    specs
-        .iter()
-        .map(|s| {
-            let p = PathBuf::from(s);
-            if p.is_file() {
-                Ok(LogSource {
-                    name: s.clone(),
-                    origin: Origin::File(p),
-                })
-            } else {
-                Err(LogError::NotFound { spec: s.clone() })
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for spec in specs {
+        let mut found = Vec::new();
+        for path in expand_spec(spec)? {
+            expand_file(&path, &mut found)?;
+        }
+        if found.is_empty() {
+            return Err(LogError::NotFound { spec: spec.clone() });
+        }
+        for s in found {
+            if seen.insert(s.name.clone()) {
+                out.push(s);
             }
-        })
+        }
+    }
+    Ok(out)
+}
+
+/// Expands one spec (file, directory or glob) into the files it names, sorted by path within a
+/// directory or glob. No zip expansion. An empty result is not an error here.
+///
+/// Errors: [`LogError::Glob`], [`LogError::Walk`].
+pub fn expand_spec(spec: &str) -> Result<Vec<PathBuf>, LogError> {
+    let path = Path::new(spec);
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if path.is_dir() {
+        return walk_files(path, usize::MAX, |_| true);
+    }
+    if !spec.contains(['*', '?', '[', '{']) {
+        return Ok(Vec::new());
+    }
+    let glob = GlobBuilder::new(spec)
+        .literal_separator(true)
+        .build()
+        .map_err(|source| LogError::Glob {
+            spec: spec.to_string(),
+            source,
+        })?
+        .compile_matcher();
+    // The literal directory prefix: components before the first one with a glob character.
+    let mut base = PathBuf::new();
+    let mut rest = Vec::new();
+    for comp in spec.split('/') {
+        if rest.is_empty() && !comp.contains(['*', '?', '[', '{']) {
+            if comp.is_empty() && base.as_os_str().is_empty() {
+                base.push("/");
+            } else {
+                base.push(comp);
+            }
+        } else {
+            rest.push(comp);
+        }
+    }
+    // The last literal component may be a file name only when nothing follows; here something
+    // always follows (the spec has a glob character), so `base` is a directory.
+    let max_depth = if rest.contains(&"**") || rest.iter().any(|c| c.contains("**")) {
+        usize::MAX
+    } else {
+        rest.len()
+    };
+    let (walk_root, strip_dot) = if base.as_os_str().is_empty() {
+        (PathBuf::from("."), true)
+    } else {
+        (base, false)
+    };
+    if !walk_root.is_dir() {
+        return Ok(Vec::new());
+    }
+    walk_files(&walk_root, max_depth, |p| {
+        let candidate = if strip_dot {
+            p.strip_prefix(".").unwrap_or(p)
+        } else {
+            p
+        };
+        glob.is_match(candidate)
+    })
+    .map(|files| {
+        files
+            .into_iter()
+            .map(|p| {
+                if strip_dot {
+                    p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p)
+                } else {
+                    p
+                }
+            })
+            .collect()
+    })
+}
+
+/// Files under `root` (depth ≤ `max_depth`), sorted by path, for which `keep` holds.
+fn walk_files(
+    root: &Path,
+    max_depth: usize,
+    keep: impl Fn(&Path) -> bool,
+) -> Result<Vec<PathBuf>, LogError> {
+    let mut out = Vec::new();
+    for entry in WalkDir::new(root)
+        .follow_links(false)
+        .max_depth(max_depth)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|source| LogError::Walk {
+            path: source.path().unwrap_or(root).display().to_string(),
+            source,
+        })?;
+        if entry.file_type().is_file() && keep(entry.path()) {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the sources of one file: itself, or its entries when it is a zip.
+fn expand_file(path: &Path, out: &mut Vec<LogSource>) -> Result<(), LogError> {
+    let io_err = |source| LogError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = File::open(path).map_err(io_err)?;
+    let mut magic = [0u8; 4];
+    let mut n = 0;
+    while n < 4 {
+        match f.read(&mut magic[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    if n == 4 && (&magic == b"PK\x03\x04" || &magic == b"PK\x05\x06") {
+        f.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        zip_sources(path, f, out)
+    } else {
+        out.push(LogSource::file(path.to_path_buf()));
+        Ok(())
+    }
+}
+
+/// What a zip entry name means in GitHub's run-log layout.
+#[derive(Debug, PartialEq, Eq)]
+enum EntryKind {
+    /// `<N>_<job>.txt`.
+    Job { order: u64, job: String },
+    /// `<job>/<step#>_<step>.txt`.
+    Step {
+        job: String,
+        order: u64,
+        step: String,
+    },
+    /// Anything else.
+    Other,
+}
+
+/// Splits `12_name.txt` into `(12, "name")`.
+fn numbered_txt(s: &str) -> Option<(u64, &str)> {
+    let stem = s.strip_suffix(".txt")?;
+    let (num, name) = stem.split_once('_')?;
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || name.is_empty() {
+        return None;
+    }
+    Some((num.parse().ok()?, name))
+}
+
+fn classify_entry(name: &str) -> EntryKind {
+    match name.split_once('/') {
+        None => match numbered_txt(name) {
+            Some((order, job)) => EntryKind::Job {
+                order,
+                job: job.to_string(),
+            },
+            None => EntryKind::Other,
+        },
+        Some((job, file)) if !matches!(job, "" | "." | "..") && !file.contains('/') => {
+            match numbered_txt(file) {
+                Some((order, step)) => EntryKind::Step {
+                    job: job.to_string(),
+                    order,
+                    step: step.to_string(),
+                },
+                None => EntryKind::Other,
+            }
+        }
+        Some(_) => EntryKind::Other,
+    }
+}
+
+/// Replaces control characters so an untrusted entry name stays one printable line.
+fn display_entry(entry: &str) -> String {
+    entry
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
         .collect()
+}
+
+fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), LogError> {
+    let zip_err = |source| LogError::Zip {
+        path: path.display().to_string(),
+        source,
+    };
+    let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err)?;
+    let mut jobs: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut steps: Vec<(String, u64, String, String)> = Vec::new();
+    let mut others: Vec<String> = Vec::new();
+    for entry in archive.file_names() {
+        if entry.ends_with('/') {
+            continue;
+        }
+        match classify_entry(entry) {
+            EntryKind::Job { order, job } => {
+                // With duplicate job names, keep the first-numbered file (deterministic).
+                let slot = jobs.entry(job).or_insert((order, entry.to_string()));
+                if (order, entry) < (slot.0, slot.1.as_str()) {
+                    *slot = (order, entry.to_string());
+                }
+            }
+            EntryKind::Step { job, order, step } => {
+                steps.push((job, order, step, entry.to_string()));
+            }
+            EntryKind::Other => others.push(entry.to_string()),
+        }
+    }
+    let source = |entry: &str, job: Option<String>, step: Option<String>| LogSource {
+        name: format!("{}!{}", path.display(), display_entry(entry)),
+        origin: Origin::ZipEntry {
+            archive: path.to_path_buf(),
+            entry: entry.to_string(),
+        },
+        job,
+        step,
+    };
+    let mut job_files: Vec<(&String, &(u64, String))> = jobs.iter().collect();
+    job_files.sort_by(|a, b| (a.1 .0, a.0).cmp(&(b.1 .0, b.0)));
+    for (job, (_, entry)) in job_files {
+        out.push(source(entry, Some(job.clone()), None));
+    }
+    steps.retain(|(job, ..)| !jobs.contains_key(job));
+    steps.sort();
+    for (job, _, step, entry) in steps {
+        out.push(source(&entry, Some(job), Some(step)));
+    }
+    others.sort();
+    for entry in others {
+        out.push(source(&entry, None, None));
+    }
+    Ok(())
+}
+
+/// The position and shape of an entry's data inside the archive.
+struct EntryData {
+    data_start: u64,
+    compressed_size: u64,
+    size: u64,
+    crc32: u32,
+    method: zip::CompressionMethod,
+}
+
+fn locate_entry(archive: &Path, entry: &str, name: &str) -> Result<EntryData, LogError> {
+    let file = File::open(archive).map_err(|source| LogError::Io {
+        path: archive.display().to_string(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|source| LogError::Zip {
+        path: archive.display().to_string(),
+        source,
+    })?;
+    let entry_err = |reason: String| LogError::ZipEntry {
+        name: name.to_string(),
+        reason,
+    };
+    let index = zip
+        .index_for_name(entry)
+        .ok_or_else(|| entry_err("no such entry".into()))?;
+    let f = zip
+        .by_index_raw(index)
+        .map_err(|e| entry_err(e.to_string()))?;
+    if f.encrypted() {
+        return Err(entry_err("the entry is encrypted".into()));
+    }
+    Ok(EntryData {
+        data_start: f.data_start(),
+        compressed_size: f.compressed_size(),
+        size: f.size(),
+        crc32: f.crc32(),
+        method: f.compression(),
+    })
+}
+
+fn open_zip_entry(
+    archive: &Path,
+    entry: &str,
+    name: &str,
+) -> Result<Box<dyn Read + Send>, LogError> {
+    let data = locate_entry(archive, entry, name)?;
+    let io_err = |source| LogError::Io {
+        path: archive.display().to_string(),
+        source,
+    };
+    let mut file = File::open(archive).map_err(io_err)?;
+    file.seek(SeekFrom::Start(data.data_start))
+        .map_err(io_err)?;
+    let raw = BufReader::with_capacity(64 * 1024, file.take(data.compressed_size));
+    let inner: Box<dyn Read + Send> = match data.method {
+        zip::CompressionMethod::Stored => Box::new(raw),
+        zip::CompressionMethod::Deflated => Box::new(flate2::bufread::DeflateDecoder::new(raw)),
+        other => {
+            return Err(LogError::ZipEntry {
+                name: name.to_string(),
+                reason: format!("unsupported compression method {other}"),
+            })
+        }
+    };
+    Ok(Box::new(CheckedReader {
+        inner,
+        hasher: crc32fast::Hasher::new(),
+        read: 0,
+        expected_crc: data.crc32,
+        expected_size: data.size,
+        name: name.to_string(),
+        done: false,
+    }))
+}
+
+/// Streams an entry's decompressed bytes, checking CRC-32 and size at the end.
+struct CheckedReader {
+    inner: Box<dyn Read + Send>,
+    hasher: crc32fast::Hasher,
+    read: u64,
+    expected_crc: u32,
+    expected_size: u64,
+    name: String,
+    done: bool,
+}
+
+impl Read for CheckedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.done = true;
+            let crc = std::mem::take(&mut self.hasher).finalize();
+            if self.read != self.expected_size || crc != self.expected_crc {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "zip entry {} is corrupted ({} bytes, crc32 {crc:08x}; expected {} bytes, crc32 {:08x})",
+                        self.name, self.read, self.expected_size, self.expected_crc
+                    ),
+                ));
+            }
+            return Ok(0);
+        }
+        self.read += n as u64;
+        if self.read > self.expected_size {
+            self.done = true;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "zip entry {} is longer than its recorded size of {} bytes",
+                    self.name, self.expected_size
+                ),
+            ));
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_follow_github_layout() {
+        assert_eq!(
+            classify_entry("3_build (ubuntu-latest).txt"),
+            EntryKind::Job {
+                order: 3,
+                job: "build (ubuntu-latest)".into()
+            }
+        );
+        assert_eq!(
+            classify_entry("build/12_Run npm test.txt"),
+            EntryKind::Step {
+                job: "build".into(),
+                order: 12,
+                step: "Run npm test".into()
+            }
+        );
+        assert_eq!(classify_entry("build/system.txt"), EntryKind::Other);
+        assert_eq!(classify_entry("../1_x.txt"), EntryKind::Other);
+        assert_eq!(classify_entry("/1_x.txt"), EntryKind::Other);
+        assert_eq!(classify_entry("x_1.txt"), EntryKind::Other);
+        assert_eq!(classify_entry("_x.txt"), EntryKind::Other);
+    }
+
+    #[test]
+    fn display_entry_removes_control_characters() {
+        assert_eq!(display_entry("a\nb\r\x1b[0m.txt"), "a?b??[0m.txt");
+    }
 }

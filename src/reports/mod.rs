@@ -1,8 +1,31 @@
-//! Test reports to failed tests. (Skeleton: to be completed.)
+//! Test reports to failed tests.
+//!
+//! - [`read_junit`]: JUnit XML as written by Maven Surefire/Failsafe, Gradle, pytest
+//!   `--junitxml`, jest-junit and Playwright's `junit` reporter (see [`junit`]).
+//! - [`read_playwright_json`]: Playwright's `json` reporter (see [`playwright`]).
+//!
+//! Reports are untrusted input: files over [`MAX_REPORT_BYTES`] are refused, malformed XML/JSON
+//! is an error naming the file and the 1-based line and column, and nothing panics. Messages are
+//! returned with ANSI escapes stripped and capped at [`MAX_MESSAGE_BYTES`], but NOT redacted: the
+//! caller redacts them (with [`crate::logs::redact::Redactor`]) before writing them anywhere, so
+//! the redaction counts land in the artifact.
 
+pub mod junit;
+pub mod playwright;
+
+use std::io::Read;
 use std::path::Path;
 
-use crate::artifact::FailedTest;
+pub use junit::read_junit;
+pub use playwright::read_playwright_json;
+
+use crate::artifact::{FailedTest, Redactions};
+
+/// Largest report accepted, in bytes (64 MiB).
+pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Largest failure message kept, in bytes (4 KiB; cut at a character boundary).
+pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 /// Errors reading a report; each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -15,16 +38,210 @@ pub enum ReportError {
         /// The error.
         source: std::io::Error,
     },
+    /// The file is larger than [`MAX_REPORT_BYTES`].
+    #[error("{path} is too large ({bytes} bytes; the limit is {limit} bytes)")]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// Its size in bytes (at least `limit + 1` when it grew while read).
+        bytes: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// Malformed XML.
+    #[error("malformed XML in {path} at line {line}, column {column}: {message}")]
+    Xml {
+        /// The path.
+        path: String,
+        /// 1-based line of the error.
+        line: u64,
+        /// 1-based column (in bytes) of the error.
+        column: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Well-formed XML that is not a JUnit report.
+    #[error("{path} is not a JUnit XML report (its root element is <{root}>, expected <testsuites> or <testsuite>)")]
+    NotJunit {
+        /// The path.
+        path: String,
+        /// The root element's name (lossy, at most 64 characters).
+        root: String,
+    },
+    /// Malformed JSON, or JSON that is not a Playwright report.
+    #[error("invalid Playwright JSON report {path} at line {line}, column {column}: {message}")]
+    Json {
+        /// The path.
+        path: String,
+        /// 1-based line of the error (0 when unknown).
+        line: u64,
+        /// 1-based column of the error (0 when unknown).
+        column: u64,
+        /// What is wrong.
+        message: String,
+    },
 }
 
-/// Reads a JUnit XML report.
-pub fn read_junit(path: &Path) -> Result<Vec<FailedTest>, ReportError> {
-    let _ = path;
-    Ok(Vec::new())
+/// Redacts the messages of `tests` in place with the built-in redactor, counting into `counts`.
+pub fn redact_messages(tests: &mut [FailedTest], counts: &mut Redactions) {
+    let r = crate::logs::redact::Redactor::builtin();
+    for t in tests {
+        if let Some(m) = &t.message {
+            t.message = Some(r.redact(m, counts));
+        }
+        t.name = r.redact(&t.name, counts);
+    }
 }
 
-/// Reads a Playwright JSON report.
-pub fn read_playwright_json(path: &Path) -> Result<Vec<FailedTest>, ReportError> {
-    let _ = path;
-    Ok(Vec::new())
+/// Reads a whole report, refusing more than [`MAX_REPORT_BYTES`].
+fn read_capped(path: &Path) -> Result<Vec<u8>, ReportError> {
+    let io_err = |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io_err)?;
+    let len = f.metadata().map_err(io_err)?.len();
+    let too_large = |bytes| ReportError::TooLarge {
+        path: path.display().to_string(),
+        bytes,
+        limit: MAX_REPORT_BYTES,
+    };
+    if len > MAX_REPORT_BYTES {
+        return Err(too_large(len));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.take(MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(io_err)?;
+    if buf.len() as u64 > MAX_REPORT_BYTES {
+        return Err(too_large(buf.len() as u64));
+    }
+    Ok(buf)
+}
+
+/// 1-based line and column (in bytes) of byte `offset` in `bytes`.
+fn line_col(bytes: &[u8], offset: usize) -> (u64, u64) {
+    let offset = offset.min(bytes.len());
+    let before = &bytes[..offset];
+    let line = memchr::memchr_iter(b'\n', before).count() as u64 + 1;
+    let col = match memchr::memrchr(b'\n', before) {
+        Some(nl) => offset - nl,
+        None => offset + 1,
+    } as u64;
+    (line, col)
+}
+
+/// Strips ANSI escapes, trims, and caps a message at [`MAX_MESSAGE_BYTES`].
+fn clean_message(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len().min(MAX_MESSAGE_BYTES * 2));
+    crate::logs::format::strip_ansi_into(s.as_bytes(), &mut out);
+    let s = String::from_utf8_lossy(&out);
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    Some(truncate_str(s, MAX_MESSAGE_BYTES).to_string())
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary.
+fn truncate_str(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Makes a CI path repository-relative when it starts with the workspace: `GITHUB_WORKSPACE`
+/// when set, else the hosted-runner layouts `/home/runner/work/<repo>/<repo>/`,
+/// `/__w/<repo>/<repo>/` (container jobs) and `<drive>:\a\<repo>\<repo>\` (Windows).
+/// Returns `None` when no workspace prefix is recognised; `Some("")` for the workspace itself.
+fn repo_relative(path: &str) -> Option<String> {
+    let p = path
+        .strip_prefix("file://")
+        .unwrap_or(path)
+        .replace('\\', "/");
+    if let Ok(ws) = std::env::var("GITHUB_WORKSPACE") {
+        let ws = ws.replace('\\', "/");
+        let ws = ws.trim_end_matches('/');
+        if !ws.is_empty() {
+            if p == ws {
+                return Some(String::new());
+            }
+            if let Some(rest) = p.strip_prefix(ws).and_then(|r| r.strip_prefix('/')) {
+                return Some(rest.to_string());
+            }
+        }
+    }
+    let parts: Vec<&str> = p.split('/').collect();
+    let skip = match parts.as_slice() {
+        ["", "home", "runner", "work", a, b, ..] if !a.is_empty() && !b.is_empty() => 6,
+        ["", "__w", a, b, ..] if !a.is_empty() && !b.is_empty() => 4,
+        [drive, "a", a, b, ..]
+            if drive.len() == 2 && drive.ends_with(':') && !a.is_empty() && !b.is_empty() =>
+        {
+            4
+        }
+        _ => return None,
+    };
+    Some(parts[skip..].join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_is_one_based() {
+        let b = b"ab\ncd\nef";
+        assert_eq!(line_col(b, 0), (1, 1));
+        assert_eq!(line_col(b, 4), (2, 2));
+        assert_eq!(line_col(b, 100), (3, 3));
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate_str("héllo", 2), "h");
+        assert_eq!(truncate_str("abc", 10), "abc");
+    }
+
+    #[test]
+    fn repo_relative_knows_runner_layouts() {
+        if std::env::var_os("GITHUB_WORKSPACE").is_some() {
+            return;
+        }
+        assert_eq!(
+            repo_relative("/home/runner/work/app/app/tests/x.spec.ts").as_deref(),
+            Some("tests/x.spec.ts")
+        );
+        assert_eq!(
+            repo_relative("/__w/app/app/src/a.js").as_deref(),
+            Some("src/a.js")
+        );
+        assert_eq!(
+            repo_relative(r"D:\a\app\app\src\a.js").as_deref(),
+            Some("src/a.js")
+        );
+        assert_eq!(
+            repo_relative("/home/runner/work/app/app").as_deref(),
+            Some("")
+        );
+        assert_eq!(repo_relative("/usr/lib/x.js"), None);
+        assert_eq!(repo_relative("tests/x.py"), None);
+    }
+
+    #[test]
+    fn clean_message_strips_ansi_and_caps() {
+        assert_eq!(
+            clean_message("\u{1b}[31mError\u{1b}[39m: boom\n").as_deref(),
+            Some("Error: boom")
+        );
+        assert_eq!(clean_message("  \n "), None);
+        let long = "é".repeat(5000);
+        let m = clean_message(&long).unwrap_or_default();
+        assert!(m.len() <= MAX_MESSAGE_BYTES && m.len() >= MAX_MESSAGE_BYTES - 1);
+    }
 }

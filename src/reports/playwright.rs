@@ -1,0 +1,217 @@
+//! Playwright JSON reports (`reporter: [['json', { outputFile: 'results.json' }]]`).
+//!
+//! Shape (only what is read; unknown fields are ignored):
+//! `{ config: { rootDir }, suites: [Suite] }`, `Suite = { title, file, suites: [Suite],
+//! specs: [Spec] }`, `Spec = { title, file, line, tests: [Test] }`, `Test = { projectName,
+//! expectedStatus, status, results: [{ status, error: {message}, errors: [{message}] }] }`.
+//! `file` is relative to `config.rootDir` (the test directory).
+//!
+//! A test is failed when its final `status` is `unexpected` (or, in reports without `status`,
+//! when its last result is `failed`/`timedOut`/`interrupted` and that was not the expected
+//! status). **Flaky tests (`status: "flaky"`, failed then passed on retry) are not listed**: they
+//! passed, and rerunning them proves nothing; skipped and expected-to-fail tests are not listed
+//! either.
+//!
+//! A [`FailedTest`] gets: `name` = the suite titles (file first, then `describe` blocks) and the
+//! spec title joined with ` › `, prefixed with `[project] › ` when the spec ran in several
+//! projects; `file` = the spec's file, made repository-relative through `config.rootDir` when that
+//! is a runner path (`/home/runner/work/app/app/e2e` + `login.spec.ts` → `e2e/login.spec.ts`);
+//! `line` = the spec's 1-based line; `id` = `file:line` (what `npx playwright test` accepts);
+//! `message` = the last attempt's `errors[].message` (else `error.message`), ANSI stripped,
+//! at most 4 KiB.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{clean_message, read_capped, repo_relative, ReportError};
+use crate::artifact::FailedTest;
+
+#[derive(Debug, Deserialize)]
+struct Report {
+    #[serde(default)]
+    config: Config,
+    suites: Vec<Suite>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Config {
+    #[serde(default, rename = "rootDir")]
+    root_dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Suite {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    suites: Vec<Suite>,
+    #[serde(default)]
+    specs: Vec<Spec>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Spec {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    line: Option<u32>,
+    #[serde(default)]
+    tests: Vec<Test>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Test {
+    #[serde(default, rename = "projectName")]
+    project_name: String,
+    #[serde(default, rename = "expectedStatus")]
+    expected_status: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    results: Vec<TestResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TestResult {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    error: Option<TestError>,
+    #[serde(default)]
+    errors: Vec<TestError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TestError {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Reads a Playwright JSON report and returns its failed tests in report order.
+///
+/// Errors: [`ReportError::Io`], [`ReportError::TooLarge`], [`ReportError::Json`] (malformed JSON
+/// or not a Playwright report, with the 1-based line and column).
+pub fn read_playwright_json(path: &Path) -> Result<Vec<FailedTest>, ReportError> {
+    let bytes = read_capped(path)?;
+    parse_playwright_json(&bytes, &path.display().to_string())
+}
+
+/// Parses a Playwright JSON report from `bytes`; `report` names the file in errors and in
+/// [`FailedTest::report`].
+pub fn parse_playwright_json(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, ReportError> {
+    let parsed: Report = serde_json::from_slice(bytes).map_err(|e| ReportError::Json {
+        path: report.to_string(),
+        line: e.line() as u64,
+        column: e.column() as u64,
+        message: e.to_string(),
+    })?;
+    let prefix = parsed
+        .config
+        .root_dir
+        .as_deref()
+        .and_then(repo_relative)
+        .filter(|p| !p.is_empty());
+    let mut out = Vec::new();
+    let mut titles = Vec::new();
+    for suite in &parsed.suites {
+        walk(suite, &mut titles, prefix.as_deref(), report, &mut out);
+    }
+    Ok(out)
+}
+
+fn walk<'a>(
+    suite: &'a Suite,
+    titles: &mut Vec<&'a str>,
+    prefix: Option<&str>,
+    report: &str,
+    out: &mut Vec<FailedTest>,
+) {
+    let pushed = !suite.title.is_empty();
+    if pushed {
+        titles.push(&suite.title);
+    }
+    for spec in &suite.specs {
+        let several_projects = spec.tests.len() > 1;
+        for test in &spec.tests {
+            if !is_failed(test) {
+                continue;
+            }
+            let mut parts: Vec<&str> = Vec::new();
+            if several_projects && !test.project_name.is_empty() {
+                parts.push("");
+            }
+            parts.extend(titles.iter().copied());
+            parts.push(&spec.title);
+            let mut name = parts.join(" › ");
+            if several_projects && !test.project_name.is_empty() {
+                name = format!("[{}]{name}", test.project_name);
+            }
+            let file = spec
+                .file
+                .as_deref()
+                .or(suite.file.as_deref())
+                .filter(|f| !f.is_empty())
+                .map(|f| match prefix {
+                    Some(p) if !f.starts_with('/') => format!("{p}/{f}"),
+                    _ => repo_relative(f).unwrap_or_else(|| f.to_string()),
+                });
+            let line = spec.line.filter(|&l| l > 0);
+            let id = match (&file, line) {
+                (Some(f), Some(l)) => Some(format!("{f}:{l}")),
+                _ => None,
+            };
+            out.push(FailedTest {
+                name,
+                id,
+                file,
+                line,
+                message: message(test),
+                report: report.to_string(),
+            });
+        }
+    }
+    for child in &suite.suites {
+        walk(child, titles, prefix, report, out);
+    }
+    if pushed {
+        titles.pop();
+    }
+}
+
+fn is_failed(test: &Test) -> bool {
+    match test.status.as_deref() {
+        Some(s) => s == "unexpected",
+        None => match test.results.last().and_then(|r| r.status.as_deref()) {
+            Some(s @ ("failed" | "timedOut" | "interrupted")) => {
+                test.expected_status.as_deref() != Some(s)
+            }
+            _ => false,
+        },
+    }
+}
+
+fn message(test: &Test) -> Option<String> {
+    let last = test
+        .results
+        .iter()
+        .rev()
+        .find(|r| !r.errors.is_empty() || r.error.is_some())?;
+    let msgs: Vec<&str> = last
+        .errors
+        .iter()
+        .filter_map(|e| e.message.as_deref())
+        .collect();
+    if msgs.is_empty() {
+        last.error
+            .as_ref()
+            .and_then(|e| e.message.as_deref())
+            .and_then(clean_message)
+    } else {
+        clean_message(&msgs.join("\n\n"))
+    }
+}
