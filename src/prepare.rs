@@ -92,11 +92,7 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
     for f in &mut findings {
         f.excerpt = redactor.redact(&f.excerpt, &mut redactions);
     }
-    for t in &mut tests.failed {
-        if let Some(m) = &t.message {
-            t.message = Some(redactor.redact(m, &mut redactions));
-        }
-    }
+    crate::reports::redact_messages(&mut tests.failed, &mut redactions);
     classification.summary = redactor.redact(&classification.summary, &mut redactions);
     let developer_agent = redact_answer(developer_agent, redactor, &mut redactions);
 
