@@ -576,7 +576,8 @@ pub fn playwright_timeout(repo: &Path, lines: &[EvidenceLine], cap: u64, out: &m
     static F: OnceLock<Regex> = OnceLock::new();
     static O: OnceLock<Regex> = OnceLock::new();
     let timeout_re = T.get_or_init(|| re(r"(?:locator\.\w+|waitFor\w*|expect\(locator\)\.\w+(?:\(\))?)(?: failed)?:?.*?\bTimeout:? (\d+)\s?ms\b"));
-    let frame_re = F.get_or_init(|| re(r"(?:^|[\s(])((?:[A-Za-z]:)?[\w./@-]+\.(?:spec|test)\.[cm]?[jt]sx?|(?:[A-Za-z]:)?[\w./@-]+\.[cm]?[jt]sx?):(\d+):\d+"));
+    let frame_re =
+        F.get_or_init(|| re(r"\bat (?:.*?\()?((?:[A-Za-z]:)?[\w./@-]+\.[cm]?[jt]sx?):(\d+):\d+"));
     let option_re = O.get_or_init(|| re(r"\btimeout\s*:\s*(\d+)"));
     let Some(pos) = lines.iter().position(|l| timeout_re.is_match(&l.text)) else {
         return;
@@ -588,7 +589,7 @@ pub fn playwright_timeout(repo: &Path, lines: &[EvidenceLine], cap: u64, out: &m
     else {
         return;
     };
-    // The first frame inside the repository, within the next 40 lines.
+    // The first stack frame (`at …file:line:col`) inside the repository, within the next 40 lines.
     let mut frame = None;
     for l in lines.iter().skip(pos).take(40) {
         for c in frame_re.captures_iter(&l.text) {
