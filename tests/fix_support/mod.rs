@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use ci_remedy::artifact::{
-    Category, CategoryKind, Classification, ClassificationSource, Context, DeveloperAgent,
-    DeveloperAgentStatus, FailedTest, Finding, FixInput, FixMetadata, Instruction, LogFormat,
-    LogInfo, Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
+    Category, Classification, ClassificationSource, Context, DeveloperAgent, DeveloperAgentStatus,
+    FailedTest, Finding, FixInput, FixMetadata, Instruction, LogFormat, LogInfo, Redactions,
+    RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
 };
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/repos");
