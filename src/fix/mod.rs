@@ -467,3 +467,23 @@ pub fn validation_argv(policy: &FixAgentPolicy, input: &FixInput) -> Vec<String>
     }
     argv
 }
+
+/// The JSON Schema of an instructions file (`--instructions`): a list of [`Instruction`]s,
+/// generated from the Rust types.
+pub fn instructions_schema() -> schemars::Schema {
+    schemars::schema_for!(Vec<Instruction>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instructions_schema_describes_every_op() {
+        let s = serde_json::to_string(&instructions_schema()).expect("json");
+        for op in ["replace", "replace_lines", "create", "delete", "patch"] {
+            assert!(s.contains(&format!("\"{op}\"")), "{op} missing");
+        }
+        assert!(s.contains("\"summary\""));
+    }
+}
