@@ -220,7 +220,16 @@ pub fn commit_and_title(t: &PrText<'_>) -> (String, String) {
         .plan
         .applied
         .first()
-        .map(|a| plain_line(&a.summary, 60))
+        .map(|a| {
+            // The summary's first clause (before `:`) reads as a title.
+            let head = a.summary.split(':').next().unwrap_or(&a.summary);
+            let head = if head.trim().len() >= 10 {
+                head
+            } else {
+                a.summary.as_str()
+            };
+            plain_line(head, 60)
+        })
         .unwrap_or_else(|| format!("address {category} failure"));
     let subject = format!("{}(ci-remedy): {first}", commit_type(t.risk.class));
     let mut msg = format!("{subject}\n\n");
