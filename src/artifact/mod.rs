@@ -7,12 +7,14 @@
 
 mod answer;
 mod context;
+mod fix;
 mod heal;
 pub mod schema;
 mod write;
 
 pub use answer::{parse_answer, read_developer_agent_answer};
 pub use context::*;
+pub use fix::*;
 pub use heal::*;
 pub use write::{read_json, write_atomic, write_json_atomic, ArtifactError};
 

@@ -1,1 +1,135 @@
-fn main() {}
+//! fix-agent-apply: guarded edits to a patch and PR-ready metadata.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ci_remedy::artifact::RunInfo;
+use ci_remedy::cli::{
+    exit, one_line, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
+};
+use ci_remedy::fix::{run_apply, ApplyOptions};
+use ci_remedy::github::commands::ActionsEnv;
+use ci_remedy::policy::Policy;
+
+/// Apply the fix input's instructions under the guard and write a patch and its metadata.
+///
+/// Every edit is checked before anything is written (paths, allow/deny globs and the
+/// built-in denylist, size caps, binary content, test weakening, Trojan-source characters).
+/// The patched tree is only written to run the policy's validation command, and restored
+/// afterwards unless --keep. Writes OUT/fix-agent/patch-<run_id>.diff (empty when rejected)
+/// and OUT/fix-agent/metadata-<run_id>.json. Nothing is pushed.
+#[derive(Parser, Debug)]
+#[command(version, after_help = EXIT_CODES_HELP)]
+struct Args {
+    /// The output directory (reads OUT/fix-agent/input.json unless --input is given).
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// The input written by fix-agent-prepare.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// The repository working tree.
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The policy file (default .github/ci-remedy.yml; built-in defaults when absent).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Leave the patched files in the working tree.
+    #[arg(long)]
+    keep: bool,
+    /// The artifact name the workflow uploads the patch as (for the PR body's
+    /// `gh run download -n`); default fix-agent-<run_id>.
+    #[arg(long)]
+    artifact_name: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let policy = match Policy::load(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            print_error(
+                &e,
+                Some("fix the policy file; see docs/fix-agent.md for the fix-agent keys"),
+            );
+            return exit(EXIT_USAGE);
+        }
+    };
+    let opts = ApplyOptions {
+        input: args
+            .input
+            .clone()
+            .unwrap_or_else(|| args.out.join("fix-agent/input.json")),
+        repo: args.repo.clone(),
+        out: args.out.clone(),
+        keep: args.keep,
+        artifact_name: args.artifact_name.clone(),
+        run: RunInfo::from_env(),
+    };
+    let result = match run_apply(&opts, &policy.fix_agent) {
+        Ok(r) => r,
+        Err(e) => {
+            print_error(&e, Some("check that --out is writable"));
+            return exit(EXIT_FAILED);
+        }
+    };
+    let m = &result.metadata;
+    let env = ActionsEnv::from_env();
+    if let Err(e) = env.set_outputs(&[
+        ("patch-path", result.patch_path.display().to_string()),
+        ("metadata-path", result.metadata_path.display().to_string()),
+        ("patch-accepted", result.accepted().to_string()),
+    ]) {
+        print_error(&e, Some("check GITHUB_OUTPUT"));
+    }
+    let g = &m.guardrails;
+    let summary = format!(
+        "### ci-remedy fix-agent\n\n| | |\n|---|---|\n| decision | {} |\n| files | {} |\n| lines | +{} −{} |\n| refused edits | {} |\n| risk | {} ({}) |\n| validation | {} |\n| needs manual review | {} |\n\nPatch: `{}` · metadata: `{}`\n",
+        g.decision.as_str(),
+        g.files_changed,
+        g.lines_added,
+        g.lines_removed,
+        g.refused.len(),
+        m.risk.class.as_str(),
+        m.risk.score,
+        m.validation.status.as_str(),
+        m.needs_manual_review,
+        m.patch_file,
+        result.metadata_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    );
+    let _ = env.append_summary(&summary);
+    println!(
+        "fix-agent-apply: patch {} ({} files, +{} -{}, {} refused), validation {}",
+        g.decision.as_str(),
+        g.files_changed,
+        g.lines_added,
+        g.lines_removed,
+        g.refused.len(),
+        m.validation.status.as_str()
+    );
+    for r in g.refused.iter().take(20) {
+        // Paths and reasons may quote untrusted text: one line, and never a workflow command.
+        print!(
+            "{}",
+            ci_remedy::github::commands::quote_untrusted(
+                &one_line(&format!("{} {}: {}", r.code, r.path, r.reason)),
+                "  refused: "
+            )
+        );
+    }
+    if let Some(e) = &m.error {
+        print_error(
+            e,
+            Some("the metadata explains what was refused; the patch is empty"),
+        );
+        return exit(EXIT_FAILED);
+    }
+    exit(EXIT_OK)
+}

@@ -1,1 +1,126 @@
-fn main() {}
+//! fix-agent-prepare: builds `fix-agent/input.json` from `self-heal/context.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ci_remedy::artifact::{self, RunInfo};
+use ci_remedy::cli::{exit, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::fix::prepare::{failed_input, prepare, PrepareOptions};
+use ci_remedy::github::commands::ActionsEnv;
+use ci_remedy::policy::Policy;
+
+/// Build the fix-agent input: classification, evidence, failed tests, instructions (from
+/// --instructions, the Developer-Agent answer in the context, and built-in recipes, in that
+/// order), code snippets around the evidence, and the policy's constraints.
+///
+/// Writes OUT/fix-agent/input.json. Everything in it that came from logs, reports or
+/// instructions is untrusted; fix-agent-apply checks every edit with its guard.
+#[derive(Parser, Debug)]
+#[command(version, after_help = EXIT_CODES_HELP)]
+struct Args {
+    /// The output directory (reads OUT/self-heal/context.json unless --context is given).
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// The context written by self-heal-prepare.
+    #[arg(long)]
+    context: Option<PathBuf>,
+    /// A self-heal report (default OUT/self-heal/report-<run_id>.json when it exists).
+    #[arg(long)]
+    heal_report: Option<PathBuf>,
+    /// A JSON list of instructions ({"summary", "edits": [...]}); see docs/fix-agent.md.
+    #[arg(long)]
+    instructions: Option<PathBuf>,
+    /// The repository working tree.
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The policy file (default .github/ci-remedy.yml; built-in defaults when absent).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let policy = match Policy::load(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            print_error(
+                &e,
+                Some("fix the policy file; see docs/fix-agent.md for the fix-agent keys"),
+            );
+            return exit(EXIT_USAGE);
+        }
+    };
+    let run = RunInfo::from_env();
+    let context = args
+        .context
+        .clone()
+        .unwrap_or_else(|| args.out.join("self-heal/context.json"));
+    let heal_report = args.heal_report.clone().or_else(|| {
+        let p = args.out.join(format!(
+            "self-heal/report-{}.json",
+            run.run_id_for_file_name()
+        ));
+        p.is_file().then_some(p)
+    });
+    let opts = PrepareOptions {
+        context: context.clone(),
+        heal_report,
+        instructions: args.instructions.clone(),
+        repo: args.repo.clone(),
+    };
+    let path = args.out.join("fix-agent/input.json");
+    let (input, code) = match prepare(&opts, &policy.fix_agent) {
+        Ok(i) => {
+            let code = if i.error.is_some() {
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            };
+            (i, code)
+        }
+        Err(e) => {
+            print_error(
+                &e,
+                Some("run self-heal-prepare first, or pass --context PATH"),
+            );
+            (
+                failed_input(&run, &args.repo, e.to_string(), &policy.fix_agent),
+                EXIT_FAILED,
+            )
+        }
+    };
+    if let Some(e) = &input.error {
+        if code == EXIT_FAILED
+            && input.classification.summary != "the self-heal context could not be read"
+        {
+            print_error(
+                e,
+                Some("fix the instructions file; the input carries no instructions from it"),
+            );
+        }
+    }
+    if let Err(e) = artifact::write_json_atomic(&path, &input) {
+        print_error(&e, Some("check that --out is writable"));
+        return exit(EXIT_FAILED);
+    }
+    let env = ActionsEnv::from_env();
+    let _ = env.set_outputs(&[
+        ("input-path", path.display().to_string()),
+        ("instructions", input.instructions.len().to_string()),
+    ]);
+    println!(
+        "fix-agent-prepare: {} instruction(s), {} snippet(s) -> {}",
+        input.instructions.len(),
+        input.snippets.len(),
+        ci_remedy::cli::one_line(&path.display().to_string())
+    );
+    exit(code)
+}

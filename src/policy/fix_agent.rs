@@ -1,22 +1,571 @@
-//! The `fix-agent` section of the policy. (Skeleton: to be completed.)
+//! The `fix-agent` section of the policy: scope (allow/deny globs and the built-in denylist),
+//! size caps, test-weakening and refusal handling, the Playwright timeout recipe, validation
+//! and the sensitive paths that raise a patch's risk.
+//!
+//! Every key has a default, so a repository without a policy file gets a working, strict
+//! fix-agent: everything not built-in-denied is in scope, at most 10 files, 200 changed lines
+//! and 64 KiB of patch, test weakening refused, any refusal rejects the whole patch, no
+//! Playwright recipe and no validation.
+//!
+//! ```yaml
+//! fix-agent:
+//!   allow: ["src/**", "tests/**", ".dockerignore"]
+//!   deny: ["src/generated/**"]
+//!   lift-builtin-deny: [lockfiles]
+//!   max-files: 5
+//!   max-changed-lines: 100
+//!   max-patch-bytes: 32768
+//!   test-weakening: flag          # refuse (default) | flag
+//!   on-refusal: drop-edit         # reject-patch (default) | drop-edit
+//!   playwright-timeout: { enabled: true, max-ms: 60000 }
+//!   validation:
+//!     command: [npx, playwright, test]
+//!     pass-failed-tests: true
+//!     timeout: 10m
+//!   sensitive-paths: ["**/auth/**", "**/payment*/**"]
+//! ```
 
+use std::time::Duration;
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::KeyError;
+use super::{parse_duration, KeyError};
 
-/// Fix-agent settings as written.
+/// The built-in denylist: entries that always apply unless `lift-builtin-deny` names them.
+/// Each is `(name, globs)`; globs match case-insensitively (a case-insensitive checkout would
+/// alias `.GitHub/Workflows` to `.github/workflows`) and `*` never crosses `/`.
+pub const BUILTIN_DENY: &[(&str, &[&str])] = &[
+    ("workflows", &[".github/workflows/**"]),
+    ("actions", &[".github/actions/**"]),
+    ("action-metadata", &["**/action.yml", "**/action.yaml"]),
+    ("codeowners", &["**/CODEOWNERS"]),
+    (
+        "lockfiles",
+        &[
+            "**/package-lock.json",
+            "**/npm-shrinkwrap.json",
+            "**/yarn.lock",
+            "**/pnpm-lock.yaml",
+            "**/bun.lockb",
+            "**/bun.lock",
+            "**/Cargo.lock",
+            "**/poetry.lock",
+            "**/Pipfile.lock",
+            "**/uv.lock",
+            "**/pdm.lock",
+            "**/Gemfile.lock",
+            "**/composer.lock",
+            "**/go.sum",
+            "**/packages.lock.json",
+            "**/gradle.lockfile",
+            "**/*.lock",
+        ],
+    ),
+    ("env-files", &["**/.env", "**/.env*", "**/*.env"]),
+    (
+        "keys",
+        &[
+            "**/*.pem",
+            "**/*.key",
+            "**/*.crt",
+            "**/*.cer",
+            "**/*.der",
+            "**/*.p12",
+            "**/*.pfx",
+            "**/*.jks",
+            "**/*.keystore",
+            "**/*.gpg",
+            "**/*.asc",
+            "**/id_rsa*",
+            "**/id_dsa*",
+            "**/id_ecdsa*",
+            "**/id_ed25519*",
+            "**/.ssh/**",
+            "**/.npmrc",
+            "**/.pypirc",
+            "**/.netrc",
+        ],
+    ),
+];
+
+/// Default `max-files`.
+pub const DEFAULT_MAX_FILES: u32 = 10;
+/// Default `max-changed-lines` (added + removed).
+pub const DEFAULT_MAX_CHANGED_LINES: u32 = 200;
+/// Default `max-patch-bytes`: 64 KiB.
+pub const DEFAULT_MAX_PATCH_BYTES: u64 = 64 * 1024;
+/// Default `playwright-timeout.max-ms`: 60 s.
+pub const DEFAULT_PLAYWRIGHT_MAX_MS: u64 = 60_000;
+/// Default `validation.timeout`: 10 minutes.
+pub const DEFAULT_VALIDATION_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default sensitive paths (risk class `sensitive`).
+pub const DEFAULT_SENSITIVE: &[&str] = &[
+    "**/auth/**",
+    "**/*auth*",
+    "**/security/**",
+    "**/*security*",
+    "**/payment*/**",
+    "**/*payment*",
+    "**/billing/**",
+    "**/*crypto*",
+    "**/*password*",
+    "**/*secret*",
+    "**/*token*",
+    "**/*permission*",
+];
+
+/// What to do with an edit that adds a skip/only marker, deletes assertions or adds
+/// `continue-on-error`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestWeakening {
+    /// Refuse the edit (default).
+    #[default]
+    Refuse,
+    /// Apply it, but flag the patch `needs_manual_review`.
+    Flag,
+}
+
+/// What a refused edit does to the patch.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnRefusal {
+    /// Reject the whole patch: an empty `.diff` plus metadata that explains it (default).
+    #[default]
+    RejectPatch,
+    /// Drop only the refused edit; the others still make the patch.
+    DropEdit,
+}
+
+/// `fix-agent.playwright-timeout` as written.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct FixAgentRaw {}
+pub struct PlaywrightTimeoutRaw {
+    /// Opt in to the recipe that raises one locator wait's timeout (default false).
+    #[serde(default)]
+    pub enabled: bool,
+    /// The highest timeout the recipe may write, in milliseconds (default 60000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<u64>,
+}
+
+/// `fix-agent.validation` as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ValidationRaw {
+    /// The command as an argv list (never a shell string), run in the patched repository.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Append the failed tests' ids as separate arguments (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_failed_tests: Option<bool>,
+    /// A duration (`90s`, `10m`); the whole process group is killed after it (default 10m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// Fix-agent settings as written (kebab-case keys, unknown keys are errors).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FixAgentRaw {
+    /// Globs of paths the fix-agent may change (default: all). `*` never crosses `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    /// Globs it may never change, on top of the built-in denylist.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Names of built-in denylist entries to lift (`workflows`, `actions`, `action-metadata`,
+    /// `codeowners`, `lockfiles`, `env-files`, `keys`).
+    #[serde(default)]
+    pub lift_builtin_deny: Vec<String>,
+    /// The most files one patch may touch (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_files: Option<u32>,
+    /// The most changed lines (added + removed) one patch may have (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_changed_lines: Option<u32>,
+    /// The largest patch in bytes (default 65536).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_patch_bytes: Option<u64>,
+    /// `refuse` (default) or `flag`.
+    #[serde(default)]
+    pub test_weakening: TestWeakening,
+    /// `reject-patch` (default) or `drop-edit`.
+    #[serde(default)]
+    pub on_refusal: OnRefusal,
+    /// The Playwright timeout recipe (off by default).
+    #[serde(default)]
+    pub playwright_timeout: PlaywrightTimeoutRaw,
+    /// The validation command (none by default: validation is `skipped`).
+    #[serde(default)]
+    pub validation: ValidationRaw,
+    /// Globs of auth/security/payment paths; touching one makes the risk class `sensitive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive_paths: Option<Vec<String>>,
+}
+
+/// A compiled glob list that remembers its patterns.
+#[derive(Debug, Clone)]
+pub struct GlobList {
+    /// The patterns as written.
+    pub patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl GlobList {
+    /// Compiles `patterns` with `literal_separator(true)`; `key` names the list in errors.
+    pub fn new(patterns: &[String], key: &str, case_insensitive: bool) -> Result<Self, KeyError> {
+        let mut b = GlobSetBuilder::new();
+        for (i, p) in patterns.iter().enumerate() {
+            b.add(compile(p, case_insensitive).map_err(|e| {
+                KeyError::new(format!("{key}[{i}]"), format!("invalid glob {p:?}: {e}"))
+            })?);
+        }
+        let set = b
+            .build()
+            .map_err(|e| KeyError::new(key, format!("invalid globs: {e}")))?;
+        Ok(GlobList {
+            patterns: patterns.to_vec(),
+            set,
+        })
+    }
+
+    /// The indices of the patterns that match `path` (a `/`-separated relative path).
+    pub fn matches(&self, path: &str) -> Vec<usize> {
+        self.set.matches(path)
+    }
+
+    /// True when any pattern matches `path`.
+    pub fn is_match(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+}
+
+fn compile(pattern: &str, case_insensitive: bool) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .case_insensitive(case_insensitive)
+        .backslash_escape(true)
+        .build()
+}
+
+/// One built-in denylist entry, compiled.
+#[derive(Debug, Clone)]
+pub struct BuiltinDeny {
+    /// Its name (what `lift-builtin-deny` refers to).
+    pub name: &'static str,
+    /// Its globs.
+    pub globs: GlobList,
+}
 
 /// Fix-agent settings, validated.
-#[derive(Debug, Clone, Default)]
-pub struct FixAgentPolicy {}
+#[derive(Debug, Clone)]
+pub struct FixAgentPolicy {
+    /// Allowed paths; `None` = everything not denied.
+    pub allow: Option<GlobList>,
+    /// Policy denylist (case-insensitive).
+    pub deny: GlobList,
+    /// The built-in denylist entries still in force.
+    pub builtin_deny: Vec<BuiltinDeny>,
+    /// Names of lifted built-in entries.
+    pub lifted: Vec<String>,
+    /// Most files per patch.
+    pub max_files: u32,
+    /// Most changed lines (added + removed) per patch.
+    pub max_changed_lines: u32,
+    /// Largest patch, bytes.
+    pub max_patch_bytes: u64,
+    /// Refuse or flag test weakening.
+    pub test_weakening: TestWeakening,
+    /// Drop the edit or reject the patch on a refusal.
+    pub on_refusal: OnRefusal,
+    /// The Playwright recipe's cap in ms, `None` when the recipe is off.
+    pub playwright_max_ms: Option<u64>,
+    /// The validation argv; empty = no validation.
+    pub validation_command: Vec<String>,
+    /// Append failed test ids as separate arguments.
+    pub validation_pass_failed_tests: bool,
+    /// The validation timeout.
+    pub validation_timeout: Duration,
+    /// Sensitive path globs.
+    pub sensitive: GlobList,
+}
+
+impl Default for FixAgentPolicy {
+    fn default() -> Self {
+        // The defaults contain only constant, valid globs.
+        match FixAgentRaw::default().validate() {
+            Ok(p) => p,
+            Err(e) => unreachable!("built-in fix-agent defaults are invalid: {e:?}"),
+        }
+    }
+}
+
+/// Why a path is out of scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeDenial {
+    /// Not matched by any `allow` glob.
+    NotAllowed,
+    /// Matched by a policy `deny` glob (the pattern).
+    Denied(String),
+    /// Matched by a built-in denylist entry (its name and the pattern).
+    Builtin(&'static str, String),
+}
+
+impl std::fmt::Display for ScopeDenial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScopeDenial::NotAllowed => write!(f, "not matched by fix-agent.allow"),
+            ScopeDenial::Denied(p) => write!(f, "denied by fix-agent.deny glob {p:?}"),
+            ScopeDenial::Builtin(n, p) => write!(
+                f,
+                "denied by the built-in denylist entry `{n}` ({p:?}); lift it with fix-agent.lift-builtin-deny"
+            ),
+        }
+    }
+}
+
+impl FixAgentPolicy {
+    /// Checks a normalised relative path against the built-in denylist, `deny` and `allow`
+    /// (in that order).
+    pub fn check_scope(&self, path: &str) -> Result<(), ScopeDenial> {
+        for entry in &self.builtin_deny {
+            if let Some(i) = entry.globs.matches(path).first() {
+                return Err(ScopeDenial::Builtin(
+                    entry.name,
+                    entry.globs.patterns[*i].clone(),
+                ));
+            }
+        }
+        if let Some(i) = self.deny.matches(path).first() {
+            return Err(ScopeDenial::Denied(self.deny.patterns[*i].clone()));
+        }
+        match &self.allow {
+            Some(allow) if !allow.is_match(path) => Err(ScopeDenial::NotAllowed),
+            _ => Ok(()),
+        }
+    }
+}
 
 impl FixAgentRaw {
-    /// Validates this section.
+    /// Validates this section. Errors name the dotted key (`fix-agent.max-files`).
     pub fn validate(self) -> Result<FixAgentPolicy, KeyError> {
-        Ok(FixAgentPolicy {})
+        let allow = match &self.allow {
+            Some(list) => Some(GlobList::new(list, "fix-agent.allow", false)?),
+            None => None,
+        };
+        let deny = GlobList::new(&self.deny, "fix-agent.deny", true)?;
+        for (i, name) in self.lift_builtin_deny.iter().enumerate() {
+            if !BUILTIN_DENY.iter().any(|(n, _)| n == name) {
+                let names: Vec<&str> = BUILTIN_DENY.iter().map(|(n, _)| *n).collect();
+                return Err(KeyError::new(
+                    format!("fix-agent.lift-builtin-deny[{i}]"),
+                    format!(
+                        "unknown built-in denylist entry {name:?}; known: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut builtin_deny = Vec::new();
+        for (name, globs) in BUILTIN_DENY {
+            if self.lift_builtin_deny.iter().any(|n| n == name) {
+                continue;
+            }
+            let patterns: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
+            builtin_deny.push(BuiltinDeny {
+                name,
+                globs: GlobList::new(&patterns, "fix-agent.builtin-deny", true)?,
+            });
+        }
+        let max_files = self.max_files.unwrap_or(DEFAULT_MAX_FILES);
+        if max_files == 0 {
+            return Err(KeyError::new("fix-agent.max-files", "must be at least 1"));
+        }
+        let max_changed_lines = self.max_changed_lines.unwrap_or(DEFAULT_MAX_CHANGED_LINES);
+        if max_changed_lines == 0 {
+            return Err(KeyError::new(
+                "fix-agent.max-changed-lines",
+                "must be at least 1",
+            ));
+        }
+        let max_patch_bytes = self.max_patch_bytes.unwrap_or(DEFAULT_MAX_PATCH_BYTES);
+        if max_patch_bytes == 0 || max_patch_bytes > 16 * 1024 * 1024 {
+            return Err(KeyError::new(
+                "fix-agent.max-patch-bytes",
+                "must be between 1 and 16777216 bytes",
+            ));
+        }
+        let playwright_max_ms = if self.playwright_timeout.enabled {
+            let cap = self
+                .playwright_timeout
+                .max_ms
+                .unwrap_or(DEFAULT_PLAYWRIGHT_MAX_MS);
+            if cap == 0 || cap > 3_600_000 {
+                return Err(KeyError::new(
+                    "fix-agent.playwright-timeout.max-ms",
+                    "must be between 1 and 3600000 ms",
+                ));
+            }
+            Some(cap)
+        } else {
+            None
+        };
+        let v = &self.validation;
+        if v.command.first().is_some_and(|c| c.trim().is_empty()) {
+            return Err(KeyError::new(
+                "fix-agent.validation.command[0]",
+                "the program name is empty",
+            ));
+        }
+        if let Some(i) = v.command.iter().position(|a| a.contains('\0')) {
+            return Err(KeyError::new(
+                format!("fix-agent.validation.command[{i}]"),
+                "contains a NUL byte",
+            ));
+        }
+        let validation_timeout = match &v.timeout {
+            Some(t) => {
+                let d = parse_duration(t)
+                    .map_err(|e| KeyError::new("fix-agent.validation.timeout", e))?;
+                if d.is_zero() {
+                    return Err(KeyError::new(
+                        "fix-agent.validation.timeout",
+                        "must be more than zero",
+                    ));
+                }
+                d
+            }
+            None => DEFAULT_VALIDATION_TIMEOUT,
+        };
+        let sensitive_patterns: Vec<String> = match &self.sensitive_paths {
+            Some(list) => list.clone(),
+            None => DEFAULT_SENSITIVE.iter().map(|s| s.to_string()).collect(),
+        };
+        let sensitive = GlobList::new(&sensitive_patterns, "fix-agent.sensitive-paths", true)?;
+        Ok(FixAgentPolicy {
+            allow,
+            deny,
+            builtin_deny,
+            lifted: self.lift_builtin_deny.clone(),
+            max_files,
+            max_changed_lines,
+            max_patch_bytes,
+            test_weakening: self.test_weakening,
+            on_refusal: self.on_refusal,
+            playwright_max_ms,
+            validation_command: v.command.clone(),
+            validation_pass_failed_tests: v.pass_failed_tests.unwrap_or(true),
+            validation_timeout,
+            sensitive,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Policy, PolicyError};
+    use std::path::Path;
+
+    fn parse(yaml: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(yaml.as_bytes(), Path::new("p.yml"))
+    }
+
+    #[test]
+    fn defaults_deny_builtin_entries_case_insensitively() {
+        let p = FixAgentPolicy::default();
+        for path in [
+            ".github/workflows/ci.yml",
+            ".GitHub/Workflows/ci.yml",
+            ".github/actions/x/action.yml",
+            "action.yml",
+            "sub/action.yaml",
+            "CODEOWNERS",
+            ".github/CODEOWNERS",
+            "package-lock.json",
+            "web/yarn.lock",
+            "Cargo.lock",
+            ".env",
+            ".env.production",
+            "config/prod.env",
+            "certs/server.pem",
+            "deploy/id_rsa",
+        ] {
+            assert!(
+                matches!(p.check_scope(path), Err(ScopeDenial::Builtin(..))),
+                "{path} should be denied"
+            );
+        }
+        for path in [
+            "src/app.ts",
+            ".dockerignore",
+            "tests/login.spec.ts",
+            "README.md",
+        ] {
+            assert_eq!(p.check_scope(path), Ok(()), "{path}");
+        }
+    }
+
+    #[test]
+    fn allow_star_does_not_cross_slash_and_lifting_works() {
+        let p = parse(
+            "fix-agent:\n  allow: [\"src/*.ts\", \"package-lock.json\"]\n  lift-builtin-deny: [lockfiles]\n",
+        )
+        .expect("valid")
+        .fix_agent;
+        assert_eq!(p.check_scope("src/a.ts"), Ok(()));
+        assert_eq!(p.check_scope("src/x/a.ts"), Err(ScopeDenial::NotAllowed));
+        assert_eq!(p.check_scope("package-lock.json"), Ok(()));
+        assert!(matches!(
+            p.check_scope(".env"),
+            Err(ScopeDenial::Builtin("env-files", _))
+        ));
+    }
+
+    #[test]
+    fn invalid_values_name_the_dotted_key() {
+        for (yaml, key) in [
+            ("fix-agent:\n  max-files: 0\n", "fix-agent.max-files"),
+            ("fix-agent:\n  allow: [\"src/[\"]\n", "fix-agent.allow[0]"),
+            (
+                "fix-agent:\n  lift-builtin-deny: [everything]\n",
+                "fix-agent.lift-builtin-deny[0]",
+            ),
+            (
+                "fix-agent:\n  validation:\n    command: [npm]\n    timeout: soon\n",
+                "fix-agent.validation.timeout",
+            ),
+            (
+                "fix-agent:\n  playwright-timeout:\n    enabled: true\n    max-ms: 0\n",
+                "fix-agent.playwright-timeout.max-ms",
+            ),
+        ] {
+            match parse(yaml) {
+                Err(PolicyError::Invalid { key: k, .. }) => assert_eq!(k, key, "{yaml}"),
+                other => panic!("{yaml}: {other:?}"),
+            }
+        }
+        let err = parse("fix-agent:\n  on-refusal: ignore\n").expect_err("bad enum");
+        assert!(err.to_string().contains("ignore"), "{err}");
+        let err = parse("fix-agent:\n  max-file: 3\n").expect_err("unknown key");
+        assert!(err.to_string().contains("max-file"), "{err}");
+    }
+
+    #[test]
+    fn values_are_read() {
+        let p = parse(
+            "fix-agent:\n  test-weakening: flag\n  on-refusal: drop-edit\n  playwright-timeout: {enabled: true, max-ms: 45000}\n  validation: {command: [npx, playwright, test], timeout: 90s, pass-failed-tests: false}\n",
+        )
+        .expect("valid")
+        .fix_agent;
+        assert_eq!(p.test_weakening, TestWeakening::Flag);
+        assert_eq!(p.on_refusal, OnRefusal::DropEdit);
+        assert_eq!(p.playwright_max_ms, Some(45000));
+        assert_eq!(p.validation_command, vec!["npx", "playwright", "test"]);
+        assert_eq!(p.validation_timeout, Duration::from_secs(90));
+        assert!(!p.validation_pass_failed_tests);
     }
 }

@@ -1,0 +1,379 @@
+//! fix-agent-prepare: `self-heal/context.json` (+ the self-heal report, `--instructions`, the
+//! Developer-Agent answer, built-in recipes) to `fix-agent/input.json`.
+//!
+//! Instruction sources are merged in this order, each instruction tagged with its `source`:
+//! 1. `--instructions PATH` (`instructions-file`),
+//! 2. the Developer-Agent answer carried in the context (`developer-agent`),
+//! 3. built-in recipes (`recipe:<id>`).
+//!
+//! An instruction whose edits equal an earlier one's is dropped.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::artifact::{
+    self, Caps, Constraints, Context, Evidence, FixInput, HealReport, Instruction, RunInfo,
+    Snippet, ToolInfo, FIX_INPUT_SCHEMA,
+};
+use crate::logs::format::{clean_line, detect_format};
+use crate::policy::fix_agent::{FixAgentPolicy, OnRefusal, TestWeakening};
+
+use super::path::{check_on_disk, verify_path, OnDisk};
+use super::recipes::{self, EvidenceLine};
+use super::{base_sha, read_instructions, validate_instructions, FixError};
+
+/// Lines of context around a snippet's focus line (each side).
+pub const SNIPPET_CONTEXT_LINES: u32 = 15;
+/// Most bytes per snippet.
+pub const SNIPPET_MAX_BYTES: usize = 4096;
+/// Most snippets.
+pub const MAX_SNIPPETS: usize = 12;
+/// Most bytes of each log scanned by the recipes.
+pub const MAX_LOG_SCAN_BYTES: u64 = 16 * 1024 * 1024;
+/// Most evidence lines handed to the recipes.
+pub const MAX_EVIDENCE_LINES: usize = 200_000;
+
+/// What `fix-agent-prepare` is asked to do.
+#[derive(Debug, Clone)]
+pub struct PrepareOptions {
+    /// `self-heal/context.json`.
+    pub context: PathBuf,
+    /// A self-heal report, when there is one.
+    pub heal_report: Option<PathBuf>,
+    /// `--instructions`.
+    pub instructions: Option<PathBuf>,
+    /// The working tree.
+    pub repo: PathBuf,
+}
+
+/// The constraints section of the input, from the policy.
+pub fn constraints(p: &FixAgentPolicy) -> Constraints {
+    Constraints {
+        allow: p.allow.as_ref().map(|a| a.patterns.clone()),
+        deny: p.deny.patterns.clone(),
+        builtin_deny: p.builtin_deny.iter().map(|b| b.name.to_string()).collect(),
+        caps: Caps {
+            max_files: p.max_files,
+            max_changed_lines: p.max_changed_lines,
+            max_patch_bytes: p.max_patch_bytes,
+        },
+        test_weakening: match p.test_weakening {
+            TestWeakening::Refuse => "refuse".into(),
+            TestWeakening::Flag => "flag".into(),
+        },
+        on_refusal: match p.on_refusal {
+            OnRefusal::RejectPatch => "reject-patch".into(),
+            OnRefusal::DropEdit => "drop-edit".into(),
+        },
+    }
+}
+
+/// Reads a log for the recipes: at most [`MAX_LOG_SCAN_BYTES`], timestamps, `gh run view`
+/// prefixes and colour codes removed, lossy UTF-8. Zip entries (`a.zip!x`) are skipped.
+fn log_lines(name: &str, out: &mut Vec<EvidenceLine>) {
+    if name.contains(".zip!") {
+        return;
+    }
+    let Ok(f) = std::fs::File::open(name) else {
+        return;
+    };
+    let mut reader = BufReader::new(f.take(MAX_LOG_SCAN_BYTES));
+    let mut raw_lines: Vec<Vec<u8>> = Vec::new();
+    let mut buf = Vec::new();
+    while raw_lines.len() < MAX_EVIDENCE_LINES {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let mut l = std::mem::take(&mut buf);
+                while l.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    l.pop();
+                }
+                l.truncate(4096);
+                raw_lines.push(l);
+            }
+        }
+    }
+    let format = detect_format(raw_lines.iter().take(20).map(|l| l.as_slice()));
+    let mut scratch = Vec::new();
+    for (n, l) in raw_lines.iter().enumerate() {
+        let text = String::from_utf8_lossy(clean_line(format, l, &mut scratch)).into_owned();
+        out.push(EvidenceLine {
+            origin: format!("{name}:{}", n + 1),
+            text,
+        });
+    }
+}
+
+fn evidence_lines(ctx: &Context) -> Vec<EvidenceLine> {
+    let mut out = Vec::new();
+    for f in &ctx.findings {
+        for (i, l) in f.excerpt.lines().enumerate() {
+            out.push(EvidenceLine {
+                origin: format!("{}:{}", f.log, f.line_start.saturating_add(i as u64)),
+                text: l.to_string(),
+            });
+        }
+    }
+    for t in &ctx.tests.failed {
+        if let Some(m) = &t.message {
+            for l in m.lines() {
+                out.push(EvidenceLine {
+                    origin: format!("test {}", t.name.chars().take(100).collect::<String>()),
+                    text: l.to_string(),
+                });
+            }
+        }
+    }
+    for log in &ctx.logs {
+        if out.len() >= MAX_EVIDENCE_LINES {
+            break;
+        }
+        log_lines(&log.path, &mut out);
+    }
+    out
+}
+
+/// The code around `line` (1-based) of `path`, when `path` is inside the repository, passes
+/// the path rules and the policy scope, and is a regular text file.
+fn snippet(repo: &Path, path: &str, line: u32, policy: &FixAgentPolicy) -> Option<Snippet> {
+    let p = verify_path(path).ok()?;
+    policy.check_scope(p).ok()?;
+    match check_on_disk(repo, p).ok()? {
+        OnDisk::File { bytes, .. } if bytes <= super::apply::MAX_FILE_BYTES => {}
+        _ => return None,
+    }
+    let bytes = std::fs::read(repo.join(p)).ok()?;
+    if bytes.contains(&0) {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let focus = line.max(1);
+    if focus as usize > lines.len() {
+        return None;
+    }
+    let start = focus.saturating_sub(SNIPPET_CONTEXT_LINES).max(1);
+    let end = (focus + SNIPPET_CONTEXT_LINES).min(lines.len() as u32);
+    let mut body = String::new();
+    let mut last = start;
+    for n in start..=end {
+        let l = lines[(n - 1) as usize];
+        if body.len() + l.len() + 1 > SNIPPET_MAX_BYTES {
+            break;
+        }
+        body.push_str(l);
+        body.push('\n');
+        last = n;
+    }
+    Some(Snippet {
+        path: p.to_string(),
+        start_line: start,
+        end_line: last,
+        focus_line: focus,
+        text: body,
+    })
+}
+
+fn snippets(
+    repo: &Path,
+    ctx: &Context,
+    lines: &[EvidenceLine],
+    policy: &FixAgentPolicy,
+) -> Vec<Snippet> {
+    let mut wanted: Vec<(String, u32)> = Vec::new();
+    for f in &ctx.findings {
+        if let (Some(file), Some(l)) = (&f.file, f.file_line) {
+            wanted.push((file.clone(), l));
+        }
+    }
+    for t in &ctx.tests.failed {
+        if let (Some(file), Some(l)) = (&t.file, t.line) {
+            wanted.push((file.clone(), l));
+        }
+    }
+    // Stack frames and `file:line` in the evidence.
+    let frame = regex::Regex::new(r"((?:/|\./)?(?:[\w.@-]+/)*[\w.@-]+\.[A-Za-z]{1,6}):(\d+)")
+        .expect("constant regex");
+    for l in lines
+        .iter()
+        .filter(|l| !l.origin.contains(".log:") || l.text.contains(':'))
+        .take(5000)
+    {
+        for c in frame.captures_iter(&l.text) {
+            let (Some(p), Some(n)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            if p.as_str().contains("node_modules") {
+                continue;
+            }
+            if let (Some(file), Ok(line)) = (
+                recipes::map_to_repo(repo, p.as_str()),
+                n.as_str().parse::<u32>(),
+            ) {
+                wanted.push((file, line));
+            }
+        }
+        if wanted.len() > 200 {
+            break;
+        }
+    }
+    let mut out: Vec<Snippet> = Vec::new();
+    for (file, line) in wanted {
+        if out.len() >= MAX_SNIPPETS {
+            break;
+        }
+        let file = recipes::map_to_repo(repo, &file).unwrap_or(file);
+        if out
+            .iter()
+            .any(|s| s.path == file && s.start_line <= line && line <= s.end_line)
+        {
+            continue;
+        }
+        if let Some(s) = snippet(repo, &file, line, policy) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn same_edits(a: &Instruction, b: &Instruction) -> bool {
+    a.edits == b.edits
+}
+
+/// Builds the fix input. Returns the input and whether an instruction source failed (the
+/// input then carries `error`, and `fix-agent-apply` applies nothing).
+///
+/// Errors: the context cannot be read (the caller writes an input with `error`).
+pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInput, FixError> {
+    let ctx: Context = artifact::read_json(&opts.context)?;
+    let mut notes = Vec::new();
+    let mut error = None;
+    let mut instructions: Vec<Instruction> = Vec::new();
+
+    if let Some(path) = &opts.instructions {
+        match read_instructions(path, "instructions-file") {
+            Ok(list) => instructions.extend(list),
+            Err(e) => {
+                notes.push(format!("--instructions was not used: {e}"));
+                error = Some(e.to_string());
+            }
+        }
+    }
+    if let Some(answer) = &ctx.developer_agent.answer {
+        let mut list = answer.fix_agent_instructions.clone();
+        match validate_instructions(&list) {
+            Ok(()) => {
+                for i in &mut list {
+                    i.source = Some("developer-agent".into());
+                }
+                instructions.extend(list);
+            }
+            Err(e) => notes.push(format!(
+                "the Developer-Agent instructions were not used: {e}"
+            )),
+        }
+    }
+    let lines = evidence_lines(&ctx);
+    let rec = recipes::run_all(&opts.repo, &lines, policy);
+    notes.extend(rec.notes);
+    instructions.extend(rec.instructions);
+    let mut merged: Vec<Instruction> = Vec::new();
+    for i in instructions {
+        if !merged.iter().any(|m| same_edits(m, &i)) {
+            merged.push(i);
+        }
+    }
+    if let Err(e) = validate_instructions(&merged) {
+        error = Some(format!("the merged instructions exceed the limits: {e}"));
+        merged.clear();
+    }
+    if merged.is_empty() {
+        notes.push("no instructions: no source gave any, and no recipe was sure".into());
+    }
+
+    let self_heal_outcome = match &opts.heal_report {
+        Some(p) => match artifact::read_json::<HealReport>(p) {
+            Ok(r) => Some(
+                serde_json::to_value(r.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            ),
+            Err(e) => {
+                notes.push(format!("the self-heal report was not used: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let evidence: Vec<Evidence> = ctx
+        .classification
+        .evidence
+        .iter()
+        .filter_map(|i| ctx.findings.get(*i))
+        .chain(ctx.findings.iter())
+        .take(5)
+        .map(|f| Evidence {
+            rule: f.rule.clone(),
+            log: f.log.clone(),
+            line_start: f.line_start,
+            line_end: f.line_end,
+            excerpt: f.excerpt.clone(),
+            file: f.file.clone(),
+            file_line: f.file_line,
+        })
+        .fold(Vec::new(), |mut acc: Vec<Evidence>, e| {
+            if !acc.contains(&e) {
+                acc.push(e);
+            }
+            acc
+        });
+    let snippets = snippets(&opts.repo, &ctx, &lines, policy);
+    Ok(FixInput {
+        schema: FIX_INPUT_SCHEMA.into(),
+        tool: ToolInfo::new("fix-agent-prepare"),
+        run: ctx.run.clone(),
+        base_sha: base_sha(&opts.repo),
+        classification: ctx.classification.clone(),
+        evidence,
+        failed_tests: ctx.tests.failed.clone(),
+        self_heal_outcome,
+        instructions: merged,
+        snippets,
+        constraints: constraints(policy),
+        notes,
+        error,
+    })
+}
+
+/// The input written when the context cannot be read: no instructions, `error` set.
+pub fn failed_input(
+    run: &RunInfo,
+    repo: &Path,
+    error: String,
+    policy: &FixAgentPolicy,
+) -> FixInput {
+    FixInput {
+        schema: FIX_INPUT_SCHEMA.into(),
+        tool: ToolInfo::new("fix-agent-prepare"),
+        run: run.clone(),
+        base_sha: base_sha(repo),
+        classification: artifact::Classification {
+            category: artifact::Category::Unknown,
+            kind: artifact::CategoryKind::Code,
+            confidence: 0.0,
+            source: artifact::ClassificationSource::Rules,
+            evidence: Vec::new(),
+            summary: "the self-heal context could not be read".into(),
+        },
+        evidence: Vec::new(),
+        failed_tests: Vec::new(),
+        self_heal_outcome: None,
+        instructions: Vec::new(),
+        snippets: Vec::new(),
+        constraints: constraints(policy),
+        notes: Vec::new(),
+        error: Some(error),
+    }
+}

@@ -1,0 +1,664 @@
+//! Built-in recipes: deterministic fixes for failures recognised with certainty. Each recipe
+//! reads the evidence (finding excerpts, failed-test messages, the logs themselves), checks
+//! the repository, states its evidence in the instruction summary, and does nothing when it
+//! cannot be sure.
+//!
+//! - `dockerignore-exception`: a file the container or the build cannot find is excluded by
+//!   `.dockerignore` (Docker semantics); add the narrowest `!path` exception.
+//! - `import-case`: a relative JS/TS import or a Python import that only fails on a
+//!   case-sensitive file system; fix it to the file's real case.
+//! - `playwright-timeout`: one locator wait timed out; raise its explicit timeout (policy
+//!   opt-in, never above the cap).
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::artifact::{Edit, Instruction};
+use crate::policy::fix_agent::FixAgentPolicy;
+
+use super::dockerignore::{context_paths_for, copies, escape_pattern, DockerIgnore};
+use super::path::{check_on_disk, verify_path, OnDisk};
+
+/// One line of evidence text with where it came from.
+#[derive(Debug, Clone)]
+pub struct EvidenceLine {
+    /// Where: `log.txt:120`, `finding 1`, `test <name>`.
+    pub origin: String,
+    /// The cleaned text.
+    pub text: String,
+}
+
+/// What a recipe looked at and why it did nothing (one note per recipe that saw a candidate).
+#[derive(Debug, Default)]
+pub struct RecipeOutput {
+    /// The instructions produced.
+    pub instructions: Vec<Instruction>,
+    /// Notes about candidates that were not certain enough.
+    pub notes: Vec<String>,
+}
+
+fn re(s: &str) -> Regex {
+    Regex::new(s).expect("constant regex")
+}
+
+fn clip(s: &str, max: usize) -> String {
+    let t = s.trim();
+    if t.chars().count() <= max {
+        t.to_string()
+    } else {
+        let mut x: String = t.chars().take(max).collect();
+        x.push('…');
+        x
+    }
+}
+
+fn is_file(repo: &Path, p: &str) -> bool {
+    verify_path(p).is_ok() && matches!(check_on_disk(repo, p), Ok(OnDisk::File { .. }))
+}
+
+fn read_small(repo: &Path, p: &str) -> Option<String> {
+    match check_on_disk(repo, p) {
+        Ok(OnDisk::File { bytes, .. }) if bytes <= 1024 * 1024 => {
+            std::fs::read_to_string(repo.join(p)).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Runs every recipe on `lines` against the repository at `repo`.
+pub fn run_all(repo: &Path, lines: &[EvidenceLine], policy: &FixAgentPolicy) -> RecipeOutput {
+    let mut out = RecipeOutput::default();
+    dockerignore_exception(repo, lines, &mut out);
+    import_case(repo, lines, &mut out);
+    if let Some(cap) = policy.playwright_max_ms {
+        playwright_timeout(repo, lines, cap, &mut out);
+    }
+    out
+}
+
+// ---------------------------------------------------------------- dockerignore-exception
+
+fn missing_file_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| re(r"(?i)\bnot found\b|no such file|does not exist|cannot find|can't find|could not find|\bENOENT\b|failed to compute cache key|excluded by \.dockerignore"))
+}
+
+fn path_token_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| re(r#"(?:^|[\s"'`(:=\[])(/?(?:[A-Za-z0-9_.@+-]+/)*[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*\.[A-Za-z0-9]{1,10})(?:$|[\s"'`),:;\]])"#))
+}
+
+/// The `dockerignore-exception` recipe.
+pub fn dockerignore_exception(repo: &Path, lines: &[EvidenceLine], out: &mut RecipeOutput) {
+    let Some(ignore_text) = read_small(repo, ".dockerignore") else {
+        return;
+    };
+    let (ignore, invalid) = DockerIgnore::parse(&ignore_text);
+    let dockerfile = read_small(repo, "Dockerfile").unwrap_or_default();
+    let copy_list = copies(&dockerfile);
+    let mut found: Vec<(String, String, String)> = Vec::new(); // (context path, evidence, mapping)
+    for l in lines {
+        if !missing_file_re().is_match(&l.text) {
+            continue;
+        }
+        for cap in path_token_re().captures_iter(&l.text) {
+            let Some(tok) = cap.get(1).map(|m| m.as_str()) else {
+                continue;
+            };
+            let (candidates, mapping) = if tok.starts_with('/') {
+                let c = context_paths_for(tok, &copy_list, |p| {
+                    repo.join(p).symlink_metadata().is_ok_and(|m| m.is_dir())
+                });
+                // BuildKit names context files with a leading `/` ("/tsconfig.json": not found).
+                let mut c = c;
+                let direct = tok.trim_start_matches('/').to_string();
+                if c.is_empty() && is_file(repo, &direct) && l.text.contains("cache key") {
+                    c.push(direct);
+                }
+                let via = copy_list
+                    .iter()
+                    .find(|ci| {
+                        !context_paths_for(tok, std::slice::from_ref(ci), |p| repo.join(p).is_dir())
+                            .is_empty()
+                    })
+                    .map(|ci| format!("Dockerfile line {} copies it to {}", ci.line, ci.dest))
+                    .unwrap_or_else(|| "it is a build-context path".into());
+                (c, via)
+            } else {
+                (
+                    vec![tok.trim_start_matches("./").to_string()],
+                    "it is a build-context path".into(),
+                )
+            };
+            for c in candidates {
+                if found.iter().any(|(p, _, _)| *p == c) || !is_file(repo, &c) {
+                    continue;
+                }
+                if !ignore.is_excluded(&c) {
+                    continue;
+                }
+                found.push((
+                    c,
+                    format!("{}: {}", l.origin, clip(&l.text, 200)),
+                    mapping.clone(),
+                ));
+            }
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    if invalid > 0 {
+        out.notes.push("recipe dockerignore-exception: .dockerignore has patterns Docker would reject; not sure, nothing done".into());
+        return;
+    }
+    found.truncate(5);
+    let mut additions = String::new();
+    let mut trial = ignore_text.clone();
+    if !trial.is_empty() && !trial.ends_with('\n') {
+        trial.push('\n');
+    }
+    for (p, _, _) in &found {
+        additions.push_str(&format!("!{}\n", escape_pattern(p)));
+    }
+    trial.push_str(&additions);
+    let (after, _) = DockerIgnore::parse(&trial);
+    if found.iter().any(|(p, _, _)| after.is_excluded(p)) {
+        out.notes.push("recipe dockerignore-exception: an exception would not re-include the file; nothing done".into());
+        return;
+    }
+    let file_lines: Vec<&str> = ignore_text.split('\n').collect();
+    // The last non-empty line is replaced by itself plus the exceptions.
+    let Some(last_idx) = file_lines.iter().rposition(|l| !l.is_empty()) else {
+        return;
+    };
+    let last = file_lines[last_idx].trim_end_matches('\r');
+    let deciding: Vec<String> = found
+        .iter()
+        .filter_map(|(p, _, _)| {
+            ignore
+                .deciding(p)
+                .map(|d| format!("line {} `{}`", d.line, d.text))
+        })
+        .collect();
+    let (first_path, first_evidence, mapping) = &found[0];
+    let summary = clip(
+        &format!(
+            "Re-include {} in the Docker build context: the log says it is missing ({}); {}; .dockerignore excludes it ({}). Adds the narrowest exception `!{}`.",
+            found.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "),
+            first_evidence,
+            mapping,
+            deciding.join(", "),
+            escape_pattern(first_path)
+        ),
+        1000,
+    );
+    out.instructions.push(Instruction {
+        summary,
+        source: Some("recipe:dockerignore-exception".into()),
+        edits: vec![Edit::ReplaceLines {
+            path: ".dockerignore".into(),
+            start_line: u32::try_from(last_idx + 1).unwrap_or(u32::MAX),
+            end_line: u32::try_from(last_idx + 1).unwrap_or(u32::MAX),
+            expected: last.to_string(),
+            replacement: format!("{last}\n{}", additions.trim_end_matches('\n')),
+        }],
+    });
+}
+
+// ---------------------------------------------------------------- import-case
+
+const JS_EXTS: &[&str] = &[
+    "js", "jsx", "ts", "tsx", "mjs", "cjs", "mts", "cts", "vue", "svelte",
+];
+const RESOLVE_SUFFIXES: &[&str] = &[
+    "",
+    ".js",
+    ".jsx",
+    ".ts",
+    ".tsx",
+    ".mjs",
+    ".cjs",
+    ".mts",
+    ".cts",
+    ".json",
+    "/index.js",
+    "/index.ts",
+    "/index.jsx",
+    "/index.tsx",
+];
+
+/// Resolves `rel` (a `/`-separated relative path, no `..` left) case-insensitively under
+/// `repo`: each component must have exactly one directory entry equal ignoring ASCII case.
+fn resolve_case_insensitive(repo: &Path, rel: &str) -> Option<String> {
+    let mut cur = repo.to_path_buf();
+    let mut parts = Vec::new();
+    for c in rel.split('/') {
+        let entries = std::fs::read_dir(&cur).ok()?;
+        let mut hits = Vec::new();
+        for e in entries.flatten().take(10_000) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.eq_ignore_ascii_case(c) {
+                hits.push(name);
+            }
+        }
+        if hits.len() != 1 {
+            return None;
+        }
+        let name = hits.remove(0);
+        cur.push(&name);
+        parts.push(name);
+    }
+    Some(parts.join("/"))
+}
+
+fn normalise_rel(base_dir: &str, spec: &str) -> Option<String> {
+    let mut out: Vec<&str> = if base_dir.is_empty() {
+        Vec::new()
+    } else {
+        base_dir.split('/').collect()
+    };
+    for c in spec.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out.join("/"))
+}
+
+fn source_files(repo: &Path, exts: &[&str]) -> Vec<String> {
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(repo)
+        .follow_links(false)
+        .max_depth(12)
+        .into_iter()
+        .filter_entry(|e| {
+            let n = e.file_name().to_string_lossy();
+            !(e.depth() > 0
+                && (n.starts_with('.')
+                    || matches!(
+                        n.as_ref(),
+                        "node_modules"
+                            | "dist"
+                            | "build"
+                            | "target"
+                            | "vendor"
+                            | "__pycache__"
+                            | "venv"
+                    )))
+        });
+    for e in walker.flatten().take(50_000) {
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = e.path().strip_prefix(repo) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str() else { continue };
+        let ext = rel.rsplit_once('.').map(|(_, x)| x).unwrap_or("");
+        if exts.contains(&ext) && verify_path(rel).is_ok() {
+            files.push(rel.to_string());
+        }
+        if files.len() >= 20_000 {
+            break;
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The `import-case` recipe (JS/TS relative imports and Python modules).
+pub fn import_case(repo: &Path, lines: &[EvidenceLine], out: &mut RecipeOutput) {
+    static JS: OnceLock<Vec<Regex>> = OnceLock::new();
+    let js = JS.get_or_init(|| {
+        vec![
+            re(r#"Cannot find module ['"](\.{1,2}/[^'"]+)['"]"#),
+            re(r#"Can't resolve ['"](\.{1,2}/[^'"]+)['"]"#),
+            re(r#"Could not resolve ['"](\.{1,2}/[^'"]+)['"]"#),
+            re(r#"Failed to resolve import ['"](\.{1,2}/[^'"]+)['"]"#),
+        ]
+    });
+    static PY: OnceLock<Regex> = OnceLock::new();
+    let py = PY.get_or_init(|| {
+        re(r#"ModuleNotFoundError: No module named ['"]([A-Za-z_][A-Za-z0-9_.]*)['"]"#)
+    });
+    let mut js_specs: Vec<(String, String)> = Vec::new();
+    let mut py_mods: Vec<(String, String)> = Vec::new();
+    for l in lines {
+        for r in js {
+            for c in r.captures_iter(&l.text) {
+                if let Some(m) = c.get(1) {
+                    let s = m.as_str().to_string();
+                    if !js_specs.iter().any(|(x, _)| *x == s) {
+                        js_specs.push((s, format!("{}: {}", l.origin, clip(&l.text, 200))));
+                    }
+                }
+            }
+        }
+        for c in py.captures_iter(&l.text) {
+            if let Some(m) = c.get(1) {
+                let s = m.as_str().to_string();
+                if !py_mods.iter().any(|(x, _)| *x == s) {
+                    py_mods.push((s, format!("{}: {}", l.origin, clip(&l.text, 200))));
+                }
+            }
+        }
+    }
+    if !js_specs.is_empty() {
+        let files = source_files(repo, JS_EXTS);
+        for (spec, evidence) in js_specs.iter().take(5) {
+            js_import_case(repo, &files, spec, evidence, out);
+        }
+    }
+    if !py_mods.is_empty() {
+        let files = source_files(repo, &["py"]);
+        for (module, evidence) in py_mods.iter().take(5) {
+            py_import_case(repo, &files, module, evidence, out);
+        }
+    }
+}
+
+fn js_import_case(
+    repo: &Path,
+    files: &[String],
+    spec: &str,
+    evidence: &str,
+    out: &mut RecipeOutput,
+) {
+    let quoted: Vec<String> = ['\'', '"', '`']
+        .iter()
+        .map(|q| format!("{q}{spec}{q}"))
+        .collect();
+    let mut edits = Vec::new();
+    let mut fixed_to = None;
+    let mut resolved_file = String::new();
+    for f in files {
+        let Some(text) = read_small(repo, f) else {
+            continue;
+        };
+        if !quoted.iter().any(|q| text.contains(q.as_str())) {
+            continue;
+        }
+        let dir = f.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let Some(target) = normalise_rel(dir, spec) else {
+            continue;
+        };
+        if target.is_empty() {
+            continue;
+        }
+        // Exact resolution works: this file's import is fine.
+        if RESOLVE_SUFFIXES
+            .iter()
+            .any(|s| is_file(repo, &format!("{target}{s}")))
+        {
+            continue;
+        }
+        let mut real = None;
+        for s in RESOLVE_SUFFIXES {
+            if let Some(r) = resolve_case_insensitive(repo, &format!("{target}{s}")) {
+                if verify_path(&r).is_ok() {
+                    real = Some((r, *s));
+                    break;
+                }
+            }
+        }
+        let Some((real_path, suffix)) = real else {
+            continue;
+        };
+        let real_target = &real_path[..real_path.len() - suffix.len()];
+        // Rebuild the specifier: keep its `./`/`../` prefix, take the real case of the rest.
+        let up = spec
+            .split('/')
+            .take_while(|c| *c == "." || *c == "..")
+            .count();
+        let prefix: Vec<&str> = spec.split('/').take(up).collect();
+        let tail_len = spec.split('/').count() - up;
+        let real_parts: Vec<&str> = real_target.split('/').collect();
+        if real_parts.len() < tail_len {
+            continue;
+        }
+        let new_tail = real_parts[real_parts.len() - tail_len..].join("/");
+        let new_spec = format!("{}/{new_tail}", prefix.join("/"));
+        if new_spec == spec || !new_spec.eq_ignore_ascii_case(spec) {
+            continue;
+        }
+        match &fixed_to {
+            Some(x) if *x != new_spec => {
+                out.notes.push(format!("recipe import-case: {spec:?} resolves differently from different files; nothing done"));
+                return;
+            }
+            _ => fixed_to = Some(new_spec.clone()),
+        }
+        resolved_file = real_path.clone();
+        for (n, line) in text.split('\n').enumerate() {
+            let line = line.trim_end_matches('\r');
+            let is_import = line.contains("import")
+                || line.contains("require")
+                || line.contains("from ")
+                || line.contains("export");
+            if !is_import || !quoted.iter().any(|q| line.contains(q.as_str())) {
+                continue;
+            }
+            let mut new_line = line.to_string();
+            for q in ['\'', '"', '`'] {
+                new_line = new_line.replace(&format!("{q}{spec}{q}"), &format!("{q}{new_spec}{q}"));
+            }
+            let ln = u32::try_from(n + 1).unwrap_or(u32::MAX);
+            edits.push(Edit::ReplaceLines {
+                path: f.clone(),
+                start_line: ln,
+                end_line: ln,
+                expected: line.to_string(),
+                replacement: new_line,
+            });
+        }
+    }
+    if let (Some(new_spec), false) = (fixed_to, edits.is_empty()) {
+        out.instructions.push(Instruction {
+            summary: clip(
+                &format!(
+                    "Fix the letter case of import {spec:?} to {new_spec:?}: the log says the module cannot be found ({evidence}), and the file is {resolved_file}, which only a case-insensitive file system finds."
+                ),
+                1000,
+            ),
+            source: Some("recipe:import-case".into()),
+            edits,
+        });
+    }
+}
+
+fn py_import_case(
+    repo: &Path,
+    files: &[String],
+    module: &str,
+    evidence: &str,
+    out: &mut RecipeOutput,
+) {
+    let rel = module.replace('.', "/");
+    for root in ["", "src/"] {
+        let exact = [
+            format!("{root}{rel}.py"),
+            format!("{root}{rel}/__init__.py"),
+        ];
+        if exact.iter().any(|p| is_file(repo, p)) {
+            return;
+        }
+    }
+    let mut real = None;
+    for root in ["", "src/"] {
+        for suffix in [".py", "/__init__.py"] {
+            if let Some(r) = resolve_case_insensitive(repo, &format!("{root}{rel}{suffix}")) {
+                let r = r.strip_prefix(root).unwrap_or(&r).to_string();
+                real = Some(r[..r.len() - suffix.len()].replace('/', "."));
+                break;
+            }
+        }
+        if real.is_some() {
+            break;
+        }
+    }
+    let Some(new_module) = real else { return };
+    if new_module == module || !new_module.eq_ignore_ascii_case(module) {
+        return;
+    }
+    let esc = regex::escape(module);
+    let Ok(line_re) = Regex::new(&format!(
+        r"^(\s*(?:from\s+{esc}\s+import\b|import\s+{esc}(?:\s|$|,)))"
+    )) else {
+        return;
+    };
+    let mut edits = Vec::new();
+    for f in files {
+        let Some(text) = read_small(repo, f) else {
+            continue;
+        };
+        if !text.contains(module) {
+            continue;
+        }
+        for (n, line) in text.split('\n').enumerate() {
+            let line = line.trim_end_matches('\r');
+            if !line_re.is_match(line) {
+                continue;
+            }
+            let new_line = line_re
+                .replace(line, |c: &regex::Captures| {
+                    c[1].replacen(module, &new_module, 1)
+                })
+                .into_owned();
+            let ln = u32::try_from(n + 1).unwrap_or(u32::MAX);
+            edits.push(Edit::ReplaceLines {
+                path: f.clone(),
+                start_line: ln,
+                end_line: ln,
+                expected: line.to_string(),
+                replacement: new_line,
+            });
+        }
+    }
+    if !edits.is_empty() {
+        out.instructions.push(Instruction {
+            summary: clip(
+                &format!("Fix the letter case of Python import {module:?} to {new_module:?}: the log says no module is named so ({evidence}); the module's files use that case."),
+                1000,
+            ),
+            source: Some("recipe:import-case".into()),
+            edits,
+        });
+    }
+}
+
+// ---------------------------------------------------------------- playwright-timeout
+
+/// Maps a path from a stack frame (absolute on the runner, or relative) to a repository file
+/// by the longest existing suffix.
+pub fn map_to_repo(repo: &Path, raw: &str) -> Option<String> {
+    let raw = raw.trim_start_matches("file://");
+    let parts: Vec<&str> = raw.split('/').filter(|c| !c.is_empty()).collect();
+    for i in 0..parts.len() {
+        let cand = parts[i..].join("/");
+        if is_file(repo, &cand) {
+            return Some(cand);
+        }
+    }
+    None
+}
+
+/// The `playwright-timeout` recipe: raise one locator wait's explicit timeout (or give an
+/// empty `.waitFor()` one) to `min(2 × the timeout that expired, cap)`.
+pub fn playwright_timeout(repo: &Path, lines: &[EvidenceLine], cap: u64, out: &mut RecipeOutput) {
+    static T: OnceLock<Regex> = OnceLock::new();
+    static F: OnceLock<Regex> = OnceLock::new();
+    static O: OnceLock<Regex> = OnceLock::new();
+    let timeout_re = T.get_or_init(|| re(r"(?:locator\.\w+|waitFor\w*|expect\(locator\)\.\w+(?:\(\))?)(?: failed)?:?.*?\bTimeout:? (\d+)\s?ms\b"));
+    let frame_re =
+        F.get_or_init(|| re(r"\bat (?:.*?\()?((?:[A-Za-z]:)?[\w./@-]+\.[cm]?[jt]sx?):(\d+):\d+"));
+    let option_re = O.get_or_init(|| re(r"\btimeout\s*:\s*(\d+)"));
+    let Some(pos) = lines.iter().position(|l| timeout_re.is_match(&l.text)) else {
+        return;
+    };
+    let Some(expired) = timeout_re
+        .captures(&lines[pos].text)
+        .and_then(|c| c.get(1))
+        .and_then(|m| m.as_str().parse::<u64>().ok())
+    else {
+        return;
+    };
+    // The first stack frame (`at …file:line:col`) inside the repository, within the next 40 lines.
+    let mut frame = None;
+    for l in lines.iter().skip(pos).take(40) {
+        for c in frame_re.captures_iter(&l.text) {
+            let (Some(p), Some(n)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            if p.as_str().contains("node_modules") {
+                continue;
+            }
+            if let (Some(file), Ok(line)) =
+                (map_to_repo(repo, p.as_str()), n.as_str().parse::<usize>())
+            {
+                frame = Some((file, line, l.origin.clone()));
+                break;
+            }
+        }
+        if frame.is_some() {
+            break;
+        }
+    }
+    let Some((file, line_no, origin)) = frame else {
+        return;
+    };
+    let Some(text) = read_small(repo, &file) else {
+        return;
+    };
+    let Some(line) = text.split('\n').nth(line_no.saturating_sub(1)) else {
+        return;
+    };
+    let line = line.trim_end_matches('\r');
+    let new_ms = expired.saturating_mul(2).min(cap);
+    if new_ms <= expired {
+        out.notes.push(format!("recipe playwright-timeout: the expired timeout {expired} ms is already at the policy cap {cap} ms; nothing done"));
+        return;
+    }
+    let options: Vec<_> = option_re.captures_iter(line).collect();
+    let new_line = if options.len() == 1 {
+        let Some(m) = options[0].get(1) else { return };
+        if m.as_str().parse::<u64>().ok() != Some(expired) {
+            out.notes.push(format!("recipe playwright-timeout: {file}:{line_no} sets a timeout other than the {expired} ms that expired; nothing done"));
+            return;
+        }
+        format!("{}{}{}", &line[..m.start()], new_ms, &line[m.end()..])
+    } else if options.is_empty() && line.matches(".waitFor()").count() == 1 {
+        line.replacen(
+            ".waitFor()",
+            &format!(".waitFor({{ timeout: {new_ms} }})"),
+            1,
+        )
+    } else {
+        out.notes.push(format!("recipe playwright-timeout: {file}:{line_no} has no single wait with an explicit timeout; nothing done"));
+        return;
+    };
+    let ln = u32::try_from(line_no).unwrap_or(u32::MAX);
+    out.instructions.push(Instruction {
+        summary: clip(
+            &format!(
+                "Raise the locator wait timeout at {file}:{line_no} from {expired} ms to {new_ms} ms (policy cap {cap} ms): the log says the wait timed out ({origin}: {}).",
+                clip(&lines[pos].text, 200)
+            ),
+            1000,
+        ),
+        source: Some("recipe:playwright-timeout".into()),
+        edits: vec![Edit::ReplaceLines {
+            path: file,
+            start_line: ln,
+            end_line: ln,
+            expected: line.to_string(),
+            replacement: new_line,
+        }],
+    });
+}
