@@ -26,6 +26,8 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             "fix-instructions.schema.json",
             schema::<Vec<super::Instruction>>(),
         ),
+        ("fix-input.schema.json", schema::<super::FixInput>()),
+        ("fix-metadata.schema.json", schema::<super::FixMetadata>()),
         ("policy.schema.json", schema::<crate::policy::PolicyFile>()),
     ]
 }
