@@ -24,7 +24,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         ),
         (
             "fix-instructions.schema.json",
-            schema::<Vec<super::Instruction>>(),
+            serde_json::to_value(crate::fix::instructions_schema()).unwrap_or_default(),
         ),
         ("fix-input.schema.json", schema::<super::FixInput>()),
         ("fix-metadata.schema.json", schema::<super::FixMetadata>()),
