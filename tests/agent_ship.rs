@@ -310,6 +310,7 @@ fn a_4xx_is_rejected_without_retry_and_no_config_is_skipped() {
     std::fs::write(dir.path().join("job.log"), "npm ERR! code ECONNRESET\n").expect("write");
     let out_file = dir.path().join("gh_output");
     let o = common::bin(SHIP)
+        .env_remove("AGENT_URL")
         .env("GITHUB_OUTPUT", &out_file)
         .env("GITHUB_RUN_ID", "9001")
         .args(["--out", dir.path().to_str().expect("utf8"), "--log"])
