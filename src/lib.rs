@@ -12,9 +12,13 @@
 //! - [`fix`]: fix-agent instructions, the guard, diffs, validation and PR text.
 //! - [`github`]: the Actions environment and workflow commands.
 //! - [`artifact`]: the JSON contracts and atomic writes.
+//! - [`net`]: HTTP client policy (timeouts, retries, bearer tokens that never print).
+//! - [`agent`]: the Cloud-Agent / Developer-Agent payload, client, server and storage.
+//! - [`notify`]: escalation messages to Slack, Discord or a generic webhook.
 //! - [`prepare`]: `self-heal-prepare`'s pipeline (collect, classify, redact).
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod artifact;
 pub mod classify;
 pub mod cli;
@@ -22,6 +26,8 @@ pub mod fix;
 pub mod github;
 pub mod heal;
 pub mod logs;
+pub mod net;
+pub mod notify;
 pub mod policy;
 pub mod prepare;
 pub mod reports;

@@ -11,7 +11,7 @@ fn schema<T: JsonSchema>() -> serde_json::Value {
 
 /// Every schema: (file name, schema).
 pub fn all() -> Vec<(&'static str, serde_json::Value)> {
-    vec![
+    let mut all = vec![
         ("context.schema.json", schema::<super::Context>()),
         ("decision.schema.json", schema::<super::Decision>()),
         (
@@ -29,7 +29,9 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         ("fix-input.schema.json", schema::<super::FixInput>()),
         ("fix-metadata.schema.json", schema::<super::FixMetadata>()),
         ("policy.schema.json", schema::<crate::policy::PolicyFile>()),
-    ]
+    ];
+    all.extend(crate::agent::schemas());
+    all
 }
 
 /// The bytes written for a schema: pretty JSON with a trailing newline.

@@ -8,6 +8,7 @@
 pub mod classify;
 pub mod fix_agent;
 pub mod self_heal;
+pub mod ship;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +38,9 @@ pub struct PolicyFile {
     /// Fix-agent scope, caps and validation.
     #[serde(default)]
     pub fix_agent: fix_agent::FixAgentRaw,
+    /// What `ci-logs-ship` sends.
+    #[serde(default)]
+    pub ship: ship::ShipRaw,
 }
 
 /// The validated policy.
@@ -50,6 +54,8 @@ pub struct Policy {
     pub classify: classify::ClassifyPolicy,
     /// Fix-agent.
     pub fix_agent: fix_agent::FixAgentPolicy,
+    /// Shipping logs to the Cloud-Agent.
+    pub ship: ship::ShipPolicy,
 }
 
 /// Policy errors; every one names the file, and the line when the YAML parser knows it.
@@ -187,6 +193,7 @@ impl Policy {
             self_heal: raw.self_heal.validate().map_err(invalid)?,
             classify: raw.classify.validate().map_err(invalid)?,
             fix_agent: raw.fix_agent.validate().map_err(invalid)?,
+            ship: raw.ship.validate().map_err(invalid)?,
         })
     }
 }

@@ -1,0 +1,426 @@
+//! The `developer-agent` HTTP server: both roles of the reference design in one binary.
+//!
+//! - `POST /api/ci/logs` (Cloud-Agent): bearer `AGENT_TOKEN`; validates the payload, then
+//!   forwards it to the configured Developer-Agent URL with `DEVELOPER_AGENT_TOKEN`, or handles
+//!   it locally when none is configured; answers `{"status":"received","upstream":<answer>}`.
+//! - `POST /process-logs` (Developer-Agent): bearer `DEVELOPER_AGENT_TOKEN` (or `AGENT_TOKEN`
+//!   when only that is set); validates, stores under `<data-dir>/logs/<run_id>/`, classifies
+//!   with the library's rule pack and answers a bare [`DeveloperAgentAnswer`].
+//! - `GET /healthz`: `{"status":"ok"}`.
+//!
+//! Answers: 200 JSON; 400 `{"error","fields"}` for an invalid payload; 401 for a missing or
+//! wrong token; 413 over the body cap; 415 for a non-JSON content type; 429 with
+//! `Retry-After` over the per-token rate; 408 past the request timeout; 502 when the upstream
+//! Developer-Agent fails; 500 when storage fails. No error answer contains a token.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::artifact::{
+    parse_answer, write_json_atomic, AnswerClassification, Category, CategoryKind,
+    DeveloperAgentAnswer, RerunMode, SelfHealPlan, Trigger,
+};
+use crate::classify::{analyze, AnalyzeOptions, RulePack};
+use crate::net::{ClientConfig, Token};
+
+use super::payload::{validate_payload, CloudAgentEnvelope, ErrorBody, LogsPayload};
+use super::store::store_payload;
+
+/// The server's settings (from flags and environment, see the `developer-agent` binary).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Token for `POST /api/ci/logs` (`AGENT_TOKEN`). Without it that endpoint answers 401.
+    pub agent_token: Option<Token>,
+    /// Token for `POST /process-logs` (`DEVELOPER_AGENT_TOKEN`); falls back to `agent_token`.
+    pub developer_agent_token: Option<Token>,
+    /// Where `/api/ci/logs` forwards (`DEVELOPER_AGENT_URL`, the full `/process-logs` URL);
+    /// `None`: handled locally.
+    pub upstream_url: Option<String>,
+    /// Timeouts and retries for the forward.
+    pub upstream_client: ClientConfig,
+    /// The data directory; payloads go to `<data_dir>/logs/<run_id>/`.
+    pub data_dir: PathBuf,
+    /// The largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests per minute allowed per token (a token bucket refilled continuously).
+    pub rate_per_minute: u32,
+    /// The bucket size: requests allowed in a burst.
+    pub burst: u32,
+    /// Time allowed for one request, end to end.
+    pub request_timeout: Duration,
+    /// Self-heal action names to suggest per category (names the repository's policy defines).
+    pub plan_actions: HashMap<Category, Vec<String>>,
+}
+
+/// Shared state of the running server.
+pub struct AppState {
+    cfg: ServerConfig,
+    pack: RulePack,
+    limiter: RateLimiter,
+}
+
+impl AppState {
+    /// State from a config and the active rule pack.
+    pub fn new(cfg: ServerConfig, pack: RulePack) -> Arc<AppState> {
+        let limiter = RateLimiter::new(cfg.rate_per_minute, cfg.burst);
+        Arc::new(AppState { cfg, pack, limiter })
+    }
+}
+
+/// The router with every endpoint and the body-size and timeout limits.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.cfg.max_body_bytes;
+    let timeout = state.cfg.request_timeout;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/process-logs", post(process_logs))
+        .route("/api/ci/logs", post(ci_logs))
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+}
+
+async fn healthz() -> Response {
+    json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// Which token a request must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Role {
+    CloudAgent,
+    DeveloperAgent,
+}
+
+async fn process_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let payload = match admit(&st, Role::DeveloperAgent, req).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    match handle_locally(st, payload).await {
+        Ok(answer) => json(StatusCode::OK, &answer),
+        Err(resp) => resp,
+    }
+}
+
+async fn ci_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let payload = match admit(&st, Role::CloudAgent, req).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let answer = match st.cfg.upstream_url.clone() {
+        Some(url) => forward(&st, url, payload).await,
+        None => handle_locally(st, payload).await,
+    };
+    match answer {
+        Ok(upstream) => json(
+            StatusCode::OK,
+            &CloudAgentEnvelope {
+                status: "received".into(),
+                upstream,
+            },
+        ),
+        Err(resp) => resp,
+    }
+}
+
+/// Token, rate limit, content type, body, validation — in that order, so an unauthenticated
+/// request costs no body read.
+async fn admit(st: &AppState, role: Role, req: Request) -> Result<LogsPayload, Response> {
+    let token = match role {
+        Role::CloudAgent => st.cfg.agent_token.as_ref(),
+        Role::DeveloperAgent => st
+            .cfg
+            .developer_agent_token
+            .as_ref()
+            .or(st.cfg.agent_token.as_ref()),
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    if !token.is_some_and(|t| t.matches_bearer(presented)) {
+        let mut resp = error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+            vec![],
+        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Err(resp);
+    }
+    if let Err(wait) = st.limiter.check(role) {
+        let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded", vec![]);
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
+        return Err(resp);
+    }
+    if !is_json(req.headers()) {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+            vec![],
+        ));
+    }
+    let body: Bytes = match axum::body::to_bytes(req.into_body(), st.cfg.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "the body is larger than {} bytes (or was cut off)",
+                    st.cfg.max_body_bytes
+                ),
+                vec![],
+            ))
+        }
+    };
+    validate_payload(&body).map_err(|e| error(StatusCode::BAD_REQUEST, &e.message, e.fields))
+}
+
+/// True when the `Content-Type` is `application/json` or `*/*+json` (parameters allowed).
+pub fn is_json_content_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > 5
+            && essence.is_char_boundary(essence.len() - 5)
+            && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json_content_type)
+}
+
+/// Store, classify, answer — on the blocking pool (file I/O and the scanner are synchronous).
+async fn handle_locally(
+    st: Arc<AppState>,
+    payload: LogsPayload,
+) -> Result<DeveloperAgentAnswer, Response> {
+    let result = tokio::task::spawn_blocking(move || process(&st, &payload)).await;
+    match result {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(msg)) => {
+            eprintln!("error: {}", crate::cli::one_line(&msg));
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the payload could not be stored",
+                vec![],
+            ))
+        }
+        Err(_) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "processing failed",
+            vec![],
+        )),
+    }
+}
+
+fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer, String> {
+    let entry = store_payload(&st.cfg.data_dir, payload).map_err(|e| e.to_string())?;
+    let specs: Vec<String> = entry
+        .log_files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let sources = crate::logs::source::resolve(&specs).map_err(|e| e.to_string())?;
+    let analysis = analyze(
+        &st.pack,
+        &sources,
+        &payload.failed_tests,
+        &AnalyzeOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let answer = build_answer(&analysis.classification, &st.cfg.plan_actions);
+    write_json_atomic(&entry.dir.join("answer.json"), &answer).map_err(|e| e.to_string())?;
+    Ok(answer)
+}
+
+/// The answer for a classification: the category and confidence, a self-heal plan (the
+/// configured action names for the category; rerun the failed tests unless the failure is in
+/// the code), and triggers (`self-heal` for infrastructure and environment failures,
+/// `fix-agent` for code failures, `notify` when nothing was recognised).
+///
+/// `fix_agent_instructions` stays empty: the built-in fix recipes are applied by
+/// `fix-agent-prepare`, which sees the repository.
+pub fn build_answer(
+    c: &crate::artifact::Classification,
+    plan_actions: &HashMap<Category, Vec<String>>,
+) -> DeveloperAgentAnswer {
+    let mut summary = crate::logs::redact::Redactor::builtin()
+        .redact(&c.summary, &mut crate::artifact::Redactions::default());
+    if summary.len() > 1024 {
+        let mut cut = 1021;
+        while !summary.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        summary.truncate(cut);
+        summary.push_str("...");
+    }
+    let kind = c.category.kind();
+    let (rerun, trigger) = match (c.category, kind) {
+        (Category::Unknown, _) => (RerunMode::None, ("notify", "no failure pattern recognised")),
+        (_, CategoryKind::Code) => (RerunMode::None, ("fix-agent", "the failure is in the code")),
+        _ => (
+            RerunMode::Failed,
+            (
+                "self-heal",
+                "an infrastructure or environment failure may heal on a rerun",
+            ),
+        ),
+    };
+    DeveloperAgentAnswer {
+        classification: AnswerClassification {
+            category: c.category,
+            confidence: if c.confidence.is_finite() {
+                c.confidence.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            summary: Some(summary),
+        },
+        self_heal_plan: SelfHealPlan {
+            actions: plan_actions.get(&c.category).cloned().unwrap_or_default(),
+            rerun: Some(rerun),
+        },
+        fix_agent_instructions: Vec::new(),
+        triggers: vec![Trigger {
+            name: trigger.0.into(),
+            reason: Some(trigger.1.into()),
+        }],
+    }
+}
+
+async fn forward(
+    st: &AppState,
+    url: String,
+    payload: LogsPayload,
+) -> Result<DeveloperAgentAnswer, Response> {
+    let body = match serde_json::to_vec(&payload) {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot serialize the payload",
+                vec![],
+            ))
+        }
+    };
+    let token = st.cfg.developer_agent_token.clone();
+    let cfg = st.cfg.upstream_client.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        crate::net::post_json(&url, token.as_ref(), &body, &cfg, "the Developer-Agent")
+    })
+    .await;
+    let bad_gateway = |msg: String| {
+        eprintln!("error: {}", crate::cli::one_line(&msg));
+        error(StatusCode::BAD_GATEWAY, &msg, vec![])
+    };
+    match result {
+        Ok(Ok(resp)) => parse_answer(&resp.body)
+            .map_err(|e| bad_gateway(format!("the Developer-Agent answer is invalid: {e}"))),
+        Ok(Err(e)) => Err(bad_gateway(e.to_string())),
+        Err(_) => Err(bad_gateway("forwarding failed".into())),
+    }
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn error(status: StatusCode, msg: &str, fields: Vec<String>) -> Response {
+    json(
+        status,
+        &ErrorBody {
+            error: msg.to_string(),
+            fields,
+        },
+    )
+}
+
+/// A token bucket per role: `burst` requests at once, refilled at `rate_per_minute`.
+struct RateLimiter {
+    per_sec: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<Role, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    fn new(rate_per_minute: u32, burst: u32) -> Self {
+        RateLimiter {
+            per_sec: f64::from(rate_per_minute.max(1)) / 60.0,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request; `Err(seconds to wait)` when the bucket is empty.
+    fn check(&self, role: Role) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut buckets = match self.buckets.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (tokens, last) = buckets.entry(role).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_sec).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.per_sec).ceil() as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limiter_allows_a_burst_then_says_when() {
+        let l = RateLimiter::new(60, 3);
+        for _ in 0..3 {
+            assert!(l.check(Role::DeveloperAgent).is_ok());
+        }
+        let wait = l.check(Role::DeveloperAgent).expect_err("empty");
+        assert!((1..=2).contains(&wait), "{wait}");
+        // Buckets are per token.
+        assert!(l.check(Role::CloudAgent).is_ok());
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json_content_type("application/json"));
+        assert!(is_json_content_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_content_type("application/problem+json"));
+        assert!(!is_json_content_type("text/html"));
+        assert!(!is_json_content_type("json"));
+    }
+}

@@ -1,0 +1,237 @@
+//! `developer-agent`: the self-hostable Cloud-Agent + Developer-Agent HTTP server.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use ci_remedy::agent::server::{router, AppState, ServerConfig};
+use ci_remedy::artifact::Category;
+use ci_remedy::classify::RulePack;
+use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::net::{ClientConfig, RetryPolicy, Token};
+use ci_remedy::policy::{parse_duration, Policy};
+
+const AFTER_HELP: &str = "\
+Endpoints:
+  POST /api/ci/logs    Cloud-Agent role, bearer AGENT_TOKEN. Forwards to DEVELOPER_AGENT_URL with
+                       DEVELOPER_AGENT_TOKEN when set, else handles locally. Answers
+                       {\"status\":\"received\",\"upstream\":<answer>}.
+  POST /process-logs   Developer-Agent role, bearer DEVELOPER_AGENT_TOKEN (AGENT_TOKEN when only
+                       that is set). Stores the payload under <data-dir>/logs/<run_id>/, classifies
+                       it and answers {classification, self_heal_plan, fix_agent_instructions,
+                       triggers}.
+  GET  /healthz        {\"status\":\"ok\"}
+  Payload and answers: schemas/ci-logs-payload.schema.json, developer-agent-answer.schema.json,
+  cloud-agent-answer.schema.json. Errors: {\"error\", \"fields\"} with 400/401/413/415/429/502.
+
+Environment:
+  AGENT_TOKEN, DEVELOPER_AGENT_TOKEN   bearer tokens (never printed; at least one is required)
+  DEVELOPER_AGENT_URL                  the upstream /process-logs URL for /api/ci/logs
+  DEVELOPER_AGENT_BIND, DEVELOPER_AGENT_DATA_DIR   as --bind and --data-dir
+
+On start it prints `listening on http://ADDR` (with the real port when --bind ends in :0).
+SIGINT or SIGTERM stop it gracefully.
+
+Exit codes:
+  0  stopped by a signal
+  1  the address could not be bound or the server failed
+  2  usage or policy-file error (e.g. no token configured)";
+
+/// Serve the Cloud-Agent and Developer-Agent endpoints.
+#[derive(Parser, Debug)]
+#[command(name = "developer-agent", version, after_help = AFTER_HELP)]
+struct Args {
+    /// The address to listen on (port 0 picks a free port).
+    #[arg(long, env = "DEVELOPER_AGENT_BIND", default_value = "127.0.0.1:8787")]
+    bind: SocketAddr,
+    /// Where payloads are stored (`<DIR>/logs/<run_id>/`).
+    #[arg(
+        long,
+        env = "DEVELOPER_AGENT_DATA_DIR",
+        value_name = "DIR",
+        default_value = "developer-agent-data"
+    )]
+    data_dir: PathBuf,
+    /// The policy whose `classify` rules are used.
+    #[arg(long, value_name = "PATH")]
+    policy: Option<PathBuf>,
+    /// The largest request body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Requests per minute allowed per token.
+    #[arg(long, value_name = "N", default_value_t = 600)]
+    rate_limit: u32,
+    /// Requests allowed in a burst per token.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    burst: u32,
+    /// Time allowed for one request, end to end (e.g. 30s).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    request_timeout: String,
+    /// Time allowed for one forward to DEVELOPER_AGENT_URL.
+    #[arg(long, value_name = "DURATION", default_value = "20s")]
+    upstream_timeout: String,
+    /// Self-heal action names to suggest for a category, e.g. `network=clear-npm-cache` or
+    /// `service_unavailable=restart-db,reseed-db`. Use names your policy defines. Repeatable.
+    #[arg(long = "plan-action", value_name = "CATEGORY=NAME[,NAME]")]
+    plan_actions: Vec<String>,
+}
+
+fn parse_plan(items: &[String]) -> Result<HashMap<Category, Vec<String>>, String> {
+    let mut map: HashMap<Category, Vec<String>> = HashMap::new();
+    for item in items {
+        let (cat, names) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--plan-action {item:?}: expected CATEGORY=NAME[,NAME]"))?;
+        let category = Category::parse(cat.trim())
+            .ok_or_else(|| format!("--plan-action {item:?}: unknown category {cat:?}"))?;
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "--plan-action {item:?}: invalid action name {name:?}"
+                ));
+            }
+            map.entry(category).or_default().push(name.to_string());
+        }
+    }
+    Ok(map)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let agent_token = Token::from_env("AGENT_TOKEN");
+    let developer_agent_token = Token::from_env("DEVELOPER_AGENT_TOKEN");
+    if agent_token.is_none() && developer_agent_token.is_none() {
+        cli::print_error(
+            &"no token configured (AGENT_TOKEN or DEVELOPER_AGENT_TOKEN)",
+            Some("set AGENT_TOKEN (and DEVELOPER_AGENT_TOKEN for a separate /process-logs token) in the environment"),
+        );
+        return cli::exit(EXIT_USAGE);
+    }
+    let upstream_url = std::env::var("DEVELOPER_AGENT_URL")
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty());
+    if let Some(u) = &upstream_url {
+        if let Err(e) = ci_remedy::net::parse_url(u, "DEVELOPER_AGENT_URL") {
+            cli::print_error(&e, Some("give the full URL of the upstream /process-logs"));
+            return cli::exit(EXIT_USAGE);
+        }
+    }
+    let durations = (|| -> Result<(Duration, Duration), String> {
+        Ok((
+            parse_duration(&args.request_timeout).map_err(|e| format!("--request-timeout: {e}"))?,
+            parse_duration(&args.upstream_timeout)
+                .map_err(|e| format!("--upstream-timeout: {e}"))?,
+        ))
+    })();
+    let (request_timeout, upstream_timeout) = match durations {
+        Ok(d) => d,
+        Err(e) => {
+            cli::print_error(&e, Some("durations look like 500ms, 5s or 1m"));
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    let plan_actions = match parse_plan(&args.plan_actions) {
+        Ok(p) => p,
+        Err(e) => {
+            cli::print_error(&e, None);
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    let policy = match Policy::load(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            cli::print_error(&e, Some("fix the policy file or pass --policy PATH"));
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    let pack = match RulePack::new(&policy.classify) {
+        Ok(p) => p,
+        Err(e) => {
+            cli::print_error(&e, Some("check the `classify.rules` section of the policy"));
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    let cfg = ServerConfig {
+        agent_token,
+        developer_agent_token,
+        upstream_url,
+        upstream_client: ClientConfig {
+            connect_timeout: Duration::from_secs(5).min(upstream_timeout),
+            timeout: upstream_timeout,
+            retry: RetryPolicy {
+                max_attempts: 2,
+                ..RetryPolicy::default()
+            },
+            max_response_bytes: ci_remedy::agent::ship::MAX_ANSWER_BYTES,
+        },
+        data_dir: args.data_dir,
+        max_body_bytes: args.max_body_bytes,
+        rate_per_minute: args.rate_limit,
+        burst: args.burst,
+        request_timeout,
+        plan_actions,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            cli::print_error(&format!("cannot start the async runtime: {e}"), None);
+            return cli::exit(EXIT_FAILED);
+        }
+    };
+    let bind = args.bind;
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(bind).await {
+            Ok(l) => l,
+            Err(e) => {
+                cli::print_error(
+                    &format!("cannot listen on {bind}: {e}"),
+                    Some("pick another --bind address or port"),
+                );
+                return cli::exit(EXIT_FAILED);
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(bind);
+        println!("listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+        let app = router(AppState::new(cfg, pack));
+        match axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+        {
+            Ok(()) => cli::exit(EXIT_OK),
+            Err(e) => {
+                cli::print_error(&format!("server failed: {e}"), None);
+                cli::exit(EXIT_FAILED)
+            }
+        }
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,540 @@
+//! `ci-notify`: one message to a person when the pipeline escalates to a human.
+//!
+//! Escalation reasons (each can be switched on or off with `--on`):
+//! - `self-heal-exhausted`: the self-heal report says `escalate_to: human` and did not heal;
+//! - `patch-rejected`: the fix metadata's `guardrails.decision` is `rejected` (or `refused`);
+//! - `validation-failed`: the fix metadata's `validation.status` is `failed` or `timed_out`.
+//!
+//! The message goes to a Slack incoming webhook, a Discord webhook or a generic JSON webhook
+//! ([`WebhookKind`]), with the run link, the category, the top evidence and what was tried.
+//! At most one message per run and category: a state file records what was sent
+//! ([`SentState`]). The webhook URL is a secret: it is never printed nor written anywhere.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{Context, Escalation, HealReport, Outcome, RunInfo, ToolInfo};
+
+/// The `schema` value of the status artifact.
+pub const NOTIFY_STATUS_SCHEMA: &str = "ci-remedy/notify/v1";
+/// The `schema` value of the state file.
+pub const SENT_STATE_SCHEMA: &str = "ci-remedy/notify-state/v1";
+/// The `schema` value of a generic webhook message.
+pub const GENERIC_MESSAGE_SCHEMA: &str = "ci-remedy/notification/v1";
+/// Top findings quoted in a message.
+pub const MAX_EVIDENCE: usize = 3;
+/// Lines quoted per finding.
+pub const MAX_EVIDENCE_LINES: usize = 4;
+/// Characters kept per quoted line.
+pub const MAX_LINE_CHARS: usize = 200;
+
+/// Why the pipeline escalates to a human.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// Self-heal ran out of attempts (or could not heal) and escalated to a human.
+    SelfHealExhausted,
+    /// The fix-agent's patch was rejected by the guard.
+    PatchRejected,
+    /// The fix-agent's patch failed validation.
+    ValidationFailed,
+}
+
+impl Reason {
+    /// Every reason.
+    pub const ALL: [Reason; 3] = [
+        Reason::SelfHealExhausted,
+        Reason::PatchRejected,
+        Reason::ValidationFailed,
+    ];
+
+    /// The kebab-case name used by `--on`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SelfHealExhausted => "self-heal-exhausted",
+            Reason::PatchRejected => "patch-rejected",
+            Reason::ValidationFailed => "validation-failed",
+        }
+    }
+
+    /// Parses a kebab-case name.
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s.trim())
+    }
+
+    /// A sentence for the message.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Reason::SelfHealExhausted => "self-heal attempts exhausted",
+            Reason::PatchRejected => "the fix-agent patch was rejected by the guard",
+            Reason::ValidationFailed => "the fix-agent patch failed validation",
+        }
+    }
+}
+
+/// The reasons the artifacts give, in [`Reason::ALL`] order. `metadata` is the fix metadata
+/// (`fix-agent/metadata-<run_id>.json`), read tolerantly.
+pub fn escalation_reasons(
+    report: Option<&HealReport>,
+    metadata: Option<&serde_json::Value>,
+) -> Vec<Reason> {
+    let mut out = Vec::new();
+    if let Some(r) = report {
+        if r.escalate_to == Escalation::Human && r.outcome != Outcome::Healed {
+            out.push(Reason::SelfHealExhausted);
+        }
+    }
+    if let Some(m) = metadata {
+        let decision = m
+            .pointer("/guardrails/decision")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        if matches!(decision, "rejected" | "refused") {
+            out.push(Reason::PatchRejected);
+        }
+        let validation = m
+            .pointer("/validation/status")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        if matches!(validation, "failed" | "timed_out") {
+            out.push(Reason::ValidationFailed);
+        }
+    }
+    out
+}
+
+/// Where the message goes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookKind {
+    /// A Slack incoming webhook: `{"text": ...}` with mrkdwn.
+    Slack,
+    /// A Discord webhook: `{"content": ..., "allowed_mentions": {"parse": []}}`.
+    Discord,
+    /// Any JSON receiver: the structured message ([`GENERIC_MESSAGE_SCHEMA`]).
+    Generic,
+}
+
+impl WebhookKind {
+    /// Guesses from the URL's host: `hooks.slack.com` → Slack, `discord.com` /
+    /// `discordapp.com` with `/api/webhooks/` → Discord, anything else → generic.
+    pub fn detect(url: &str) -> WebhookKind {
+        let Ok(u) = reqwest::Url::parse(url) else {
+            return WebhookKind::Generic;
+        };
+        let host = u.host_str().unwrap_or("");
+        if host == "hooks.slack.com" {
+            WebhookKind::Slack
+        } else if (host == "discord.com"
+            || host.ends_with(".discord.com")
+            || host == "discordapp.com")
+            && u.path().starts_with("/api/webhooks/")
+        {
+            WebhookKind::Discord
+        } else {
+            WebhookKind::Generic
+        }
+    }
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookKind::Slack => "slack",
+            WebhookKind::Discord => "discord",
+            WebhookKind::Generic => "generic",
+        }
+    }
+}
+
+/// One quoted evidence block.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct EvidenceLine {
+    /// `log:line` or `log:start-end`.
+    pub location: String,
+    /// The first lines of the excerpt (already redacted by `self-heal-prepare`).
+    pub text: String,
+}
+
+/// What a message says.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct Message {
+    /// Always [`GENERIC_MESSAGE_SCHEMA`].
+    pub schema: String,
+    /// Why a person is needed.
+    pub reason: Reason,
+    /// `owner/repo`.
+    pub repository: String,
+    /// The workflow run id.
+    pub run_id: String,
+    /// The run's page, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+    /// The failure category (`unknown` without a context).
+    pub category: String,
+    /// Its confidence in 0..=1, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The top evidence, best first.
+    pub evidence: Vec<EvidenceLine>,
+    /// What was tried: self-heal actions, the rerun, the patch.
+    pub tried: Vec<String>,
+}
+
+impl Message {
+    /// Builds a message from the run (trusted environment), the server URL
+    /// (`GITHUB_SERVER_URL`) and the artifacts.
+    pub fn build(
+        reason: Reason,
+        run: &RunInfo,
+        server_url: &str,
+        context: Option<&Context>,
+        report: Option<&HealReport>,
+        metadata: Option<&serde_json::Value>,
+    ) -> Message {
+        let run_url = (run.repository != crate::github::env::LOCAL
+            && run.run_id != crate::github::env::LOCAL)
+            .then(|| {
+                format!(
+                    "{}/{}/actions/runs/{}",
+                    server_url.trim_end_matches('/'),
+                    run.repository,
+                    run.run_id
+                )
+            });
+        let category = context
+            .map(|c| c.classification.category.to_string())
+            .or_else(|| report.map(|r| r.category.to_string()))
+            .unwrap_or_else(|| "unknown".into());
+        let evidence = context
+            .map(|c| {
+                let mut findings: Vec<_> = c.findings.iter().collect();
+                findings.sort_by_key(|f| f.rank);
+                findings
+                    .into_iter()
+                    .take(MAX_EVIDENCE)
+                    .map(|f| EvidenceLine {
+                        location: clean_line(&crate::github::summary::finding_location(f)),
+                        text: f
+                            .excerpt
+                            .lines()
+                            .filter(|l| !l.trim().is_empty())
+                            .take(MAX_EVIDENCE_LINES)
+                            .map(clean_line)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut tried = Vec::new();
+        if let Some(r) = report {
+            for a in &r.actions {
+                let how = if a.timed_out {
+                    "timed out".to_string()
+                } else {
+                    match a.exit_code {
+                        Some(c) => format!("exit {c}"),
+                        None => "did not finish".to_string(),
+                    }
+                };
+                tried.push(format!("self-heal action {} ({how})", clean_line(&a.name)));
+            }
+            if let Some(rr) = &r.rerun {
+                let ok = rr.result.exit_code == Some(0);
+                tried.push(format!(
+                    "rerun {:?} ({})",
+                    rr.mode,
+                    if ok { "passed" } else { "still failing" }
+                ));
+            }
+            tried.push(format!(
+                "self-heal attempt {}: {}",
+                r.attempt,
+                r.outcome.as_str()
+            ));
+        }
+        if let Some(m) = metadata {
+            let decision = m.pointer("/guardrails/decision").and_then(|v| v.as_str());
+            let validation = m.pointer("/validation/status").and_then(|v| v.as_str());
+            if let Some(d) = decision {
+                tried.push(format!(
+                    "fix-agent patch: guard {}{}",
+                    clean_line(d),
+                    validation
+                        .map(|v| format!(", validation {}", clean_line(v)))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        Message {
+            schema: GENERIC_MESSAGE_SCHEMA.into(),
+            reason,
+            repository: run.repository.clone(),
+            run_id: run.run_id.clone(),
+            run_url,
+            category,
+            confidence: context.map(|c| c.classification.confidence),
+            evidence,
+            tried,
+        }
+    }
+
+    /// The message as plain text (Discord; generic `text`).
+    pub fn text(&self) -> String {
+        let mut t = format!(
+            "ci-remedy: a person is needed for {} run {} — {}\nCategory: {}",
+            self.repository,
+            self.run_id,
+            self.reason.sentence(),
+            self.category
+        );
+        if let Some(c) = self.confidence {
+            t.push_str(&format!(" (confidence {c:.2})"));
+        }
+        if let Some(u) = &self.run_url {
+            t.push_str(&format!("\nRun: {u}"));
+        }
+        if !self.tried.is_empty() {
+            t.push_str("\nTried: ");
+            t.push_str(&self.tried.join("; "));
+        }
+        for e in &self.evidence {
+            t.push_str(&format!("\nEvidence {}:\n{}", e.location, e.text));
+        }
+        t
+    }
+
+    /// The JSON body for `kind`. Slack text escapes `&`, `<`, `>` (so log text cannot form
+    /// `<!channel>` mentions or links); Discord disables every mention and is cut to 2000
+    /// characters.
+    pub fn render(&self, kind: WebhookKind) -> serde_json::Value {
+        match kind {
+            WebhookKind::Slack => {
+                let esc = |s: &str| {
+                    s.replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;")
+                };
+                let mut t = format!(
+                    "*ci-remedy: a person is needed* — {}\n*Reason:* {}\n*Category:* `{}`",
+                    match &self.run_url {
+                        Some(u) => format!(
+                            "<{}|{} run {}>",
+                            esc(u),
+                            esc(&self.repository),
+                            esc(&self.run_id)
+                        ),
+                        None => format!("{} run {}", esc(&self.repository), esc(&self.run_id)),
+                    },
+                    self.reason.sentence(),
+                    esc(&self.category)
+                );
+                if let Some(c) = self.confidence {
+                    t.push_str(&format!(" (confidence {c:.2})"));
+                }
+                if !self.tried.is_empty() {
+                    t.push_str(&format!("\n*Tried:* {}", esc(&self.tried.join("; "))));
+                }
+                for e in &self.evidence {
+                    t.push_str(&format!(
+                        "\n*Evidence* `{}`\n```{}```",
+                        esc(&e.location).replace('`', "'"),
+                        esc(&e.text).replace("```", "'''")
+                    ));
+                }
+                serde_json::json!({ "text": t })
+            }
+            WebhookKind::Discord => {
+                let text: String = self.text().chars().take(2000).collect();
+                serde_json::json!({ "content": text, "allowed_mentions": { "parse": [] } })
+            }
+            WebhookKind::Generic => {
+                let mut v = serde_json::to_value(self).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("text".into(), serde_json::Value::String(self.text()));
+                }
+                v
+            }
+        }
+    }
+}
+
+/// One line of untrusted text: control characters removed, cut to [`MAX_LINE_CHARS`].
+fn clean_line(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .take(MAX_LINE_CHARS)
+        .collect();
+    if s.chars().count() > MAX_LINE_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+/// The dedup key of a run and category: `<repository>#<run_id>#<category>`.
+pub fn dedup_key(run: &RunInfo, category: &str) -> String {
+    format!("{}#{}#{}", run.repository, run.run_id, category)
+}
+
+/// The state file: which run and category pairs were already notified.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct SentState {
+    /// Always [`SENT_STATE_SCHEMA`].
+    pub schema: String,
+    /// Sent messages, oldest first.
+    pub sent: Vec<SentEntry>,
+}
+
+/// One sent message.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct SentEntry {
+    /// The [`dedup_key`].
+    pub key: String,
+    /// The reason sent.
+    pub reason: Reason,
+    /// When, seconds since the Unix epoch.
+    pub at_unix: u64,
+}
+
+impl Default for SentState {
+    fn default() -> Self {
+        SentState {
+            schema: SENT_STATE_SCHEMA.into(),
+            sent: Vec::new(),
+        }
+    }
+}
+
+impl SentState {
+    /// Reads the state file; a missing file is an empty state. A corrupt one is an error
+    /// (sending again could spam a channel).
+    pub fn load(path: &Path) -> Result<SentState, crate::artifact::ArtifactError> {
+        if !path.exists() {
+            return Ok(SentState::default());
+        }
+        crate::artifact::read_json(path)
+    }
+
+    /// True when `key` was sent.
+    pub fn contains(&self, key: &str) -> bool {
+        self.sent.iter().any(|e| e.key == key)
+    }
+}
+
+/// How `ci-notify` ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOutcome {
+    /// The message was delivered.
+    Sent,
+    /// This run and category were already notified.
+    Duplicate,
+    /// No enabled escalation reason applies.
+    NotEscalated,
+    /// No webhook configured.
+    Skipped,
+    /// Delivery failed after the retry.
+    Failed,
+}
+
+/// `notify/notify-status.json`. Never contains the webhook URL.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct NotifyStatus {
+    /// Always [`NOTIFY_STATUS_SCHEMA`].
+    pub schema: String,
+    /// The program that wrote this artifact.
+    pub tool: ToolInfo,
+    /// The workflow run.
+    pub run: RunInfo,
+    /// How it ended.
+    pub status: NotifyOutcome,
+    /// The escalation reason, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// The category.
+    pub category: String,
+    /// The webhook kind, when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookKind>,
+    /// Requests made.
+    pub attempts: u32,
+    /// The last HTTP status received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// One line on why.
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_detected_from_the_host() {
+        assert_eq!(
+            WebhookKind::detect("https://hooks.slack.com/services/T/B/x"),
+            WebhookKind::Slack
+        );
+        assert_eq!(
+            WebhookKind::detect("https://discord.com/api/webhooks/1/abc"),
+            WebhookKind::Discord
+        );
+        assert_eq!(
+            WebhookKind::detect("https://hooks.slack.com.evil.test/x"),
+            WebhookKind::Generic
+        );
+    }
+
+    #[test]
+    fn slack_text_cannot_mention_and_discord_disables_mentions() {
+        let run = RunInfo::from_lookup(|k| match k {
+            "GITHUB_REPOSITORY" => Some("o/r".into()),
+            "GITHUB_RUN_ID" => Some("9".into()),
+            _ => None,
+        });
+        let mut m = Message::build(
+            Reason::SelfHealExhausted,
+            &run,
+            "https://github.com",
+            None,
+            None,
+            None,
+        );
+        m.evidence.push(EvidenceLine {
+            location: "a.log:3".into(),
+            text: "<!channel> @everyone boom".into(),
+        });
+        let slack = m.render(WebhookKind::Slack);
+        let t = slack["text"].as_str().expect("text");
+        assert!(
+            !t.contains("<!channel>") && t.contains("&lt;!channel&gt;"),
+            "{t}"
+        );
+        assert!(
+            t.contains("<https://github.com/o/r/actions/runs/9|o/r run 9>"),
+            "{t}"
+        );
+        let discord = m.render(WebhookKind::Discord);
+        assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
+        let generic = m.render(WebhookKind::Generic);
+        assert_eq!(generic["schema"], GENERIC_MESSAGE_SCHEMA);
+        assert_eq!(generic["reason"], "self-heal-exhausted");
+    }
+
+    #[test]
+    fn reasons_from_fix_metadata() {
+        let m = serde_json::json!({"guardrails": {"decision": "rejected"}, "validation": {"status": "timed_out"}});
+        assert_eq!(
+            escalation_reasons(None, Some(&m)),
+            vec![Reason::PatchRejected, Reason::ValidationFailed]
+        );
+        assert!(escalation_reasons(
+            None,
+            Some(&serde_json::json!({"guardrails": {"decision": "accepted"}}))
+        )
+        .is_empty());
+    }
+}
