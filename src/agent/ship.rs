@@ -414,6 +414,8 @@ mod tests {
         LogSource {
             name: path.display().to_string(),
             origin: Origin::File(path.to_path_buf()),
+            job: None,
+            step: None,
         }
     }
 
