@@ -1,0 +1,1 @@
+//! A deterministic GitHub-Actions-style raw log generator, for the benchmark.
