@@ -77,12 +77,13 @@ fn main() -> ExitCode {
                         .and_then(|t| parse_groundtruth(&t, &d.join("groundtruth")).ok())
                         .unwrap_or_default();
                     println!(
-                        "{} P {:.2} R {:.2}  E {:?} C {:?}",
+                        "{} P {:.2} R {:.2}  E {:?} C {:?} missed {:?}",
                         ci_remedy::cli::one_line(&s.name),
                         s.precision,
                         s.recall,
                         gt.errors,
-                        gt.context
+                        gt.context,
+                        s.missed
                     );
                     for e in ex.iter().take(6) {
                         println!("   #{} {:<32} {:>6}-{:<6} {:.3}", e.rank, e.rule, e.start, e.end, e.score);

@@ -149,6 +149,8 @@ pub struct CaseScore {
     pub flagged: usize,
     /// Number of `E` lines.
     pub error_lines: usize,
+    /// The first (at most 10) `E` lines not flagged.
+    pub missed: Vec<u64>,
 }
 
 /// Scores flagged ground-truth ranges against the ground truth.
@@ -176,6 +178,7 @@ pub fn score(name: &str, flagged_ranges: &[(u64, u64)], gt: &GroundTruth) -> Cas
         full: found == e.len(),
         flagged: flagged.len(),
         error_lines: e.len(),
+        missed: e.iter().filter(|l| !flagged.contains(l)).take(10).copied().collect(),
     }
 }
 

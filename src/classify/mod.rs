@@ -268,8 +268,17 @@ fn score_block(
         let frac = b.baseline_hits as f64 / b.lines as f64;
         s *= 1.0 - 0.6 * frac;
     }
-    if b.step_key.as_ref().is_some_and(|k| error_steps.contains(k)) {
-        s += 0.15;
+    if b.warning {
+        s *= 0.6;
+    }
+    if !error_steps.is_empty() {
+        // GitHub marked a step as failed: evidence inside it is more likely the cause, and a
+        // block in a step that did not fail is not what failed the job.
+        if b.step_key.as_ref().is_some_and(|k| error_steps.contains(k)) {
+            s += 0.15;
+        } else {
+            s *= 0.5;
+        }
     }
     if !needles.is_empty() {
         let text = String::from_utf8_lossy(&b.excerpt);
@@ -277,7 +286,9 @@ fn score_block(
             s += 0.1;
         }
     }
-    s += 0.05 * (b.start as f64 / total_lines).min(1.0);
+    // Position: failures sit near the end of a log (the failing step, the build summary).
+    let from_end = (total_lines - b.end as f64).max(0.0);
+    s += 0.1 * (-from_end / 300.0).exp() + 0.02 * (b.start as f64 / total_lines).min(1.0);
     (s * 1000.0).round() / 1000.0
 }
 

@@ -15,7 +15,7 @@ pub const BUILTIN_RULES_YAML: &str = include_str!("../../rules/builtin.yml");
 const REGEX_SIZE_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The default cap on a block's length, in lines.
-pub const DEFAULT_MAX_LINES: u32 = 2000;
+pub const DEFAULT_MAX_LINES: u32 = 5000;
 
 /// What a rule's match says about the block it is in.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub struct RuleSpec {
     /// Fixed context lines after the block.
     #[serde(default)]
     pub after: u32,
-    /// The longest block, in lines (default 2000).
+    /// The longest block, in lines (default 5000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_lines: Option<u32>,
     /// What the rule recognises, for people.

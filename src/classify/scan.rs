@@ -58,6 +58,8 @@ pub(crate) struct Block {
     pub baseline_hits: u64,
     /// A source location named in the block.
     pub file: Option<(String, u32)>,
+    /// The line that opened the block is a warning (`[WARNING]`, `warning:`, `##[warning]`).
+    pub warning: bool,
     /// The step (name) and its identity key.
     pub step: Option<String>,
     pub step_key: Option<String>,
@@ -141,7 +143,7 @@ fn statics() -> &'static (Regex, Regex, Regex) {
         )
         .unwrap_or_else(|_| never_regex());
         let stop = Regex::new(
-            r"^(?:\[(?:INFO|WARNING|WARN|DEBUG)\]|##\[(?:group|endgroup|section)\]|> Task |Post job cleanup\.)",
+            r"^(?:\[(?:INFO|WARNING|WARN|DEBUG)\]|##\[(?:group|endgroup|section)\]|> Task |Post job cleanup\.|\* (?:Try|Get more help|What went wrong):?)",
         )
         .unwrap_or_else(|_| never_regex());
         (exception, end_marker, stop)
@@ -151,6 +153,13 @@ fn statics() -> &'static (Regex, Regex, Regex) {
 fn never_regex() -> Regex {
     // `[^\s\S]` matches nothing; it always compiles.
     Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
+}
+
+fn is_warning(t: &[u8]) -> bool {
+    let t = t.trim_ascii_start();
+    [&b"[WARNING]"[..], b"[WARN]", b"##[warning]", b"WARNING:", b"warning:", b"Warning:"]
+        .iter()
+        .any(|p| t.starts_with(p))
 }
 
 fn is_blank(t: &[u8]) -> bool {
@@ -255,9 +264,13 @@ impl<'a> State<'a> {
         self.cur = cur;
     }
 
-    fn classify(&self, o: &Open, t: &[u8]) -> Class {
+    fn classify(&self, o: &Open, t: &[u8], hits: &[usize]) -> Class {
         let (exception, end_marker, stop) = statics();
         let rule = &self.c.rules[o.rule];
+        // A run of lines matched by the rule that opened the block is one block.
+        if o.pending.is_empty() && hits.contains(&o.rule) && !is_warning(t) {
+            return Class::Cont;
+        }
         if rule.spec.extend == Extend::Until {
             return match &rule.stop {
                 Some(s) if s.is_match(t) => Class::Stop,
@@ -323,7 +336,7 @@ impl<'a> State<'a> {
             }
         }
         if let Some(mut o) = self.open.take() {
-            let class = self.classify(&o, text);
+            let class = self.classify(&o, text, hits);
             match class {
                 Class::Cont | Class::End => {
                     for p in std::mem::take(&mut o.pending) {
@@ -424,6 +437,7 @@ impl<'a> State<'a> {
             lines: 0,
             baseline_hits: 0,
             file: None,
+            warning: is_warning(text),
             step: step.0,
             step_key: step.1,
         };
@@ -440,10 +454,13 @@ impl<'a> State<'a> {
                 let mut s = Vec::new();
                 let t = clean_line(self.format, &raw[..raw.len().min(MAX_LINE)], &mut s).to_vec();
                 let joins = k <= fixed
-                    || rule
-                        .join_before
-                        .as_ref()
-                        .is_some_and(|j| j.is_match(&t) && take + 1 == k);
+                    || (take + 1 == k
+                        && hits.iter().any(|h| {
+                            rules[*h]
+                                .join_before
+                                .as_ref()
+                                .is_some_and(|j| j.is_match(&t))
+                        }));
                 if !joins {
                     break;
                 }
@@ -528,6 +545,9 @@ impl<'a> State<'a> {
 }
 
 fn add_line(b: &mut Block, no: u64, text: &[u8], baseline: Option<&Baseline>) {
+    if no < b.start {
+        b.start = no;
+    }
     if no > b.end {
         b.end = no;
     }
@@ -772,4 +792,25 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::rules::{builtin_specs, compile};
+
+    fn blocks(log: &str) -> Vec<(u64, u64, String)> {
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        let out = scan(log.as_bytes(), &c, None).expect("scans");
+        out.blocks
+            .iter()
+            .map(|b| (b.start, b.end, c.rules[b.best_rule()].spec.id.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn join_before_takes_the_header_line() {
+        let log = "x\n[WARNING] Error injecting: a.B\njava.lang.UnsupportedClassVersionError: foo\n    at a.b(C.java:1)\n[INFO] done\n";
+        assert_eq!(blocks(log), vec![(2, 4, "java-exception".to_string())]);
+    }
 }
