@@ -1,7 +1,6 @@
 //! Rules: the YAML shape ([`RuleSpec`], shared by `rules/builtin.yml` and the policy's
 //! `classify.rules`), and their compiled form.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -207,10 +206,34 @@ pub(crate) struct Compiled {
     pub set: RegexSet,
     /// Keywords of every rule plus the structural markers; `None` when some rule has no
     /// keywords (then every line is a candidate).
-    pub prefilter: Option<AhoCorasick>,
+    pub prefilter: Option<Prefilter>,
 }
 
 /// Structural markers the scanner always looks at (step headers).
+/// The literal prefilter: "does this text hold any keyword, case-insensitively".
+#[derive(Debug, Clone)]
+pub(crate) enum Prefilter {
+    /// A case-insensitive alternation of the escaped keywords (the regex engine's lazy DFA;
+    /// measured a little faster here than an aho-corasick DFA over the same keywords).
+    Re(Regex),
+}
+
+impl Prefilter {
+    /// Start of the first keyword occurrence in `hay`.
+    pub fn find(&self, hay: &[u8]) -> Option<usize> {
+        match self {
+            Prefilter::Re(re) => re.find(hay).map(|m| m.start()),
+        }
+    }
+
+    /// True when `hay` holds a keyword.
+    pub fn is_match(&self, hay: &[u8]) -> bool {
+        match self {
+            Prefilter::Re(re) => re.is_match(hay),
+        }
+    }
+}
+
 pub(crate) const STRUCTURAL_KEYWORDS: &[&str] = &["##[group]"];
 
 pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
@@ -247,23 +270,20 @@ pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
         // A keyword that contains another is redundant for "is any present".
         let all = words.clone();
         words.retain(|w| !all.iter().any(|o| o != w && w.contains(o.as_str())));
-        let ac = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostFirst)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&words)
-            .or_else(|_| {
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .build(&words)
-            })
-            .map_err(|e| RuleError {
-                id: "(all rules)".into(),
-                key: "keywords".into(),
-                message: e.to_string(),
-            })?;
-        Some(ac)
+        {
+            let alt: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+            let re = RegexBuilder::new(&format!("(?i-u:{})", alt.join("|")))
+                .unicode(false)
+                .size_limit(REGEX_SIZE_LIMIT.saturating_mul(8))
+                .dfa_size_limit(REGEX_SIZE_LIMIT.saturating_mul(8))
+                .build()
+                .map_err(|e| RuleError {
+                    id: "(all rules)".into(),
+                    key: "keywords".into(),
+                    message: e.to_string(),
+                })?;
+            Some(Prefilter::Re(re))
+        }
     };
     Ok(Compiled {
         rules,

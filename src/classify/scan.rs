@@ -757,7 +757,7 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
                 p = end;
             }
             Some(m) => {
-                let hit = p + m.start();
+                let hit = p + m;
                 let ls = memchr::memrchr(b'\n', &buf[p..hit]).map_or(p, |i| p + i + 1);
                 st.lines_done += count_newlines(&buf[p..ls]);
                 let nl = memchr::memchr(b'\n', &buf[hit..end]).map_or(end, |i| hit + i);
