@@ -33,17 +33,30 @@ pub fn read_developer_agent_answer(path: Option<&Path>) -> DeveloperAgent {
     };
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) => return fail(DeveloperAgentStatus::Unreadable, format!("cannot read {shown}: {e}")),
+        Err(e) => {
+            return fail(
+                DeveloperAgentStatus::Unreadable,
+                format!("cannot read {shown}: {e}"),
+            )
+        }
     };
     if meta.len() > MAX_ANSWER_BYTES {
         return fail(
             DeveloperAgentStatus::Invalid,
-            format!("{shown} is {} bytes, more than the {MAX_ANSWER_BYTES} accepted", meta.len()),
+            format!(
+                "{shown} is {} bytes, more than the {MAX_ANSWER_BYTES} accepted",
+                meta.len()
+            ),
         );
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => return fail(DeveloperAgentStatus::Unreadable, format!("cannot read {shown}: {e}")),
+        Err(e) => {
+            return fail(
+                DeveloperAgentStatus::Unreadable,
+                format!("cannot read {shown}: {e}"),
+            )
+        }
     };
     match parse_answer(&bytes) {
         Ok(answer) => DeveloperAgent {
@@ -177,6 +190,9 @@ mod tests {
     fn missing_file_is_unreadable_not_a_failure() {
         let da = read_developer_agent_answer(Some(Path::new("/nonexistent/answer.json")));
         assert_eq!(da.status, DeveloperAgentStatus::Unreadable);
-        assert!(da.detail.expect("detail").contains("/nonexistent/answer.json"));
+        assert!(da
+            .detail
+            .expect("detail")
+            .contains("/nonexistent/answer.json"));
     }
 }

@@ -86,7 +86,10 @@ fn main() -> ExitCode {
                         s.missed
                     );
                     for e in ex.iter().take(6) {
-                        println!("   #{} {:<32} {:>6}-{:<6} {:.3}", e.rank, e.rule, e.start, e.end, e.score);
+                        println!(
+                            "   #{} {:<32} {:>6}-{:<6} {:.3}",
+                            e.rank, e.rule, e.start, e.end, e.score
+                        );
                     }
                 }
                 scores.push(s)
@@ -98,13 +101,22 @@ fn main() -> ExitCode {
         }
     }
     let all = Summary::of(&scores);
-    let dev = Summary::of(scores.iter().enumerate().filter(|(i, _)| is_dev_half(*i)).map(|(_, s)| s));
-    let check =
-        Summary::of(scores.iter().enumerate().filter(|(i, _)| !is_dev_half(*i)).map(|(_, s)| s));
+    let dev = Summary::of(
+        scores
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| is_dev_half(*i))
+            .map(|(_, s)| s),
+    );
+    let check = Summary::of(
+        scores
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !is_dev_half(*i))
+            .map(|(_, s)| s),
+    );
     if args.json {
-        let sum = |s: &Summary| {
-            serde_json::json!({"cases": s.cases, "precision": s.precision, "recall": s.recall, "full": s.full})
-        };
+        let sum = |s: &Summary| serde_json::json!({"cases": s.cases, "precision": s.precision, "recall": s.recall, "full": s.full});
         let v = serde_json::json!({
             "baseline": args.baseline,
             "top": args.top,
@@ -123,7 +135,10 @@ fn main() -> ExitCode {
         args.top,
         if args.baseline { "pass.log" } else { "none" }
     );
-    println!("{:<30} {:>5} {:>9} {:>6} {:>4} {:>7} {:>6}", "case", "half", "precision", "recall", "full", "flagged", "E");
+    println!(
+        "{:<30} {:>5} {:>9} {:>6} {:>4} {:>7} {:>6}",
+        "case", "half", "precision", "recall", "full", "flagged", "E"
+    );
     for (i, s) in scores.iter().enumerate() {
         println!(
             "{:<30} {:>5} {:>9.2} {:>6.2} {:>4} {:>7} {:>6}",

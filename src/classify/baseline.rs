@@ -58,7 +58,8 @@ impl Baseline {
             };
             let eof = n == 0;
             len += n;
-            let fmt = *format.get_or_insert_with(|| detect_format(buf[..len].split(|b| *b == b'\n').take(50)));
+            let fmt = *format
+                .get_or_insert_with(|| detect_format(buf[..len].split(|b| *b == b'\n').take(50)));
             let mut pos = 0;
             while pos < len {
                 let nl = memchr::memchr(b'\n', &buf[pos..len]);

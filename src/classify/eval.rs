@@ -128,7 +128,9 @@ impl LineMap {
     /// The ground-truth range of `\n`-lines `a..=b` (1-based).
     pub fn range(&self, a: u64, b: u64) -> Option<(u64, u64)> {
         let first = self.0.get(usize::try_from(a.checked_sub(1)?).ok()?)?;
-        let last_idx = usize::try_from(b.saturating_sub(1)).ok()?.min(self.0.len().checked_sub(1)?);
+        let last_idx = usize::try_from(b.saturating_sub(1))
+            .ok()?
+            .min(self.0.len().checked_sub(1)?);
         let last = self.0.get(last_idx)?;
         Some((first.0, last.1))
     }
@@ -155,13 +157,15 @@ pub struct CaseScore {
 
 /// Scores flagged ground-truth ranges against the ground truth.
 pub fn score(name: &str, flagged_ranges: &[(u64, u64)], gt: &GroundTruth) -> CaseScore {
-    let set = |rs: &[(u64, u64)]| -> BTreeSet<u64> {
-        rs.iter().flat_map(|(a, b)| *a..=*b).collect()
-    };
+    let set =
+        |rs: &[(u64, u64)]| -> BTreeSet<u64> { rs.iter().flat_map(|(a, b)| *a..=*b).collect() };
     let flagged = set(flagged_ranges);
     let e = set(&gt.errors);
     let c = set(&gt.context);
-    let good = flagged.iter().filter(|l| e.contains(l) || c.contains(l)).count();
+    let good = flagged
+        .iter()
+        .filter(|l| e.contains(l) || c.contains(l))
+        .count();
     let found = e.iter().filter(|l| flagged.contains(l)).count();
     CaseScore {
         name: name.to_string(),
@@ -178,7 +182,12 @@ pub fn score(name: &str, flagged_ranges: &[(u64, u64)], gt: &GroundTruth) -> Cas
         full: found == e.len(),
         flagged: flagged.len(),
         error_lines: e.len(),
-        missed: e.iter().filter(|l| !flagged.contains(l)).take(10).copied().collect(),
+        missed: e
+            .iter()
+            .filter(|l| !flagged.contains(l))
+            .take(10)
+            .copied()
+            .collect(),
     }
 }
 

@@ -98,16 +98,15 @@ mod tests {
 
     #[test]
     fn finds_and_relativizes_locations() {
-        let (f, l) = find(b"[ERROR] /home/runner/work/auto/auto/value/src/X.java:[42,46] cannot access")
-            .expect("javac");
+        let (f, l) =
+            find(b"[ERROR] /home/runner/work/auto/auto/value/src/X.java:[42,46] cannot access")
+                .expect("javac");
         assert_eq!(l, 42);
         assert_eq!(relativize(&f, None), "value/src/X.java");
-        let (f, l) = find(b"    at Object.<anonymous> (tests/example-test.test.js:4:23)").expect("js");
+        let (f, l) =
+            find(b"    at Object.<anonymous> (tests/example-test.test.js:4:23)").expect("js");
         assert_eq!((f.as_str(), l), ("tests/example-test.test.js", 4));
-        assert_eq!(
-            relativize("/srv/ws/src/a.rs", Some("/srv/ws")),
-            "src/a.rs"
-        );
+        assert_eq!(relativize("/srv/ws/src/a.rs", Some("/srv/ws")), "src/a.rs");
         assert_eq!(relativize("/github/workspace/cv.tex", None), "cv.tex");
         assert!(find(b"at node_modules/x/y.js:1:2").is_none());
     }

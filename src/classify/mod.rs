@@ -187,7 +187,14 @@ pub fn analyze(
         })?;
         let total = out.lines.max(1) as f64;
         for block in out.blocks {
-            let score = score_block(&block, pack, &out.error_steps, total, baseline.is_some(), &needles);
+            let score = score_block(
+                &block,
+                pack,
+                &out.error_steps,
+                total,
+                baseline.is_some(),
+                &needles,
+            );
             scored.push(Scored {
                 log: li,
                 block,

@@ -328,7 +328,10 @@ mod tests {
                 let r = &c.rules[h];
                 let lower = s.to_ascii_lowercase();
                 assert!(
-                    r.spec.keywords.iter().any(|k| lower.contains(&k.to_ascii_lowercase())),
+                    r.spec
+                        .keywords
+                        .iter()
+                        .any(|k| lower.contains(&k.to_ascii_lowercase())),
                     "rule {} matches {s:?} but none of its keywords is in it",
                     r.spec.id
                 );

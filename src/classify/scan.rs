@@ -157,9 +157,16 @@ fn never_regex() -> Regex {
 
 fn is_warning(t: &[u8]) -> bool {
     let t = t.trim_ascii_start();
-    [&b"[WARNING]"[..], b"[WARN]", b"##[warning]", b"WARNING:", b"warning:", b"Warning:"]
-        .iter()
-        .any(|p| t.starts_with(p))
+    [
+        &b"[WARNING]"[..],
+        b"[WARN]",
+        b"##[warning]",
+        b"WARNING:",
+        b"warning:",
+        b"Warning:",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
 }
 
 fn is_blank(t: &[u8]) -> bool {
@@ -419,8 +426,14 @@ impl<'a> State<'a> {
             .iter()
             .copied()
             .max_by(|a, b| {
-                let ka = (rules[*a].spec.role == RuleRole::Cause, rules[*a].spec.confidence);
-                let kb = (rules[*b].spec.role == RuleRole::Cause, rules[*b].spec.confidence);
+                let ka = (
+                    rules[*a].spec.role == RuleRole::Cause,
+                    rules[*a].spec.confidence,
+                );
+                let kb = (
+                    rules[*b].spec.role == RuleRole::Cause,
+                    rules[*b].spec.confidence,
+                );
                 ka.partial_cmp(&kb).unwrap_or(std::cmp::Ordering::Equal)
             })
             .unwrap_or(hits[0]);
@@ -475,7 +488,12 @@ impl<'a> State<'a> {
         add_line(&mut b, no, text, self.baseline);
         enrich(&mut b, self.c, hits, text);
         let tag = leading_tag(text);
-        let max_lines = u64::from(rule.spec.max_lines.unwrap_or(super::rules::DEFAULT_MAX_LINES).max(1));
+        let max_lines = u64::from(
+            rule.spec
+                .max_lines
+                .unwrap_or(super::rules::DEFAULT_MAX_LINES)
+                .max(1),
+        );
         let o = Open {
             b,
             rule: opener,
@@ -739,11 +757,7 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
             let nl = memchr::memchr(b'\n', &buf[p..end]).map_or(end, |i| p + i);
             st.lines_done += 1;
             let no = st.lines_done;
-            let back = Back {
-                buf,
-                ls: p,
-                floor,
-            };
+            let back = Back { buf, ls: p, floor };
             st.feed_raw(no, &buf[p..nl], Some(back));
             p = nl + 1;
             continue;
@@ -763,11 +777,7 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
                 let nl = memchr::memchr(b'\n', &buf[hit..end]).map_or(end, |i| hit + i);
                 st.lines_done += 1;
                 let no = st.lines_done;
-                let back = Back {
-                    buf,
-                    ls,
-                    floor,
-                };
+                let back = Back { buf, ls, floor };
                 st.feed_raw(no, &buf[ls..nl], Some(back));
                 p = nl + 1;
             }

@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(bytes as usize, a.len());
         assert!(bytes >= 199_000 && bytes <= 201_000, "{bytes}");
         assert_eq!(lines as usize, a.iter().filter(|c| **c == b'\n').count());
-        assert!(a.split(|c| *c == b'\n').filter(|l| !l.is_empty()).all(|l| timestamp_prefix_len(l).is_some()));
+        assert!(a
+            .split(|c| *c == b'\n')
+            .filter(|l| !l.is_empty())
+            .all(|l| timestamp_prefix_len(l).is_some()));
         assert_eq!(
             detect_format(a.split(|c| *c == b'\n').take(50)),
             crate::artifact::LogFormat::RawGithub

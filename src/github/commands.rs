@@ -78,13 +78,10 @@ pub fn quote_untrusted(text: &str, prefix: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     for line in text.split('\n') {
         out.push_str(prefix);
-        out.extend(line.chars().map(|c| {
-            if c.is_control() && c != '\t' {
-                '?'
-            } else {
-                c
-            }
-        }));
+        out.extend(
+            line.chars()
+                .map(|c| if c.is_control() && c != '\t' { '?' } else { c }),
+        );
         out.push('\n');
     }
     out
@@ -132,7 +129,9 @@ impl ActionsEnv {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             {
-                return Err(std::io::Error::other(format!("invalid output name {name:?}")));
+                return Err(std::io::Error::other(format!(
+                    "invalid output name {name:?}"
+                )));
             }
             let delimiter = loop {
                 let d = format!("ghadelimiter_{:016x}", rand::random::<u64>());

@@ -215,10 +215,7 @@ mod tests {
     fn detects_formats() {
         let raw: &[u8] = b"\xEF\xBB\xBF2023-09-21T17:21:40.2730746Z ##[group]Operating System";
         assert_eq!(detect_format([raw]), LogFormat::RawGithub);
-        assert_eq!(
-            detect_format([&b"[INFO] Building"[..]]),
-            LogFormat::Plain
-        );
+        assert_eq!(detect_format([&b"[INFO] Building"[..]]), LogFormat::Plain);
     }
 
     #[test]

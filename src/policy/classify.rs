@@ -55,9 +55,8 @@ impl ClassifyRaw {
         }
         let mut seen = std::collections::HashSet::new();
         for (i, rule) in self.rules.iter().enumerate() {
-            check_spec(rule).map_err(|e| {
-                KeyError::new(format!("classify.rules[{i}].{}", e.key), e.message)
-            })?;
+            check_spec(rule)
+                .map_err(|e| KeyError::new(format!("classify.rules[{i}].{}", e.key), e.message))?;
             if builtin.iter().any(|b| b == &rule.id) {
                 return Err(KeyError::new(
                     format!("classify.rules[{i}].id"),
@@ -88,8 +87,11 @@ mod tests {
 
     #[test]
     fn unknown_disable_id_is_a_key_error() {
-        let err = Policy::parse(b"classify:\n  disable: [no-such-rule]\n", Path::new("p.yml"))
-            .expect_err("unknown id");
+        let err = Policy::parse(
+            b"classify:\n  disable: [no-such-rule]\n",
+            Path::new("p.yml"),
+        )
+        .expect_err("unknown id");
         let msg = err.to_string();
         assert!(msg.contains("classify.disable[0]"), "{msg}");
         assert!(msg.contains("no-such-rule"), "{msg}");
@@ -109,7 +111,10 @@ mod tests {
             Path::new("p.yml"),
         )
         .expect_err("bad regex");
-        assert!(err.to_string().contains("classify.rules[0].pattern"), "{err}");
+        assert!(
+            err.to_string().contains("classify.rules[0].pattern"),
+            "{err}"
+        );
         let err = Policy::parse(
             b"classify:\n  rules:\n    - id: ours\n      category: flaky_test\n      pattern: 'x'\n      confidence: 0.9\n      bogus: 1\n",
             Path::new("p.yml"),

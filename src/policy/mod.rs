@@ -144,7 +144,12 @@ impl Policy {
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Policy, PolicyError> {
         let text = std::str::from_utf8(bytes).map_err(|e| PolicyError::Parse {
             path: path.to_path_buf(),
-            line: Some(1 + bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count()),
+            line: Some(
+                1 + bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count(),
+            ),
             message: "the file is not valid UTF-8".into(),
         })?;
         let raw: PolicyFile = if text.trim().is_empty() {
@@ -198,9 +203,7 @@ fn strip_location(msg: &str) -> String {
 /// A bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: u64 = num
         .parse()
@@ -230,8 +233,11 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_and_line() {
-        let err = Policy::parse(b"version: 1\nself-heal:\n  bogus-key: 3\n", Path::new("p.yml"))
-            .expect_err("unknown key");
+        let err = Policy::parse(
+            b"version: 1\nself-heal:\n  bogus-key: 3\n",
+            Path::new("p.yml"),
+        )
+        .expect_err("unknown key");
         let msg = err.to_string();
         assert!(msg.contains("p.yml line 3"), "{msg}");
         assert!(msg.contains("bogus-key"), "{msg}");
