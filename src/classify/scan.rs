@@ -259,7 +259,7 @@ impl<'a> State<'a> {
             None => true,
         };
         if candidate {
-            hits.extend(self.c.set.matches(&cur[..]).into_iter());
+            hits.extend(self.c.set.matches(&cur[..]));
         }
         let step = if hits.is_empty() {
             (None, None)

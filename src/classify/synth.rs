@@ -168,7 +168,7 @@ mod tests {
         generate(&mut b, 200_000, 7).expect("writes");
         assert_eq!(a, b);
         assert_eq!(bytes as usize, a.len());
-        assert!(bytes >= 199_000 && bytes <= 201_000, "{bytes}");
+        assert!((199_000..=201_000).contains(&bytes), "{bytes}");
         assert_eq!(lines as usize, a.iter().filter(|c| **c == b'\n').count());
         assert!(a
             .split(|c| *c == b'\n')
