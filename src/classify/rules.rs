@@ -1,0 +1,354 @@
+//! Rules: the YAML shape ([`RuleSpec`], shared by `rules/builtin.yml` and the policy's
+//! `classify.rules`), and their compiled form.
+
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::Category;
+
+/// The built-in rule pack, `rules/builtin.yml`, compiled into the binary.
+pub const BUILTIN_RULES_YAML: &str = include_str!("../../rules/builtin.yml");
+
+/// Largest compiled size of one rule regex, in bytes (guards against pathological patterns).
+const REGEX_SIZE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The default cap on a block's length, in lines.
+pub const DEFAULT_MAX_LINES: u32 = 5000;
+
+/// What a rule's match says about the block it is in.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleRole {
+    /// The block explains the failure.
+    #[default]
+    Cause,
+    /// The line only says that something failed (`BUILD FAILURE`, an exit code).
+    Summary,
+    /// The line says the real cause is elsewhere; a block holding one scores lower.
+    Demote,
+}
+
+/// How a block grows after the line that opened it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Extend {
+    /// The line itself (plus `before`/`after` context).
+    #[default]
+    None,
+    /// Continuation lines: indented lines, stack frames, `Caused by:`, lines with the same
+    /// `[TAG]` as the first line, lines matching `continue`; a closing marker a few lines later
+    /// is absorbed.
+    Block,
+    /// Every line until one matches `stop` (that line is not included).
+    Until,
+}
+
+/// One rule as written in `rules/builtin.yml` or in the policy's `classify.rules`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RuleSpec {
+    /// Unique id (kebab-case), used by `disable` and in findings.
+    pub id: String,
+    /// The category a match points at.
+    pub category: Category,
+    /// A regex (Rust `regex` syntax) matched on the cleaned line (timestamp, `gh run view`
+    /// prefix and ANSI codes removed). Named groups `file` and `line` give a source location.
+    pub pattern: String,
+    /// Case-insensitive literals, one of which is in every line the pattern matches. Lines
+    /// without any keyword of any rule are skipped at memory speed; a rule without keywords
+    /// runs on every line (slower).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// How surely a match explains the failure, 0..=1.
+    pub confidence: f64,
+    /// What a match says about its block.
+    #[serde(default)]
+    pub role: RuleRole,
+    /// How the block grows after the matching line.
+    #[serde(default)]
+    pub extend: Extend,
+    /// Extra continuation lines for `extend: block` (regex on the cleaned line).
+    #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_: Option<String>,
+    /// The line that ends an `extend: until` block (regex; the line is not included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<String>,
+    /// Preceding lines matching this regex (at most 3) join the block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_before: Option<String>,
+    /// Fixed context lines before the matching line.
+    #[serde(default)]
+    pub before: u32,
+    /// Fixed context lines after the block.
+    #[serde(default)]
+    pub after: u32,
+    /// The longest block, in lines (default 5000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lines: Option<u32>,
+    /// What the rule recognises, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The YAML file shape: `rules: [...]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    rules: Vec<RuleSpec>,
+}
+
+/// A problem with one rule: which rule, which key, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rule {id}: {key}: {message}")]
+pub struct RuleError {
+    /// The rule id (or its index when the id is missing).
+    pub id: String,
+    /// The key (`pattern`, `confidence`…).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Parses the built-in rule pack.
+pub fn builtin_specs() -> Result<Vec<RuleSpec>, RuleError> {
+    let file: RuleFile = serde_yaml_ng::from_str(BUILTIN_RULES_YAML).map_err(|e| RuleError {
+        id: "builtin".into(),
+        key: "rules/builtin.yml".into(),
+        message: e.to_string(),
+    })?;
+    Ok(file.rules)
+}
+
+/// The ids of the built-in rules, in file order (empty if the pack does not parse, which a
+/// unit test rules out).
+pub fn builtin_ids() -> Vec<String> {
+    builtin_specs()
+        .map(|v| v.into_iter().map(|r| r.id).collect())
+        .unwrap_or_default()
+}
+
+fn build_regex(id: &str, key: &str, pattern: &str) -> Result<Regex, RuleError> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| RuleError {
+            id: id.to_string(),
+            key: key.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// Checks one rule: id shape, confidence range, regexes compile, `stop` present for `until`.
+pub fn check_spec(spec: &RuleSpec) -> Result<(), RuleError> {
+    compile_rule(spec).map(|_| ())
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub spec: RuleSpec,
+    pub regex: Regex,
+    pub continue_: Option<Regex>,
+    pub stop: Option<Regex>,
+    pub join_before: Option<Regex>,
+    pub file_group: bool,
+}
+
+fn compile_rule(spec: &RuleSpec) -> Result<Rule, RuleError> {
+    let err = |key: &str, message: String| RuleError {
+        id: spec.id.clone(),
+        key: key.to_string(),
+        message,
+    };
+    if spec.id.is_empty()
+        || spec.id.len() > 64
+        || !spec
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
+        return Err(err(
+            "id",
+            "must be 1-64 characters of a-z, 0-9, '-' or '_'".into(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&spec.confidence) || spec.confidence.is_nan() {
+        return Err(err("confidence", "must be between 0 and 1".into()));
+    }
+    if spec.keywords.iter().any(|k| k.is_empty()) {
+        return Err(err("keywords", "a keyword must not be empty".into()));
+    }
+    if spec.extend == Extend::Until && spec.stop.is_none() {
+        return Err(err("stop", "`extend: until` needs a `stop` regex".into()));
+    }
+    let regex = build_regex(&spec.id, "pattern", &spec.pattern)?;
+    let opt = |key: &str, p: &Option<String>| -> Result<Option<Regex>, RuleError> {
+        p.as_deref()
+            .map(|p| build_regex(&spec.id, key, p))
+            .transpose()
+    };
+    let file_group = regex.capture_names().any(|n| n == Some("file"));
+    Ok(Rule {
+        continue_: opt("continue", &spec.continue_)?,
+        stop: opt("stop", &spec.stop)?,
+        join_before: opt("join-before", &spec.join_before)?,
+        regex,
+        file_group,
+        spec: spec.clone(),
+    })
+}
+
+/// The compiled rule set: rules, one `RegexSet` over all patterns, and the literal prefilter.
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    pub rules: Vec<Rule>,
+    pub set: RegexSet,
+    /// Keywords of every rule plus the structural markers; `None` when some rule has no
+    /// keywords (then every line is a candidate).
+    pub prefilter: Option<Prefilter>,
+}
+
+/// Structural markers the scanner always looks at (step headers).
+/// The literal prefilter: "does this text hold any keyword, case-insensitively".
+#[derive(Debug, Clone)]
+pub(crate) enum Prefilter {
+    /// A case-insensitive alternation of the escaped keywords (the regex engine's lazy DFA;
+    /// measured a little faster here than an aho-corasick DFA over the same keywords).
+    Re(Regex),
+}
+
+impl Prefilter {
+    /// Start of the first keyword occurrence in `hay`.
+    pub fn find(&self, hay: &[u8]) -> Option<usize> {
+        match self {
+            Prefilter::Re(re) => re.find(hay).map(|m| m.start()),
+        }
+    }
+
+    /// True when `hay` holds a keyword.
+    pub fn is_match(&self, hay: &[u8]) -> bool {
+        match self {
+            Prefilter::Re(re) => re.is_match(hay),
+        }
+    }
+}
+
+pub(crate) const STRUCTURAL_KEYWORDS: &[&str] = &["##[group]"];
+
+pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut rules = Vec::with_capacity(specs.len());
+    for spec in specs {
+        if !seen.insert(spec.id.as_str()) {
+            return Err(RuleError {
+                id: spec.id.clone(),
+                key: "id".into(),
+                message: "duplicate rule id".into(),
+            });
+        }
+        rules.push(compile_rule(spec)?);
+    }
+    let set = RegexSetBuilder::new(rules.iter().map(|r| r.spec.pattern.as_str()))
+        .size_limit(REGEX_SIZE_LIMIT.saturating_mul(8))
+        .build()
+        .map_err(|e| RuleError {
+            id: "(all rules)".into(),
+            key: "pattern".into(),
+            message: e.to_string(),
+        })?;
+    let prefilter = if rules.iter().any(|r| r.spec.keywords.is_empty()) {
+        None
+    } else {
+        let mut words: Vec<String> = rules
+            .iter()
+            .flat_map(|r| r.spec.keywords.iter().map(|k| k.to_ascii_lowercase()))
+            .chain(STRUCTURAL_KEYWORDS.iter().map(|s| s.to_string()))
+            .collect();
+        words.sort();
+        words.dedup();
+        // A keyword that contains another is redundant for "is any present".
+        let all = words.clone();
+        words.retain(|w| !all.iter().any(|o| o != w && w.contains(o.as_str())));
+        {
+            let alt: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+            let re = RegexBuilder::new(&format!("(?i-u:{})", alt.join("|")))
+                .unicode(false)
+                .size_limit(REGEX_SIZE_LIMIT.saturating_mul(8))
+                .dfa_size_limit(REGEX_SIZE_LIMIT.saturating_mul(8))
+                .build()
+                .map_err(|e| RuleError {
+                    id: "(all rules)".into(),
+                    key: "keywords".into(),
+                    message: e.to_string(),
+                })?;
+            Some(Prefilter::Re(re))
+        }
+    };
+    Ok(Compiled {
+        rules,
+        set,
+        prefilter,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_pack_parses_and_compiles() {
+        let specs = builtin_specs().expect("builtin parses");
+        assert!(specs.len() > 40);
+        let c = compile(&specs).expect("builtin compiles");
+        assert!(c.prefilter.is_some(), "every built-in rule has keywords");
+    }
+
+    #[test]
+    fn every_builtin_rule_keyword_is_in_its_own_examples() {
+        // A rule whose keywords do not occur in what its pattern matches would never fire.
+        let specs = builtin_specs().expect("builtin parses");
+        let samples = [
+            "TimeoutError: locator.click: Timeout 30000ms exceeded.",
+            "panic: test timed out after 10m0s",
+            "npm ERR! code ECONNRESET",
+            "npm ERR! code ERESOLVE",
+            "fatal: unsafe repository ('/github/workspace' is owned by someone else)",
+            "[ERROR] /a/B.java:[1,2] cannot find symbol",
+            "thread 'main' panicked at src/lib.rs:1:2:",
+            "--- FAIL: TestX (0.1s)",
+        ];
+        let c = compile(&specs).expect("compiles");
+        let pf = c.prefilter.expect("prefilter");
+        for s in samples {
+            let hits: Vec<usize> = c.set.matches(s.as_bytes()).into_iter().collect();
+            assert!(!hits.is_empty(), "no rule matches {s}");
+            assert!(pf.is_match(s.as_bytes()), "prefilter misses {s}");
+            for h in hits {
+                let r = &c.rules[h];
+                let lower = s.to_ascii_lowercase();
+                assert!(
+                    r.spec
+                        .keywords
+                        .iter()
+                        .any(|k| lower.contains(&k.to_ascii_lowercase())),
+                    "rule {} matches {s:?} but none of its keywords is in it",
+                    r.spec.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_key() {
+        let mut spec = builtin_specs().expect("ok").remove(0);
+        spec.pattern = "(".into();
+        assert_eq!(check_spec(&spec).expect_err("bad regex").key, "pattern");
+        spec.pattern = "x".into();
+        spec.confidence = 1.5;
+        assert_eq!(check_spec(&spec).expect_err("bad conf").key, "confidence");
+        spec.confidence = 0.5;
+        spec.id = "Bad Id".into();
+        assert_eq!(check_spec(&spec).expect_err("bad id").key, "id");
+    }
+}

@@ -1,0 +1,826 @@
+//! The streaming scanner: one pass over a log in big chunks, a literal prefilter
+//! (aho-corasick) so the regexes only see candidate lines, and bounded block state.
+//!
+//! Memory is bounded whatever the input: the read buffer is [`BUF_CAP`] bytes, a line longer
+//! than [`MAX_LINE`] bytes is examined by its first [`MAX_LINE`] bytes only, blocks keep at
+//! most [`MAX_EXCERPT_LINES`] lines / [`MAX_EXCERPT_BYTES`] bytes of text, and at most
+//! [`MAX_BLOCKS`] candidate blocks are kept.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+use sha2::{Digest, Sha256};
+
+use super::baseline::{line_hash, Baseline};
+use super::rules::{Compiled, Extend, RuleRole};
+use crate::artifact::LogFormat;
+use crate::logs::format::{clean_line, detect_format, split_gh_run_view};
+
+/// Size of the read buffer in bytes.
+pub const BUF_CAP: usize = 4 << 20;
+/// The longest line examined, in bytes; the rest of a longer line is skipped (still counted).
+pub const MAX_LINE: usize = 64 << 10;
+/// Lines of history kept before the current position for `join-before`/`before`, in bytes.
+const HIST: usize = 16 << 10;
+/// Excerpt bounds (the contract's: 40 lines, 8 KiB).
+pub const MAX_EXCERPT_LINES: usize = 40;
+/// Excerpt bound in bytes.
+pub const MAX_EXCERPT_BYTES: usize = 8 << 10;
+/// The most candidate blocks kept per log (the weakest are dropped beyond it).
+pub const MAX_BLOCKS: usize = 512;
+/// Tentative lines after a block (blank lines and lines that may precede a closing marker).
+const MAX_PENDING: usize = 3;
+/// Non-blank tentative lines.
+const MAX_PENDING_TEXT: usize = 2;
+
+/// A block of lines found by the scanner (before ranking).
+#[derive(Debug, Clone)]
+pub(crate) struct Block {
+    /// First line, 1-based.
+    pub start: u64,
+    /// Last line, 1-based, inclusive.
+    pub end: u64,
+    /// The rule that opened the block.
+    pub opener: usize,
+    /// Best cause rule and its confidence.
+    pub cause: Option<(usize, f64)>,
+    /// Best summary rule and its confidence.
+    pub summary: Option<(usize, f64)>,
+    /// A demote rule matched inside.
+    pub demoted: bool,
+    /// Cleaned text, bounded.
+    pub excerpt: Vec<u8>,
+    pub excerpt_lines: usize,
+    /// Lines in the block and how many of them are in the baseline.
+    pub lines: u64,
+    pub baseline_hits: u64,
+    /// A source location named in the block.
+    pub file: Option<(String, u32)>,
+    /// The line that opened the block is a warning (`[WARNING]`, `warning:`, `##[warning]`).
+    pub warning: bool,
+    /// The step (name) and its identity key.
+    pub step: Option<String>,
+    pub step_key: Option<String>,
+}
+
+impl Block {
+    /// The rule whose category and id the finding carries: the best cause, else the best
+    /// summary, else the opener.
+    pub fn best_rule(&self) -> usize {
+        self.cause
+            .or(self.summary)
+            .map(|(r, _)| r)
+            .unwrap_or(self.opener)
+    }
+}
+
+/// What one scan produced.
+#[derive(Debug, Clone)]
+pub(crate) struct ScanOut {
+    pub bytes: u64,
+    pub lines: u64,
+    pub sha256: String,
+    pub format: LogFormat,
+    pub blocks: Vec<Block>,
+    /// Step keys that hold a `##[error]` line.
+    pub error_steps: HashSet<String>,
+}
+
+struct Pending {
+    no: u64,
+    text: Vec<u8>,
+    hits: Vec<usize>,
+    blank: bool,
+}
+
+struct Open {
+    b: Block,
+    rule: usize,
+    tag: Option<Vec<u8>>,
+    pending: Vec<Pending>,
+    max_lines: u64,
+}
+
+/// Access to the lines before the current one, in the read buffer.
+#[derive(Clone, Copy)]
+struct Back<'b> {
+    buf: &'b [u8],
+    /// Start of the current line.
+    ls: usize,
+    /// Lines starting before this offset are not available.
+    floor: usize,
+}
+
+impl<'b> Back<'b> {
+    /// The `k`-th previous line (1 = the line just before), raw.
+    fn prev(&self, k: usize) -> Option<&'b [u8]> {
+        let mut end = self.ls; // exclusive end of the previous line + 1 (the '\n')
+        let mut start = self.ls;
+        for _ in 0..k {
+            if start <= self.floor {
+                return None;
+            }
+            end = start - 1; // position of '\n'
+            start = memchr::memrchr(b'\n', &self.buf[self.floor..end])
+                .map_or(self.floor, |i| self.floor + i + 1);
+        }
+        Some(&self.buf[start..end])
+    }
+}
+
+fn statics() -> &'static (Regex, Regex, Regex) {
+    static S: OnceLock<(Regex, Regex, Regex)> = OnceLock::new();
+    S.get_or_init(|| {
+        // These patterns are constants; a failure here is a programming error caught by tests.
+        let exception = Regex::new(
+            r"^(?:Caused by: )?(?:(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*|[A-Z]\w*)(?:Exception|Error|Throwable|Failure)\b(?::|$)",
+        )
+        .unwrap_or_else(|_| never_regex());
+        let end_marker = Regex::new(
+            r"marked build as failure$|^(?:##\[error\]|Error: )Process completed with exit code|^##\[error\]The process .* failed with exit code",
+        )
+        .unwrap_or_else(|_| never_regex());
+        let stop = Regex::new(
+            r"^(?:\[(?:INFO|WARNING|WARN|DEBUG)\]|##\[(?:group|endgroup|section)\]|> Task |Post job cleanup\.|\* (?:Try|Get more help|What went wrong):?)",
+        )
+        .unwrap_or_else(|_| never_regex());
+        (exception, end_marker, stop)
+    })
+}
+
+fn never_regex() -> Regex {
+    // `[^\s\S]` matches nothing; it always compiles.
+    Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
+}
+
+fn is_warning(t: &[u8]) -> bool {
+    let t = t.trim_ascii_start();
+    [
+        &b"[WARNING]"[..],
+        b"[WARN]",
+        b"##[warning]",
+        b"WARNING:",
+        b"warning:",
+        b"Warning:",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
+}
+
+fn is_blank(t: &[u8]) -> bool {
+    t.iter().all(|b| b.is_ascii_whitespace())
+}
+
+fn leading_tag(t: &[u8]) -> Option<Vec<u8>> {
+    if t.first() != Some(&b'[') {
+        return None;
+    }
+    let close = memchr::memchr(b']', &t[..t.len().min(16)])?;
+    let inner = &t[1..close];
+    const ERRORISH: [&[u8]; 6] = [b"ERROR", b"FATAL", b"FAIL", b"FAILED", b"SEVERE", b"E"];
+    if ERRORISH.contains(&inner) {
+        Some(t[..=close].to_vec())
+    } else {
+        None
+    }
+}
+
+enum Class {
+    Cont,
+    Blank,
+    End,
+    Stop,
+    Other,
+}
+
+struct State<'a> {
+    c: &'a Compiled,
+    format: LogFormat,
+    baseline: Option<&'a Baseline>,
+    open: Option<Open>,
+    /// Fixed `after` context still owed to the last closed block.
+    tail: Option<(usize, u32)>,
+    blocks: Vec<Block>,
+    last_end: u64,
+    step_idx: u32,
+    step_name: Option<String>,
+    error_steps: HashSet<String>,
+    hits: Vec<usize>,
+    cur: Vec<u8>,
+    scratch: Vec<u8>,
+    lines_done: u64,
+}
+
+impl<'a> State<'a> {
+    fn every_line(&self) -> bool {
+        self.open.is_some() || self.tail.is_some() || self.c.prefilter.is_none()
+    }
+
+    fn step_of(&self, raw: &[u8]) -> (Option<String>, Option<String>) {
+        if self.format == LogFormat::GhRunView {
+            if let Some((job, step, _)) = split_gh_run_view(raw) {
+                let name = format!(
+                    "{} / {}",
+                    String::from_utf8_lossy(job),
+                    String::from_utf8_lossy(step)
+                );
+                return (Some(name.clone()), Some(name));
+            }
+        }
+        match &self.step_name {
+            Some(n) => (Some(n.clone()), Some(format!("{}:{n}", self.step_idx))),
+            None => (None, None),
+        }
+    }
+
+    /// One original line (raw, without its `\n`).
+    fn feed_raw(&mut self, no: u64, raw: &[u8], back: Option<Back<'_>>) {
+        let raw = &raw[..raw.len().min(MAX_LINE)];
+        let mut cur = std::mem::take(&mut self.cur);
+        cur.clear();
+        cur.extend_from_slice(clean_line(self.format, raw, &mut self.scratch));
+        // Structure: step headers and error markers.
+        if let Some(rest) = cur.strip_prefix(b"##[group]") {
+            if self.format != LogFormat::GhRunView {
+                self.step_idx += 1;
+                self.step_name = Some(String::from_utf8_lossy(rest).trim().to_string());
+            }
+        } else if cur.starts_with(b"##[error]") {
+            if let (_, Some(key)) = self.step_of(raw) {
+                self.error_steps.insert(key);
+            }
+        }
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.clear();
+        let candidate = match &self.c.prefilter {
+            Some(pf) => pf.is_match(&cur[..]),
+            None => true,
+        };
+        if candidate {
+            hits.extend(self.c.set.matches(&cur[..]));
+        }
+        let step = if hits.is_empty() {
+            (None, None)
+        } else {
+            self.step_of(raw)
+        };
+        self.feed(no, &cur, &hits, back, step);
+        self.hits = hits;
+        self.cur = cur;
+    }
+
+    fn classify(&self, o: &Open, t: &[u8], hits: &[usize]) -> Class {
+        let (exception, end_marker, stop) = statics();
+        let rule = &self.c.rules[o.rule];
+        // A run of lines matched by the rule that opened the block is one block.
+        if o.pending.is_empty() && hits.contains(&o.rule) && !is_warning(t) {
+            return Class::Cont;
+        }
+        if rule.spec.extend == Extend::Until {
+            return match &rule.stop {
+                Some(s) if s.is_match(t) => Class::Stop,
+                _ => Class::Cont,
+            };
+        }
+        if is_blank(t) {
+            return Class::Blank;
+        }
+        if let Some(tag) = &o.tag {
+            if t.starts_with(tag) {
+                return Class::Cont;
+            }
+        }
+        if end_marker.is_match(t) {
+            return Class::End;
+        }
+        if stop.is_match(t) {
+            return Class::Stop;
+        }
+        if matches!(t.first(), Some(b' ' | b'\t')) {
+            return Class::Cont;
+        }
+        let trimmed = t.trim_ascii_start();
+        if trimmed.starts_with(b"at ")
+            || trimmed.starts_with(b"Caused by")
+            || trimmed.starts_with(b"Caused:")
+            || trimmed.starts_with(b"Also:")
+            || trimmed.starts_with(b"Suppressed:")
+            || trimmed.starts_with(b"...")
+            || exception.is_match(trimmed)
+        {
+            return Class::Cont;
+        }
+        if let Some(c) = &rule.continue_ {
+            if c.is_match(t) {
+                return Class::Cont;
+            }
+        }
+        Class::Other
+    }
+
+    fn feed(
+        &mut self,
+        no: u64,
+        text: &[u8],
+        hits: &[usize],
+        back: Option<Back<'_>>,
+        step: (Option<String>, Option<String>),
+    ) {
+        if let Some((bi, left)) = self.tail {
+            if let Some(b) = self.blocks.get_mut(bi) {
+                if b.end + 1 == no {
+                    add_line(b, no, text, self.baseline);
+                    self.last_end = no;
+                }
+            }
+            self.tail = if left > 1 { Some((bi, left - 1)) } else { None };
+            if !hits.is_empty() {
+                // A new trigger still opens its own block below.
+            } else {
+                return;
+            }
+        }
+        if let Some(mut o) = self.open.take() {
+            let class = self.classify(&o, text, hits);
+            match class {
+                Class::Cont | Class::End => {
+                    for p in std::mem::take(&mut o.pending) {
+                        add_line(&mut o.b, p.no, &p.text, self.baseline);
+                        enrich(&mut o.b, self.c, &p.hits, &p.text);
+                    }
+                    add_line(&mut o.b, no, text, self.baseline);
+                    enrich(&mut o.b, self.c, hits, text);
+                    if matches!(class, Class::End) || o.b.end - o.b.start + 1 >= o.max_lines {
+                        self.close(o);
+                    } else {
+                        self.open = Some(o);
+                    }
+                    return;
+                }
+                Class::Blank | Class::Other => {
+                    let blank = matches!(class, Class::Blank);
+                    let texts = o.pending.iter().filter(|p| !p.blank).count();
+                    let consecutive_blank = o.pending.last().is_some_and(|p| p.blank);
+                    let fits = o.pending.len() < MAX_PENDING
+                        && if blank {
+                            !consecutive_blank
+                        } else {
+                            texts < MAX_PENDING_TEXT
+                        };
+                    if fits {
+                        o.pending.push(Pending {
+                            no,
+                            text: text.to_vec(),
+                            hits: hits.to_vec(),
+                            blank,
+                        });
+                        self.open = Some(o);
+                        return;
+                    }
+                    self.close_and_refeed(o, &step);
+                    // The current line, against whatever the re-fed lines left open.
+                    self.feed(no, text, hits, back, step);
+                    return;
+                }
+                Class::Stop => {
+                    self.close_and_refeed(o, &step);
+                    if self.open.is_some() {
+                        self.feed(no, text, hits, back, step);
+                        return;
+                    }
+                }
+            }
+        }
+        if !hits.is_empty() {
+            self.open_block(no, text, hits, back, step);
+        }
+    }
+
+    /// Closes a block at its last confirmed line and feeds its tentative lines again.
+    fn close_and_refeed(&mut self, mut o: Open, step: &(Option<String>, Option<String>)) {
+        let pending = std::mem::take(&mut o.pending);
+        self.close(o);
+        for p in pending {
+            let step = if p.hits.is_empty() {
+                (None, None)
+            } else {
+                step.clone()
+            };
+            self.feed(p.no, &p.text, &p.hits, None, step);
+        }
+    }
+
+    fn open_block(
+        &mut self,
+        no: u64,
+        text: &[u8],
+        hits: &[usize],
+        back: Option<Back<'_>>,
+        step: (Option<String>, Option<String>),
+    ) {
+        // The rule that drives the extent: the most confident cause, else any.
+        let rules = &self.c.rules;
+        let opener = hits
+            .iter()
+            .copied()
+            .max_by(|a, b| {
+                let ka = (
+                    rules[*a].spec.role == RuleRole::Cause,
+                    rules[*a].spec.confidence,
+                );
+                let kb = (
+                    rules[*b].spec.role == RuleRole::Cause,
+                    rules[*b].spec.confidence,
+                );
+                ka.partial_cmp(&kb).unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .unwrap_or(hits[0]);
+        let rule = &rules[opener];
+        let mut b = Block {
+            start: no,
+            end: no.saturating_sub(1),
+            opener,
+            cause: None,
+            summary: None,
+            demoted: false,
+            excerpt: Vec::new(),
+            excerpt_lines: 0,
+            lines: 0,
+            baseline_hits: 0,
+            file: None,
+            warning: is_warning(text),
+            step: step.0,
+            step_key: step.1,
+        };
+        // Context before: fixed `before` lines and `join-before` lines.
+        if let Some(back) = back {
+            let mut take = 0usize;
+            let mut prevs: Vec<Vec<u8>> = Vec::new();
+            let fixed = rule.spec.before.min(10) as usize;
+            for k in 1..=fixed.max(3) {
+                if no <= k as u64 || no - k as u64 <= self.last_end {
+                    break;
+                }
+                let Some(raw) = back.prev(k) else { break };
+                let mut s = Vec::new();
+                let t = clean_line(self.format, &raw[..raw.len().min(MAX_LINE)], &mut s).to_vec();
+                let joins = k <= fixed
+                    || (take + 1 == k
+                        && hits.iter().any(|h| {
+                            rules[*h]
+                                .join_before
+                                .as_ref()
+                                .is_some_and(|j| j.is_match(&t))
+                        }));
+                if !joins {
+                    break;
+                }
+                take = k;
+                prevs.push(t);
+            }
+            for (i, t) in prevs.iter().enumerate().rev() {
+                let pno = no - (i as u64 + 1);
+                add_line(&mut b, pno, t, self.baseline);
+            }
+        }
+        add_line(&mut b, no, text, self.baseline);
+        enrich(&mut b, self.c, hits, text);
+        let tag = leading_tag(text);
+        let max_lines = u64::from(
+            rule.spec
+                .max_lines
+                .unwrap_or(super::rules::DEFAULT_MAX_LINES)
+                .max(1),
+        );
+        let o = Open {
+            b,
+            rule: opener,
+            tag,
+            pending: Vec::new(),
+            max_lines,
+        };
+        if rule.spec.extend == Extend::None {
+            self.close(o);
+        } else {
+            self.open = Some(o);
+        }
+    }
+
+    fn close(&mut self, o: Open) {
+        let after = self.c.rules[o.rule].spec.after;
+        self.last_end = o.b.end;
+        self.blocks.push(o.b);
+        if after > 0 {
+            self.tail = Some((self.blocks.len() - 1, after.min(40)));
+        }
+        if self.blocks.len() > MAX_BLOCKS {
+            self.prune();
+        }
+    }
+
+    /// Drops the weaker half of the blocks (by best confidence, then position) to bound memory.
+    fn prune(&mut self) {
+        let c = self.c;
+        let strength = |b: &Block| {
+            b.cause
+                .map(|x| x.1)
+                .or(b.summary.map(|x| x.1 * 0.5))
+                .unwrap_or(0.0)
+        };
+        let mut idx: Vec<usize> = (0..self.blocks.len()).collect();
+        idx.sort_by(|a, b| {
+            let (ba, bb) = (&self.blocks[*a], &self.blocks[*b]);
+            strength(bb)
+                .partial_cmp(&strength(ba))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(bb.start.cmp(&ba.start))
+        });
+        let keep: HashSet<usize> = idx.into_iter().take(MAX_BLOCKS / 2).collect();
+        let mut i = 0;
+        self.blocks.retain(|_| {
+            let k = keep.contains(&i);
+            i += 1;
+            k
+        });
+        self.tail = None;
+        let _ = c;
+    }
+
+    fn finish(&mut self) {
+        if let Some(mut o) = self.open.take() {
+            let pending = std::mem::take(&mut o.pending);
+            self.close(o);
+            for p in pending {
+                self.feed(p.no, &p.text, &p.hits, None, (None, None));
+            }
+            if let Some(o) = self.open.take() {
+                self.close(o);
+            }
+        }
+    }
+}
+
+fn add_line(b: &mut Block, no: u64, text: &[u8], baseline: Option<&Baseline>) {
+    if no < b.start {
+        b.start = no;
+    }
+    if no > b.end {
+        b.end = no;
+    }
+    b.lines += 1;
+    if let Some(base) = baseline {
+        if base.contains(line_hash(text)) {
+            b.baseline_hits += 1;
+        }
+    }
+    if b.excerpt_lines < MAX_EXCERPT_LINES && b.excerpt.len() < MAX_EXCERPT_BYTES {
+        let room = MAX_EXCERPT_BYTES - b.excerpt.len();
+        let t = &text[..text.len().min(room.saturating_sub(1))];
+        b.excerpt.extend_from_slice(t);
+        b.excerpt.push(b'\n');
+        b.excerpt_lines += 1;
+    }
+    if b.file.is_none() && b.lines <= MAX_EXCERPT_LINES as u64 {
+        b.file = super::location::find(text);
+    }
+}
+
+fn enrich(b: &mut Block, c: &Compiled, hits: &[usize], text: &[u8]) {
+    for &h in hits {
+        let r = &c.rules[h];
+        let conf = r.spec.confidence;
+        match r.spec.role {
+            RuleRole::Cause => {
+                if b.cause.is_none_or(|(_, x)| conf > x) {
+                    b.cause = Some((h, conf));
+                }
+            }
+            RuleRole::Summary => {
+                if b.summary.is_none_or(|(_, x)| conf > x) {
+                    b.summary = Some((h, conf));
+                }
+            }
+            RuleRole::Demote => b.demoted = true,
+        }
+        if r.file_group && b.file.is_none() {
+            if let Some(caps) = r.regex.captures(text) {
+                if let Some(f) = caps.name("file") {
+                    let line = caps
+                        .name("line")
+                        .and_then(|l| std::str::from_utf8(l.as_bytes()).ok())
+                        .and_then(|l| l.parse::<u32>().ok());
+                    if let Some(line) = line {
+                        let path = String::from_utf8_lossy(f.as_bytes()).into_owned();
+                        b.file = Some((path, line));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Counts `\n` bytes (vectorised by the compiler).
+fn count_newlines(s: &[u8]) -> u64 {
+    s.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Scans one log stream.
+pub(crate) fn scan<R: Read>(
+    mut r: R,
+    c: &Compiled,
+    baseline: Option<&Baseline>,
+) -> std::io::Result<ScanOut> {
+    let mut buf = vec![0u8; BUF_CAP];
+    let mut len = 0usize;
+    let mut hasher = Sha256::new();
+    let mut total: u64 = 0;
+    let mut eof = false;
+    // Fill at least 64 KiB (or to EOF) to detect the format.
+    while len < (64 << 10) && !eof {
+        let n = read_some(&mut r, &mut buf[len..])?;
+        if n == 0 {
+            eof = true;
+        }
+        hasher.update(&buf[len..len + n]);
+        total += n as u64;
+        len += n;
+    }
+    let format = detect_format(buf[..len].split(|b| *b == b'\n').take(50));
+    let mut st = State {
+        c,
+        format,
+        baseline,
+        open: None,
+        tail: None,
+        blocks: Vec::new(),
+        last_end: 0,
+        step_idx: 0,
+        step_name: None,
+        error_steps: HashSet::new(),
+        hits: Vec::new(),
+        cur: Vec::with_capacity(1024),
+        scratch: Vec::with_capacity(1024),
+        lines_done: 0,
+    };
+    let mut pos = 0usize;
+    let mut floor = 0usize;
+    let mut skipping = false; // inside an over-long line whose head was already fed
+    loop {
+        // Process complete lines in buf[pos..len].
+        if skipping {
+            match memchr::memchr(b'\n', &buf[pos..len]) {
+                Some(i) => {
+                    pos += i + 1;
+                    skipping = false;
+                    floor = pos;
+                }
+                None => pos = len,
+            }
+        }
+        if !skipping {
+            if let Some(last) = memchr::memrchr(b'\n', &buf[pos..len]) {
+                let end = pos + last + 1;
+                process_region(&mut st, &buf, pos, end, floor);
+                pos = end;
+            } else if len - pos >= MAX_LINE {
+                // An over-long line: examine its head, skip the rest.
+                st.lines_done += 1;
+                let no = st.lines_done;
+                st.feed_raw(no, &buf[pos..pos + MAX_LINE], None);
+                pos += MAX_LINE;
+                skipping = true;
+                continue;
+            }
+        }
+        if eof {
+            break;
+        }
+        // Compact: keep a line-aligned history before pos, and the partial line.
+        if len == buf.len() || pos > BUF_CAP / 2 {
+            let (keep_from, aligned) = if skipping {
+                (pos, true)
+            } else {
+                let h = pos.saturating_sub(HIST).max(floor);
+                if h == floor {
+                    (h, true)
+                } else {
+                    match memchr::memchr(b'\n', &buf[h..pos]) {
+                        Some(i) => (h + i + 1, true),
+                        None => (pos, true),
+                    }
+                }
+            };
+            let _ = aligned;
+            buf.copy_within(keep_from..len, 0);
+            len -= keep_from;
+            pos -= keep_from;
+            floor = floor.saturating_sub(keep_from);
+        }
+        let n = read_some(&mut r, &mut buf[len..])?;
+        if n == 0 {
+            eof = true;
+        } else {
+            hasher.update(&buf[len..len + n]);
+            total += n as u64;
+            len += n;
+        }
+    }
+    // A last line without a newline.
+    if !skipping && pos < len {
+        st.lines_done += 1;
+        let no = st.lines_done;
+        let back = Back {
+            buf: &buf,
+            ls: pos,
+            floor,
+        };
+        st.feed_raw(no, &buf[pos..len], Some(back));
+    }
+    st.finish();
+    let lines = st.lines_done;
+    Ok(ScanOut {
+        bytes: total,
+        lines,
+        sha256: hex(&hasher.finalize()),
+        format,
+        blocks: std::mem::take(&mut st.blocks),
+        error_steps: std::mem::take(&mut st.error_steps),
+    })
+}
+
+fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floor: usize) {
+    let mut p = start;
+    while p < end {
+        if st.every_line() {
+            let nl = memchr::memchr(b'\n', &buf[p..end]).map_or(end, |i| p + i);
+            st.lines_done += 1;
+            let no = st.lines_done;
+            let back = Back { buf, ls: p, floor };
+            st.feed_raw(no, &buf[p..nl], Some(back));
+            p = nl + 1;
+            continue;
+        }
+        let Some(pf) = &st.c.prefilter else {
+            continue;
+        };
+        match pf.find(&buf[p..end]) {
+            None => {
+                st.lines_done += count_newlines(&buf[p..end]);
+                p = end;
+            }
+            Some(m) => {
+                let hit = p + m;
+                let ls = memchr::memrchr(b'\n', &buf[p..hit]).map_or(p, |i| p + i + 1);
+                st.lines_done += count_newlines(&buf[p..ls]);
+                let nl = memchr::memchr(b'\n', &buf[hit..end]).map_or(end, |i| hit + i);
+                st.lines_done += 1;
+                let no = st.lines_done;
+                let back = Back { buf, ls, floor };
+                st.feed_raw(no, &buf[ls..nl], Some(back));
+                p = nl + 1;
+            }
+        }
+    }
+}
+
+fn read_some<R: Read>(r: &mut R, out: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(out) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::rules::{builtin_specs, compile};
+
+    fn blocks(log: &str) -> Vec<(u64, u64, String)> {
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        let out = scan(log.as_bytes(), &c, None).expect("scans");
+        out.blocks
+            .iter()
+            .map(|b| (b.start, b.end, c.rules[b.best_rule()].spec.id.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn join_before_takes_the_header_line() {
+        let log = "x\n[WARNING] Error injecting: a.B\njava.lang.UnsupportedClassVersionError: foo\n    at a.b(C.java:1)\n[INFO] done\n";
+        assert_eq!(blocks(log), vec![(2, 4, "java-exception".to_string())]);
+    }
+}
