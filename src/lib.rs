@@ -12,12 +12,14 @@
 //! - [`fix`]: fix-agent instructions, the guard, diffs, validation and PR text.
 //! - [`github`]: the Actions environment and workflow commands.
 //! - [`artifact`]: the JSON contracts and atomic writes.
+//! - [`dashboard`]: `ci-dashboard`'s job summary, static site and `dashboard.json`.
 //! - [`prepare`]: `self-heal-prepare`'s pipeline (collect, classify, redact).
 #![forbid(unsafe_code)]
 
 pub mod artifact;
 pub mod classify;
 pub mod cli;
+pub mod dashboard;
 pub mod fix;
 pub mod github;
 pub mod heal;
