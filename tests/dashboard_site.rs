@@ -309,3 +309,32 @@ fn run_ids_cannot_choose_page_paths_or_print_workflow_commands() {
         .collect();
     assert_eq!(pages, ["_________escaped___set-output_name_x__y"]);
 }
+
+#[test]
+fn the_action_script_runs_the_dashboard_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bins = std::path::Path::new(BIN).parent().expect("bin dir");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/action/run.sh");
+    let out = dashboard(dir.path(), true)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .arg("--version")
+        .output()
+        .expect("version");
+    assert!(out.status.success());
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("CI_REMEDY_BIN", bins)
+        .env("INPUT_MODE", "dashboard")
+        .env("INPUT_ARTIFACTS", fixtures())
+        .env("INPUT_OUT", dir.path().join("o"))
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("step_summary"))
+        .current_dir(dir.path())
+        .output()
+        .expect("bash");
+    assert!(out.status.success(), "{out:?}");
+    assert!(dir.path().join("o/dashboard/runs/7003/index.html").is_file());
+    assert!(read(&dir.path().join("step_summary")).starts_with("# ci-remedy dashboard\n"));
+}
