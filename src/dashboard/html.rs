@@ -68,6 +68,7 @@ pre.text{padding:8px 12px;white-space:pre-wrap;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;margin:.4em 0}
 th,td{border:1px solid var(--border);padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:var(--panel)}
+table.runs th,table.runs td{overflow-wrap:normal;white-space:nowrap}
 .badge{display:inline-block;padding:0 .5em;border-radius:1em;border:1px solid currentColor;font-size:.85em;white-space:nowrap}
 .ok{color:var(--ok)}.bad{color:var(--bad)}.warn{color:var(--warn)}
 .note{border-left:4px solid var(--warn);background:var(--panel);padding:8px 12px;margin:1em 0;border-radius:0 6px 6px 0}
@@ -81,7 +82,7 @@ th{background:var(--panel)}
 .ln.hit{background:var(--mark)}
 .ln.add{background:var(--add-bg)}.ln.del{background:var(--del-bg)}.ln.hunk{background:var(--hunk);color:var(--muted)}
 .ln.head{font-weight:600}
-svg text{fill:var(--fg);font:12px system-ui,sans-serif}
+svg text{fill:var(--fg);font:14px system-ui,sans-serif}
 svg .bar{fill:var(--accent)}svg .bar.ok{fill:var(--ok)}svg .track{fill:var(--panel);stroke:var(--border)}
 details summary{cursor:pointer;color:var(--accent)}
 @media (max-width:600px){main{padding:10px}th,td{padding:3px 5px}.ln .n{min-width:3em}}
@@ -167,7 +168,7 @@ pub fn index_page(d: &Dashboard) -> String {
         return page("ci-remedy dashboard", &b);
     }
     history_section(&mut b, &d.history);
-    b.push_str("<h2 id=\"runs\">Runs</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>run</th><th>event</th><th>category</th><th>confidence</th><th>self-heal</th><th>patch</th><th>missing</th></tr></thead>\n<tbody>\n");
+    b.push_str("<h2 id=\"runs\">Runs</h2>\n<div class=\"scroll\"><table class=\"runs\">\n<thead><tr><th>run</th><th>event</th><th>category</th><th>confidence</th><th>self-heal</th><th>patch</th><th>missing</th></tr></thead>\n<tbody>\n");
     for r in &d.runs {
         let (cat, conf) = match &r.context {
             Some(c) => (
