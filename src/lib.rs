@@ -15,6 +15,7 @@
 //! - [`net`]: HTTP client policy (timeouts, retries, bearer tokens that never print).
 //! - [`agent`]: the Cloud-Agent / Developer-Agent payload, client, server and storage.
 //! - [`notify`]: escalation messages to Slack, Discord or a generic webhook.
+//! - [`dashboard`]: `ci-dashboard`'s job summary, static site and `dashboard.json`.
 //! - [`prepare`]: `self-heal-prepare`'s pipeline (collect, classify, redact).
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod agent;
 pub mod artifact;
 pub mod classify;
 pub mod cli;
+pub mod dashboard;
 pub mod fix;
 pub mod github;
 pub mod heal;

@@ -17,9 +17,9 @@ case "$fail_on_error" in
   *) echo "::error title=ci-remedy::fail-on-error must be true or false"; exit 2 ;;
 esac
 case "$mode" in
-  self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply) ;;
+  self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply|dashboard) ;;
   *)
-    echo "::error title=ci-remedy::mode must be one of self-heal, fix-agent, all, prepare, decide, execute, fix-prepare, fix-apply"
+    echo "::error title=ci-remedy::mode must be one of self-heal, fix-agent, all, prepare, decide, execute, fix-prepare, fix-apply, dashboard"
     exit 2
     ;;
 esac
@@ -85,6 +85,10 @@ run_fix_prepare() {
   step fix-agent-prepare "${args[@]}"
 }
 run_fix_apply() { step fix-agent-apply "${common[@]}" "${policy[@]}"; }
+run_dashboard() {
+  local artifacts="${INPUT_ARTIFACTS:-$out}"
+  step ci-dashboard --artifacts="$artifacts" --out="$out/dashboard"
+}
 
 case "$mode" in
   self-heal) run_prepare; run_decide; run_execute ;;
@@ -97,6 +101,7 @@ case "$mode" in
   execute) run_execute ;;
   fix-prepare) run_fix_prepare ;;
   fix-apply) run_fix_apply ;;
+  dashboard) run_dashboard ;;
 esac
 
 if [ "$status" -ne 0 ] && [ "$fail_on_error" = true ]; then

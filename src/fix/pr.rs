@@ -265,6 +265,62 @@ fn evidence_block(e: &Evidence) -> String {
     )
 }
 
+/// The guardrail table in Markdown (decision, files, lines, patch bytes against the caps,
+/// refused and flagged edits, risk), followed by a table of refusals when there are any.
+/// `patch_bytes` is the patch size in bytes. Paths and reasons are neutralised with
+/// [`md_inline`].
+pub fn guardrails_markdown(g: &Guardrails, patch_bytes: u64, risk: &Risk) -> String {
+    let mut b = String::from("| check | value | limit |\n|---|---|---|\n");
+    b.push_str(&format!("| decision | {} | |\n", g.decision.as_str()));
+    b.push_str(&format!(
+        "| files changed | {} | {} |\n",
+        g.files_changed, g.caps.max_files
+    ));
+    b.push_str(&format!(
+        "| lines changed (+{} −{}) | {} | {} |\n",
+        g.lines_added,
+        g.lines_removed,
+        g.lines_added.saturating_add(g.lines_removed),
+        g.caps.max_changed_lines
+    ));
+    b.push_str(&format!(
+        "| patch bytes | {} | {} |\n",
+        patch_bytes, g.caps.max_patch_bytes
+    ));
+    b.push_str(&format!(
+        "| refused edits | {} | on refusal: {} |\n",
+        g.refused.len(),
+        g.on_refusal
+    ));
+    b.push_str(&format!("| flagged edits | {} | |\n", g.flagged.len()));
+    b.push_str(&format!(
+        "| risk | {} (score {}) | |\n",
+        risk.class.as_str(),
+        risk.score
+    ));
+    if !g.refused.is_empty() || !g.flagged.is_empty() {
+        b.push_str("\n| edit | path | reason |\n|---|---|---|\n");
+        for (r, kind) in g
+            .refused
+            .iter()
+            .map(|r| (r, "refused"))
+            .chain(g.flagged.iter().map(|r| (r, "flagged")))
+        {
+            let at = match (r.instruction, r.edit) {
+                (Some(i), Some(e)) => format!("{kind} {i}.{e}"),
+                _ => format!("{kind} (patch)"),
+            };
+            b.push_str(&format!(
+                "| {at} | {} | {}: {} |\n",
+                md_inline(&r.path, 120),
+                r.code,
+                md_inline(&r.reason, 300)
+            ));
+        }
+    }
+    b
+}
+
 /// The PR body in Markdown.
 pub fn pr_body(t: &PrText<'_>) -> String {
     let c = &t.input.classification;
@@ -298,56 +354,12 @@ pub fn pr_body(t: &PrText<'_>) -> String {
                 .join(", ")
         ));
     }
-    b.push_str("\n## Guardrails\n\n| check | value | limit |\n|---|---|---|\n");
-    let g = t.guardrails;
-    b.push_str(&format!("| decision | {} | |\n", g.decision.as_str()));
-    b.push_str(&format!(
-        "| files changed | {} | {} |\n",
-        g.files_changed, g.caps.max_files
+    b.push_str("\n## Guardrails\n\n");
+    b.push_str(&guardrails_markdown(
+        t.guardrails,
+        t.plan.patch.len() as u64,
+        t.risk,
     ));
-    b.push_str(&format!(
-        "| lines changed (+{} −{}) | {} | {} |\n",
-        g.lines_added,
-        g.lines_removed,
-        g.lines_added.saturating_add(g.lines_removed),
-        g.caps.max_changed_lines
-    ));
-    b.push_str(&format!(
-        "| patch bytes | {} | {} |\n",
-        t.plan.patch.len(),
-        g.caps.max_patch_bytes
-    ));
-    b.push_str(&format!(
-        "| refused edits | {} | on refusal: {} |\n",
-        g.refused.len(),
-        g.on_refusal
-    ));
-    b.push_str(&format!("| flagged edits | {} | |\n", g.flagged.len()));
-    b.push_str(&format!(
-        "| risk | {} (score {}) | |\n",
-        t.risk.class.as_str(),
-        t.risk.score
-    ));
-    if !g.refused.is_empty() || !g.flagged.is_empty() {
-        b.push_str("\n| edit | path | reason |\n|---|---|---|\n");
-        for (r, kind) in g
-            .refused
-            .iter()
-            .map(|r| (r, "refused"))
-            .chain(g.flagged.iter().map(|r| (r, "flagged")))
-        {
-            let at = match (r.instruction, r.edit) {
-                (Some(i), Some(e)) => format!("{kind} {i}.{e}"),
-                _ => format!("{kind} (patch)"),
-            };
-            b.push_str(&format!(
-                "| {at} | {} | {}: {} |\n",
-                md_inline(&r.path, 120),
-                r.code,
-                md_inline(&r.reason, 300)
-            ));
-        }
-    }
     b.push_str("\n## Validation\n\n");
     let v = t.validation;
     match v.status {

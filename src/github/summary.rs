@@ -4,7 +4,7 @@
 //! run inside them, and table cells escape `|`, `<`, `>` and `&` and fold newlines, so a log
 //! line can neither close a block nor inject HTML.
 
-use crate::artifact::{Context, Finding};
+use crate::artifact::{Context, Decision, Finding};
 
 /// How many evidence blocks summaries show.
 pub const TOP_EVIDENCE: usize = 3;
@@ -132,6 +132,36 @@ pub fn context_markdown(ctx: &Context) -> String {
         md.push_str(&format!("> **error:** {}\n\n", cell(e)));
     }
     md
+}
+
+/// The self-heal decision as Markdown: allowed or not, category, confidence, attempt, and one
+/// table row per gate (name, pass/**fail**, detail escaped with [`cell`]).
+pub fn decision_markdown(d: &Decision) -> String {
+    let mut s = format!(
+        "**Self-heal decision:** {} · category `{}` ({}) · confidence {:.2} · attempt {} of {}\n\n| gate | result | detail |\n|---|---|---|\n",
+        if d.allowed { "allowed" } else { "not allowed" },
+        d.category,
+        d.kind.as_str(),
+        d.confidence,
+        d.attempt,
+        d.max_attempts
+    );
+    for g in &d.gates {
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            cell(&g.name),
+            if g.passed { "pass" } else { "**fail**" },
+            cell(&g.detail)
+        ));
+    }
+    if !d.refused_actions.is_empty() {
+        s.push_str(&format!(
+            "\nRefused actions: {}\n",
+            cell(&d.refused_actions.join(", "))
+        ));
+    }
+    s.push('\n');
+    s
 }
 
 #[cfg(test)]
