@@ -25,6 +25,9 @@ pub struct PrepareInput {
     pub developer_agent_response: Option<PathBuf>,
     /// `--baseline-log`: the last passing log of the same job.
     pub baseline_log: Option<String>,
+    /// The checkout's absolute path (`GITHUB_WORKSPACE`), stripped from file paths in findings
+    /// so they come out repository-relative.
+    pub workspace: Option<String>,
 }
 
 /// Builds the context. Problems with individual inputs (a missing log, a malformed report) do
@@ -69,7 +72,7 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
 
     let opts = AnalyzeOptions {
         baseline: baseline.as_ref(),
-        ..Default::default()
+        workspace: input.workspace.as_deref(),
     };
     let analysis = match analyze(pack, &sources, &tests.failed, &opts) {
         Ok(a) => Some(a),

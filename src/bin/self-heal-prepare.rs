@@ -110,6 +110,9 @@ fn main() -> ExitCode {
         playwright: args.playwright,
         developer_agent_response: args.developer_agent_response,
         baseline_log: args.baseline_log,
+        workspace: std::env::var("GITHUB_WORKSPACE")
+            .ok()
+            .filter(|w| !w.is_empty()),
     };
     let ctx = prepare(&input, &pack, RunInfo::from_env(), "self-heal-prepare");
     let path = args.out.join("self-heal").join("context.json");
