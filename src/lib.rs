@@ -22,6 +22,7 @@ pub mod fix;
 pub mod github;
 pub mod heal;
 pub mod logs;
+pub mod net;
 pub mod policy;
 pub mod prepare;
 pub mod reports;

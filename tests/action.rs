@@ -33,7 +33,9 @@ fn eval(
         let value = if let Some(name) = expr.strip_prefix("inputs.") {
             inputs.get(name).cloned().unwrap_or_default()
         } else if let Some(path) = expr.strip_prefix("steps.") {
-            let (id, output) = path.split_once(".outputs.").expect("steps.<id>.outputs.<name>");
+            let (id, output) = path
+                .split_once(".outputs.")
+                .expect("steps.<id>.outputs.<name>");
             steps
                 .get(id)
                 .and_then(|o| o.get(output))
@@ -155,7 +157,11 @@ fn self_heal_mode_runs_prepare_decide_execute_and_sets_outputs() {
             ("bin-dir", bins.to_str().expect("utf8")),
         ],
     );
-    assert!(run.logs.contains("using the binaries in the bin-dir input"), "{}", run.logs);
+    assert!(
+        run.logs.contains("using the binaries in the bin-dir input"),
+        "{}",
+        run.logs
+    );
     assert_eq!(run.outputs["category"], "build_config", "{}", run.logs);
     assert_eq!(run.outputs["self-heal-allowed"], "false");
     assert_eq!(run.outputs["self-heal-outcome"], "skipped");
@@ -198,6 +204,9 @@ fn hostile_inputs_are_refused_or_stay_data() {
     assert!(!ws.path().join("pwned2").exists());
     assert!(run.logs.contains("--list-rules"), "{}", run.logs);
     let ctx = common::read_json(&ws.path().join("o/self-heal/context.json"));
-    assert!(ctx["error"].as_str().expect("error").contains("--list-rules"));
+    assert!(ctx["error"]
+        .as_str()
+        .expect("error")
+        .contains("--list-rules"));
     assert_eq!(ctx["logs"].as_array().expect("logs").len(), 1);
 }

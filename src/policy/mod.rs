@@ -7,6 +7,7 @@
 
 pub mod classify;
 pub mod fix_agent;
+pub mod pr;
 pub mod self_heal;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,9 @@ pub struct PolicyFile {
     /// Fix-agent scope, caps and validation.
     #[serde(default)]
     pub fix_agent: fix_agent::FixAgentRaw,
+    /// When fix-agent-pr may open a draft PR (off by default).
+    #[serde(default)]
+    pub fix_agent_pr: pr::FixAgentPrRaw,
 }
 
 /// The validated policy.
@@ -50,6 +54,8 @@ pub struct Policy {
     pub classify: classify::ClassifyPolicy,
     /// Fix-agent.
     pub fix_agent: fix_agent::FixAgentPolicy,
+    /// fix-agent-pr.
+    pub fix_agent_pr: pr::FixAgentPrPolicy,
 }
 
 /// Policy errors; every one names the file, and the line when the YAML parser knows it.
@@ -187,6 +193,7 @@ impl Policy {
             self_heal: raw.self_heal.validate().map_err(invalid)?,
             classify: raw.classify.validate().map_err(invalid)?,
             fix_agent: raw.fix_agent.validate().map_err(invalid)?,
+            fix_agent_pr: raw.fix_agent_pr.validate().map_err(invalid)?,
         })
     }
 }

@@ -1,0 +1,1 @@
+//! fix-agent-pr (filled in below).
