@@ -114,12 +114,14 @@ impl FixAgentPrRaw {
                 "config" => RiskClass::Config,
                 "source" => RiskClass::Source,
                 "sensitive" => RiskClass::Sensitive,
-                _ => return Err(KeyError::new(
-                    format!("fix-agent-pr.allowed-risk[{i}]"),
-                    format!(
+                _ => {
+                    return Err(KeyError::new(
+                        format!("fix-agent-pr.allowed-risk[{i}]"),
+                        format!(
                         "unknown risk class {name:?}; one of test_only, config, source, sensitive"
                     ),
-                )),
+                    ))
+                }
             };
             if !allowed_risk.contains(&c) {
                 allowed_risk.push(c);
