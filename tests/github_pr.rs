@@ -7,7 +7,8 @@ use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fix-agent-pr");
 
-const POLICY_ON: &str = "fix-agent-pr:\n  enabled: true\n  opt-in-label: autofix\n  max-open: 2\n  max-per-hour: 2\n";
+const POLICY_ON: &str =
+    "fix-agent-pr:\n  enabled: true\n  opt-in-label: autofix\n  max-open: 2\n  max-per-hour: 2\n";
 
 fn now_iso(offset_secs: i64) -> String {
     let t = std::time::SystemTime::now()
@@ -96,12 +97,15 @@ fn failed_gates(v: &serde_json::Value) -> Vec<String> {
 /// one agent PR created 2 hours ago.
 fn github(open_agent: usize, fork: bool) -> Server {
     Server::start(move |r, _| match (r.method.as_str(), r.route()) {
-        ("GET", "/repos/o/r/pulls/5") => Resp::json(200, json!({
-            "number": 5, "html_url": "https://github.example/o/r/pull/5", "state": "open",
-            "labels": [{"name": "autofix"}],
-            "head": {"ref": "feature", "sha": "b".repeat(40), "repo": {"full_name": if fork { "mallory/r" } else { "o/r" }, "fork": fork}},
-            "base": {"ref": "main", "sha": "c".repeat(40), "repo": {"full_name": "o/r"}}
-        })),
+        ("GET", "/repos/o/r/pulls/5") => Resp::json(
+            200,
+            json!({
+                "number": 5, "html_url": "https://github.example/o/r/pull/5", "state": "open",
+                "labels": [{"name": "autofix"}],
+                "head": {"ref": "feature", "sha": "b".repeat(40), "repo": {"full_name": if fork { "mallory/r" } else { "o/r" }, "fork": fork}},
+                "base": {"ref": "main", "sha": "c".repeat(40), "repo": {"full_name": "o/r"}}
+            }),
+        ),
         ("GET", "/repos/o/r/pulls") if r.path.contains("state=open") => {
             let list: Vec<_> = (0..open_agent)
                 .map(|i| json!({"number": 100 + i, "labels": [{"name": "ci-remedy"}], "created_at": "2020-01-01T00:00:00Z"}))
@@ -109,20 +113,39 @@ fn github(open_agent: usize, fork: bool) -> Server {
                 .collect();
             Resp::json(200, json!(list))
         }
-        ("GET", "/repos/o/r/pulls") => Resp::json(200, json!([
-            {"number": 4, "labels": [{"name": "ci-remedy"}], "created_at": now_iso(-7200)},
-            {"number": 2, "labels": [], "created_at": now_iso(-60)}
-        ])),
-        ("GET", p) if p.starts_with("/repos/o/r/git/commits/") => {
-            Resp::json(200, json!({"sha": p.rsplit('/').next(), "tree": {"sha": "t".repeat(40)}}))
+        ("GET", "/repos/o/r/pulls") => Resp::json(
+            200,
+            json!([
+                {"number": 4, "labels": [{"name": "ci-remedy"}], "created_at": now_iso(-7200)},
+                {"number": 2, "labels": [], "created_at": now_iso(-60)}
+            ]),
+        ),
+        ("GET", p) if p.starts_with("/repos/o/r/git/commits/") => Resp::json(
+            200,
+            json!({"sha": p.rsplit('/').next(), "tree": {"sha": "t".repeat(40)}}),
+        ),
+        ("POST", "/repos/o/r/git/blobs") => {
+            Resp::json(201, json!({"sha": "1".repeat(40), "url": "x"}))
         }
-        ("POST", "/repos/o/r/git/blobs") => Resp::json(201, json!({"sha": "1".repeat(40), "url": "x"})),
         ("POST", "/repos/o/r/git/trees") => Resp::json(201, json!({"sha": "2".repeat(40)})),
-        ("POST", "/repos/o/r/git/commits") => Resp::json(201, json!({"sha": "3".repeat(40), "tree": {"sha": "2".repeat(40)}})),
-        ("POST", "/repos/o/r/git/refs") => Resp::json(201, json!({"ref": "refs/heads/x", "object": {"sha": "3".repeat(40)}})),
-        ("POST", "/repos/o/r/pulls") => Resp::json(201, json!({"number": 42, "html_url": "https://github.example/o/r/pull/42", "state": "open"})),
+        ("POST", "/repos/o/r/git/commits") => Resp::json(
+            201,
+            json!({"sha": "3".repeat(40), "tree": {"sha": "2".repeat(40)}}),
+        ),
+        ("POST", "/repos/o/r/git/refs") => Resp::json(
+            201,
+            json!({"ref": "refs/heads/x", "object": {"sha": "3".repeat(40)}}),
+        ),
+        ("POST", "/repos/o/r/pulls") => Resp::json(
+            201,
+            json!({"number": 42, "html_url": "https://github.example/o/r/pull/42", "state": "open"}),
+        ),
         ("POST", "/repos/o/r/issues/42/labels") => Resp::json(200, json!([{"name": "ci-remedy"}])),
-        ("POST", "/repos/o/r/actions/workflows/ci.yml/dispatches") => Resp { status: 204, headers: vec![], body: vec![] },
+        ("POST", "/repos/o/r/actions/workflows/ci.yml/dispatches") => Resp {
+            status: 204,
+            headers: vec![],
+            body: vec![],
+        },
         _ => Resp::not_found(),
     })
 }
@@ -131,16 +154,26 @@ fn github(open_agent: usize, fork: bool) -> Server {
 fn opens_a_draft_pr_through_the_git_data_api_when_every_gate_passes() {
     let s = setup(POLICY_ON, "test_only");
     let server = github(1, false);
-    let o = cmd(&s, Some(&server)).args(["--dispatch", "ci.yml"]).output().expect("run");
+    let o = cmd(&s, Some(&server))
+        .args(["--dispatch", "ci.yml"])
+        .output()
+        .expect("run");
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v = result(&s);
     assert_eq!(v["opened"], true, "{v}");
     assert_eq!(v["pr_number"], 42);
     assert_eq!(v["branch"], "ci-remedy/7-test-assertion");
     assert!(failed_gates(&v).is_empty());
     let reqs = server.requests();
-    let lines: Vec<String> = reqs.iter().map(|r| format!("{} {}", r.method, r.route())).collect();
+    let lines: Vec<String> = reqs
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.route()))
+        .collect();
     assert_eq!(
         lines,
         vec![
@@ -165,10 +198,16 @@ fn opens_a_draft_pr_through_the_git_data_api_when_every_gate_passes() {
         .expect("b64");
     assert_eq!(String::from_utf8(blob).expect("utf8"), SPEC_AFTER);
     assert_eq!(body(5)["base_tree"], "t".repeat(40));
-    assert_eq!(body(5)["tree"][0], json!({"path": "tests/login.spec.ts", "mode": "100644", "type": "blob", "sha": "1".repeat(40)}));
+    assert_eq!(
+        body(5)["tree"][0],
+        json!({"path": "tests/login.spec.ts", "mode": "100644", "type": "blob", "sha": "1".repeat(40)})
+    );
     assert_eq!(body(6)["parents"], json!([s.base]));
     assert_eq!(body(6)["tree"], "2".repeat(40));
-    assert_eq!(body(7), json!({"ref": "refs/heads/ci-remedy/7-test-assertion", "sha": "3".repeat(40)}));
+    assert_eq!(
+        body(7),
+        json!({"ref": "refs/heads/ci-remedy/7-test-assertion", "sha": "3".repeat(40)})
+    );
     assert_eq!(body(8)["draft"], true);
     assert_eq!(body(8)["head"], "ci-remedy/7-test-assertion");
     assert_eq!(body(8)["base"], "feature", "into the source PR's branch");
@@ -217,9 +256,23 @@ fn fork_on_pull_request_target_and_limits_are_refused() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = result(&s);
     assert_eq!(failed_gates(&v), vec!["fork"]);
-    let detail = v["gates"].as_array().expect("gates").iter().find(|g| g["name"] == "fork").expect("fork")["detail"].as_str().expect("s").to_string();
-    assert!(detail.contains("mallory/r") && detail.contains("allow-fork"), "{detail}");
-    assert!(server.requests().iter().all(|r| r.method == "GET"), "nothing created");
+    let detail = v["gates"]
+        .as_array()
+        .expect("gates")
+        .iter()
+        .find(|g| g["name"] == "fork")
+        .expect("fork")["detail"]
+        .as_str()
+        .expect("s")
+        .to_string();
+    assert!(
+        detail.contains("mallory/r") && detail.contains("allow-fork"),
+        "{detail}"
+    );
+    assert!(
+        server.requests().iter().all(|r| r.method == "GET"),
+        "nothing created"
+    );
 
     // Two open agent PRs reach max-open 2.
     let s = setup(POLICY_ON, "test_only");

@@ -887,8 +887,14 @@ impl GitHub {
             attempts += 1;
             match self.send_once(&plain, &dl) {
                 Ok(a) if a.status.is_success() => return Ok(a.body),
-                Ok(a) if a.status.as_u16() == 410 || a.status.as_u16() == 404 => {
+                Ok(a) if a.status.as_u16() == 410 => {
                     return Err(ApiError::Gone {
+                        request: shown,
+                        message: error_message(a.status, &a.body),
+                    })
+                }
+                Ok(a) if a.status.as_u16() == 404 => {
+                    return Err(ApiError::NotFound {
                         request: shown,
                         message: error_message(a.status, &a.body),
                     })
