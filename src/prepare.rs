@@ -69,7 +69,6 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
 
     let opts = AnalyzeOptions {
         baseline: baseline.as_ref(),
-        ..Default::default()
     };
     let analysis = match analyze(pack, &sources, &tests.failed, &opts) {
         Ok(a) => Some(a),
