@@ -30,6 +30,21 @@ pub fn marker(key: &str) -> String {
     format!("<!-- ci-remedy:sticky-comment {k} -->")
 }
 
+/// A word safe inside a shell code block and inline code: ASCII letters, digits, `.`, `_`,
+/// `-` and `/` kept, anything else becomes `_`; at most 100 characters.
+pub fn shell_word(s: &str) -> String {
+    s.chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The artifacts a comment is built from; each is optional.
 #[derive(Debug, Clone, Default)]
 pub struct CommentInputs {
@@ -180,17 +195,16 @@ pub fn build_body(key: &str, inputs: &CommentInputs, link: &RunLink) -> String {
             m.needs_manual_review
         ));
         if g.decision == GuardDecision::Accepted {
-            let patch = cell(&m.patch_file);
             md.push_str(&format!(
                 "**{}**\n\nHow to apply (the patch is for commit `{}`):\n\n```sh\ngh run download {} -R {} -n {}\ngit apply {}\n```\n\nor, checking the artifact and the guard again first:\n\n```sh\nfix-agent-fetch --repo {} --run {} --apply\n```\n\n",
                 cell(&m.pr_title.chars().take(200).collect::<String>()),
-                cell(&m.base_sha.chars().take(64).collect::<String>()),
-                cell(&link.run_id),
-                cell(&link.repo),
-                cell(&link.artifact),
-                patch,
-                cell(&link.repo),
-                cell(&link.run_id),
+                shell_word(&m.base_sha),
+                shell_word(&link.run_id),
+                shell_word(&link.repo),
+                shell_word(&link.artifact),
+                shell_word(&m.patch_file),
+                shell_word(&link.repo),
+                shell_word(&link.run_id),
             ));
         } else {
             md.push_str(&format!(
