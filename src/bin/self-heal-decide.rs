@@ -51,6 +51,15 @@ struct Args {
     /// A directory holding earlier self-heal reports (report-*.json, searched recursively).
     #[arg(long, value_name = "DIR")]
     history: Option<PathBuf>,
+    /// Count earlier attempts from the self-heal report artifacts of the other runs of this
+    /// workflow for this commit (GitHub API: GITHUB_TOKEN or GH_TOKEN with actions: read,
+    /// GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_SHA). Without API access it falls back to
+    /// --history DIR (and says so in the gate's detail), else the attempts gate fails.
+    #[arg(long)]
+    history_from_api: bool,
+    /// The artifact name prefix of self-heal reports for --history-from-api.
+    #[arg(long, value_name = "PREFIX", default_value = "self-heal")]
+    history_artifact_prefix: String,
     /// Use this event name instead of GITHUB_EVENT_NAME.
     #[arg(long, value_name = "NAME")]
     event: Option<String>,
@@ -92,7 +101,15 @@ fn main() -> ExitCode {
 
     let (decision, code) = match read_json::<Context>(&context_path) {
         Ok(context) => {
-            let history = args.history.as_deref().map(|d| scan_history(d, &run));
+            let history = if args.history_from_api {
+                Some(history_from_api(
+                    &run,
+                    &args.history_artifact_prefix,
+                    args.history.as_deref(),
+                ))
+            } else {
+                args.history.as_deref().map(|d| scan_history(d, &run))
+            };
             let d = decide(&DecideInput {
                 context: &context,
                 policy: &policy.self_heal,
@@ -132,6 +149,32 @@ fn main() -> ExitCode {
         cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
     }
     cli::exit(code)
+}
+
+/// Prior attempts from the API; on any API problem, from `fallback` with a note saying why,
+/// else an error (the gate then fails rather than risk a loop).
+fn history_from_api(
+    run: &RunInfo,
+    prefix: &str,
+    fallback: Option<&std::path::Path>,
+) -> Result<ci_remedy::heal::PriorAttempts, String> {
+    use ci_remedy::github::api::{history, GitHub};
+    let api = GitHub::from_env().and_then(|gh| history::prior_attempts(&gh, run, prefix));
+    match (api, fallback) {
+        (Ok(p), _) => Ok(p),
+        (Err(e), Some(dir)) => {
+            let mut p = scan_history(dir, run)?;
+            p.note = Some(format!(
+                "GitHub API unavailable ({}), counted from --history instead",
+                cli::one_line(&e.to_string())
+            ));
+            Ok(p)
+        }
+        (Err(e), None) => Err(format!(
+            "GitHub API unavailable ({}) and no --history DIR to fall back to",
+            cli::one_line(&e.to_string())
+        )),
+    }
 }
 
 /// The stdout summary; gate details may quote untrusted text, so they go through

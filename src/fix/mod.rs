@@ -17,6 +17,7 @@ pub mod guard;
 pub mod path;
 pub mod pr;
 pub mod prepare;
+pub mod recheck;
 pub mod recipes;
 pub mod udiff;
 pub mod validate;

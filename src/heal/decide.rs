@@ -46,6 +46,52 @@ pub struct PriorAttempts {
     pub not_counted: u32,
     /// `report-*.json` files ignored because they are not valid reports, each `name: why`.
     pub ignored: Vec<String>,
+    /// Where the reports came from when not a directory (`the artifacts of 3 earlier runs of
+    /// workflow 42 via the GitHub API`); the gate detail then names this instead of `dir`.
+    pub source: Option<String>,
+    /// A note for the gate detail (why the API was not used and the directory was).
+    pub note: Option<String>,
+    seen: BTreeSet<(String, u32)>,
+}
+
+impl PriorAttempts {
+    /// Counts one `report-*.json` (its bytes; `shown` names it in `ignored`) toward `run`'s
+    /// earlier attempts, by the rules of [`scan_history`].
+    pub fn add_report(&mut self, shown: &str, bytes: &[u8], run: &RunInfo) {
+        if bytes.len() as u64 > MAX_HISTORY_REPORT_BYTES {
+            self.ignored.push(format!(
+                "{shown}: larger than {MAX_HISTORY_REPORT_BYTES} bytes"
+            ));
+            return;
+        }
+        let report: HealReport = match serde_json::from_slice(bytes) {
+            Ok(r) => r,
+            Err(_) => {
+                self.ignored
+                    .push(format!("{shown}: not a self-heal report"));
+                return;
+            }
+        };
+        self.count(report, run);
+    }
+
+    fn count(&mut self, report: HealReport, run: &RunInfo) {
+        let same_commit = report.run.repository == run.repository
+            && report.run.workflow == run.workflow
+            && report.run.sha == run.sha;
+        if !same_commit || report.run.run_id == run.run_id || report.outcome == Outcome::Skipped {
+            self.not_counted += 1;
+            return;
+        }
+        if self
+            .seen
+            .insert((report.run.run_id.clone(), report.run.run_attempt))
+        {
+            self.counted += 1;
+        } else {
+            self.not_counted += 1;
+        }
+    }
 }
 
 /// Scans `dir` (recursively, at most [`MAX_HISTORY_DEPTH`] levels, no symlinks followed) for
@@ -65,7 +111,6 @@ pub fn scan_history(dir: &Path, run: &RunInfo) -> Result<PriorAttempts, String> 
         dir: dir.to_path_buf(),
         ..PriorAttempts::default()
     };
-    let mut seen: BTreeSet<(String, u32)> = BTreeSet::new();
     let mut files = 0usize;
     for entry in walkdir::WalkDir::new(dir)
         .max_depth(MAX_HISTORY_DEPTH)
@@ -119,18 +164,7 @@ pub fn scan_history(dir: &Path, run: &RunInfo) -> Result<PriorAttempts, String> 
                 continue;
             }
         };
-        let same_commit = report.run.repository == run.repository
-            && report.run.workflow == run.workflow
-            && report.run.sha == run.sha;
-        if !same_commit || report.run.run_id == run.run_id || report.outcome == Outcome::Skipped {
-            prior.not_counted += 1;
-            continue;
-        }
-        if seen.insert((report.run.run_id.clone(), report.run.run_attempt)) {
-            prior.counted += 1;
-        } else {
-            prior.not_counted += 1;
-        }
+        prior.count(report, run);
     }
     Ok(prior)
 }
@@ -270,10 +304,15 @@ fn attempts_gate(
         Some(Err(why)) => (0, why.clone(), false),
         Some(Ok(h)) => {
             let mut note = format!(
-                "{} earlier self-heal attempt(s) of this commit under {}",
+                "{} earlier self-heal attempt(s) of this commit {}",
                 h.counted,
-                h.dir.display()
+                h.source
+                    .clone()
+                    .unwrap_or_else(|| format!("under {}", h.dir.display()))
             );
+            if let Some(n) = &h.note {
+                note.push_str(&format!(" ({n})"));
+            }
             if h.not_counted > 0 {
                 note.push_str(&format!(
                     ", {} report(s) not counted (other commit, this run, or skipped)",

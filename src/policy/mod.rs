@@ -7,6 +7,7 @@
 
 pub mod classify;
 pub mod fix_agent;
+pub mod pr;
 pub mod self_heal;
 pub mod ship;
 
@@ -41,6 +42,9 @@ pub struct PolicyFile {
     /// What `ci-logs-ship` sends.
     #[serde(default)]
     pub ship: ship::ShipRaw,
+    /// When fix-agent-pr may open a draft PR (off by default).
+    #[serde(default)]
+    pub fix_agent_pr: pr::FixAgentPrRaw,
 }
 
 /// The validated policy.
@@ -56,6 +60,8 @@ pub struct Policy {
     pub fix_agent: fix_agent::FixAgentPolicy,
     /// Shipping logs to the Cloud-Agent.
     pub ship: ship::ShipPolicy,
+    /// fix-agent-pr.
+    pub fix_agent_pr: pr::FixAgentPrPolicy,
 }
 
 /// Policy errors; every one names the file, and the line when the YAML parser knows it.
@@ -194,6 +200,7 @@ impl Policy {
             classify: raw.classify.validate().map_err(invalid)?,
             fix_agent: raw.fix_agent.validate().map_err(invalid)?,
             ship: raw.ship.validate().map_err(invalid)?,
+            fix_agent_pr: raw.fix_agent_pr.validate().map_err(invalid)?,
         })
     }
 }

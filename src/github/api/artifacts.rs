@@ -1,0 +1,267 @@
+//! Workflow run artifacts: listing, downloading (a `302` to a pre-signed zip URL) and reading
+//! the zip in memory with strict entry checks. Nothing from a zip is ever written under the
+//! entry's own name.
+
+use std::io::Read;
+
+use super::types::{Artifact, WorkflowRun};
+use super::{check_sha, ApiError, GitHub, Repo, MAX_PAGES};
+
+/// The largest artifact zip downloaded: 16 MiB.
+pub const MAX_ARTIFACT_ZIP_BYTES: usize = 16 * 1024 * 1024;
+/// The largest single entry read from a zip (uncompressed): 8 MiB.
+pub const MAX_ENTRY_BYTES: u64 = 8 * 1024 * 1024;
+/// The most entries a zip may have.
+pub const MAX_ENTRIES: usize = 256;
+
+/// Lists a run's artifacts (every page).
+pub fn list_run_artifacts(
+    gh: &GitHub,
+    repo: &Repo,
+    run_id: u64,
+) -> Result<Vec<Artifact>, ApiError> {
+    gh.get_list(
+        &format!("{}/actions/runs/{run_id}/artifacts", repo.path()),
+        Some("artifacts"),
+        MAX_PAGES,
+        1000,
+    )
+}
+
+/// One workflow run.
+pub fn get_run(gh: &GitHub, repo: &Repo, run_id: u64) -> Result<WorkflowRun, ApiError> {
+    gh.get_json(&format!("{}/actions/runs/{run_id}", repo.path()))
+}
+
+/// Runs of `workflow_id` for commit `head_sha` (newest first, as GitHub lists them), at most
+/// `max`; `workflow_id` 0 lists the runs of every workflow.
+pub fn runs_for_sha(
+    gh: &GitHub,
+    repo: &Repo,
+    workflow_id: u64,
+    head_sha: &str,
+    max: usize,
+) -> Result<Vec<WorkflowRun>, ApiError> {
+    let sha = check_sha(head_sha)?;
+    let path = if workflow_id == 0 {
+        format!("{}/actions/runs?head_sha={sha}", repo.path())
+    } else {
+        format!(
+            "{}/actions/workflows/{workflow_id}/runs?head_sha={sha}",
+            repo.path()
+        )
+    };
+    gh.get_list(&path, Some("workflow_runs"), 5, max)
+}
+
+/// Downloads an artifact's zip (at most [`MAX_ARTIFACT_ZIP_BYTES`]). An artifact listed as
+/// expired is [`ApiError::Gone`] without a request.
+pub fn download(gh: &GitHub, repo: &Repo, artifact: &Artifact) -> Result<Vec<u8>, ApiError> {
+    let path = format!("{}/actions/artifacts/{}/zip", repo.path(), artifact.id);
+    if artifact.expired {
+        return Err(ApiError::Gone {
+            request: format!("GET {path}"),
+            message: format!("artifact {:?} has expired", artifact.name),
+        });
+    }
+    if artifact.size_in_bytes > MAX_ARTIFACT_ZIP_BYTES as u64 {
+        return Err(ApiError::TooLarge {
+            request: format!("GET {path}"),
+            limit: MAX_ARTIFACT_ZIP_BYTES,
+        });
+    }
+    gh.download_redirect(&path, MAX_ARTIFACT_ZIP_BYTES)
+}
+
+/// Problems with an artifact zip.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZipProblem {
+    /// Not a readable zip (truncated, corrupted, unsupported compression).
+    #[error("the artifact zip is corrupted: {0}")]
+    Corrupt(String),
+    /// An entry name that could escape a directory (`../`, absolute, backslash, drive, control
+    /// characters).
+    #[error("the artifact zip has an unsafe entry name {0:?}")]
+    UnsafeName(String),
+    /// An entry larger than [`MAX_ENTRY_BYTES`], or too many entries.
+    #[error("the artifact zip is too large: {0}")]
+    TooLarge(String),
+    /// An entry the artifact must not have.
+    #[error("the artifact zip has an unexpected entry {0:?}")]
+    Extra(String),
+    /// A required entry is missing.
+    #[error("the artifact zip has no {0}")]
+    Missing(String),
+}
+
+/// Checks a zip entry name: relative, `/`-separated, no empty, `.` or `..` component, no
+/// backslash, colon or control character, at most 255 bytes.
+pub fn safe_entry_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('/')
+        && !name.contains('\\')
+        && !name.contains(':')
+        && !name.chars().any(char::is_control)
+        && name
+            .trim_end_matches('/')
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// Reads every file entry of a zip in memory: `(name, bytes)` in archive order. Directory
+/// entries are skipped (their names are still checked). Every name is checked with
+/// [`safe_entry_name`] before anything is read.
+pub fn read_zip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ZipProblem> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+    if zip.len() > MAX_ENTRIES {
+        return Err(ZipProblem::TooLarge(format!(
+            "{} entries, at most {MAX_ENTRIES}",
+            zip.len()
+        )));
+    }
+    for i in 0..zip.len() {
+        let f = zip
+            .by_index_raw(i)
+            .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+        let name = String::from_utf8_lossy(f.name_raw()).into_owned();
+        if !safe_entry_name(&name) || f.enclosed_name().is_none() {
+            return Err(ZipProblem::UnsafeName(name));
+        }
+    }
+    let mut out = Vec::new();
+    for i in 0..zip.len() {
+        let f = zip
+            .by_index(i)
+            .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+        let name = f.name().to_string();
+        if f.is_dir() {
+            continue;
+        }
+        if f.size() > MAX_ENTRY_BYTES {
+            return Err(ZipProblem::TooLarge(format!(
+                "{name} is {} bytes, at most {MAX_ENTRY_BYTES}",
+                f.size()
+            )));
+        }
+        let mut data = Vec::new();
+        f.take(MAX_ENTRY_BYTES + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| ZipProblem::Corrupt(format!("{name}: {e}")))?;
+        if data.len() as u64 > MAX_ENTRY_BYTES {
+            return Err(ZipProblem::TooLarge(format!(
+                "{name} is more than {MAX_ENTRY_BYTES} bytes"
+            )));
+        }
+        out.push((name, data));
+    }
+    Ok(out)
+}
+
+/// The files of a fix-agent artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixArtifact {
+    /// The patch entry's name (`patch-<run_id>.diff`).
+    pub patch_name: String,
+    /// The patch bytes.
+    pub patch: Vec<u8>,
+    /// The metadata entry's name (`metadata-<run_id>.json`).
+    pub metadata_name: String,
+    /// The metadata bytes.
+    pub metadata: Vec<u8>,
+}
+
+/// Picks the fix-agent files from zip entries. The artifact `fix-agent-apply` uploads holds
+/// exactly `patch-*.diff`, `metadata-*.json` and optionally `input.json`, at its root; any
+/// other entry (a second patch, a nested file, a script) is refused.
+pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ZipProblem> {
+    let mut patch = None;
+    let mut metadata = None;
+    for (name, data) in entries {
+        let is = |pre: &str, ext: &str| {
+            name.starts_with(pre) && name.ends_with(ext) && !name.contains('/')
+        };
+        if is("patch-", ".diff") && patch.is_none() {
+            patch = Some((name, data));
+        } else if is("metadata-", ".json") && metadata.is_none() {
+            metadata = Some((name, data));
+        } else if name == "input.json" {
+            continue;
+        } else {
+            return Err(ZipProblem::Extra(name));
+        }
+    }
+    let (patch_name, patch) = patch.ok_or_else(|| ZipProblem::Missing("patch-*.diff".into()))?;
+    let (metadata_name, metadata) =
+        metadata.ok_or_else(|| ZipProblem::Missing("metadata-*.json".into()))?;
+    Ok(FixArtifact {
+        patch_name,
+        patch,
+        metadata_name,
+        metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (n, d) in entries {
+            w.start_file(*n, zip::write::SimpleFileOptions::default())
+                .expect("start");
+            w.write_all(d).expect("write");
+        }
+        w.finish().expect("finish").into_inner()
+    }
+
+    #[test]
+    fn entry_names() {
+        for ok in ["a", "patch-1.diff", "dir/", "a/b.json"] {
+            assert!(safe_entry_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "a/../b",
+            "/etc/passwd",
+            "a\\b",
+            "C:x",
+            "a//b",
+            "./a",
+            "a\n",
+        ] {
+            assert!(!safe_entry_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_and_refuses() {
+        let z = zip_of(&[("patch-1.diff", b"d"), ("metadata-1.json", b"{}")]);
+        let f = fix_artifact(read_zip(&z).expect("zip")).expect("artifact");
+        assert_eq!(f.patch, b"d");
+        let z = zip_of(&[("../evil", b"x")]);
+        assert!(matches!(read_zip(&z), Err(ZipProblem::UnsafeName(_))));
+        let z = zip_of(&[
+            ("patch-1.diff", b"d"),
+            ("metadata-1.json", b"{}"),
+            ("run.sh", b"x"),
+        ]);
+        assert_eq!(
+            fix_artifact(read_zip(&z).expect("zip")),
+            Err(ZipProblem::Extra("run.sh".into()))
+        );
+        assert!(matches!(
+            read_zip(b"PK\x03\x04garbage"),
+            Err(ZipProblem::Corrupt(_))
+        ));
+        let z = zip_of(&[("metadata-1.json", b"{}")]);
+        assert!(matches!(
+            fix_artifact(read_zip(&z).expect("zip")),
+            Err(ZipProblem::Missing(_))
+        ));
+    }
+}
