@@ -11,7 +11,7 @@ set -euo pipefail
 
 action_path="${GITHUB_ACTION_PATH:?GITHUB_ACTION_PATH is not set (run this through action.yml)}"
 tmp="${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
-bins=(self-heal-prepare self-heal-decide self-heal-execute fix-agent-prepare fix-agent-apply ci-dashboard)
+bins=(self-heal-prepare self-heal-decide self-heal-execute fix-agent-prepare fix-agent-apply fix-agent-fetch ci-comment ci-dashboard)
 
 emit() {
   if [ -n "${GITHUB_OUTPUT:-}" ]; then

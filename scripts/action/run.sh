@@ -17,12 +17,17 @@ case "$fail_on_error" in
   *) echo "::error title=ci-remedy::fail-on-error must be true or false"; exit 2 ;;
 esac
 case "$mode" in
-  self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply|dashboard) ;;
+  self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply|dashboard|check-patch|comment) ;;
   *)
-    echo "::error title=ci-remedy::mode must be one of self-heal, fix-agent, all, prepare, decide, execute, fix-prepare, fix-apply, dashboard"
+    echo "::error title=ci-remedy::mode must be one of self-heal, fix-agent, all, prepare, decide, execute, fix-prepare, fix-apply, dashboard, check-patch, comment"
     exit 2
     ;;
 esac
+pr="${INPUT_PR:-}"
+if [ -n "$pr" ] && ! [[ "$pr" =~ ^[1-9][0-9]{0,9}$ ]]; then
+  echo "::error title=ci-remedy::the pr input must be a pull request number"
+  exit 2
+fi
 case "$out" in
   ""|-*) echo "::error title=ci-remedy::the out input must be a directory path not starting with '-'"; exit 2 ;;
 esac
@@ -89,6 +94,21 @@ run_dashboard() {
   local artifacts="${INPUT_ARTIFACTS:-$out}"
   step ci-dashboard --artifacts="$artifacts" --out="$out/dashboard"
 }
+# Re-checks a downloaded (untrusted) fix-agent artifact: zip layout, sha256, and the guard on the
+# patch text itself. The checked copy lands in <out>/fix-agent/.
+run_check_patch() {
+  local artifacts="${INPUT_ARTIFACTS:-}"
+  if [ -z "$artifacts" ]; then
+    echo "::error title=ci-remedy::check-patch mode needs the artifacts input (the downloaded fix-agent artifact)"
+    exit 2
+  fi
+  step fix-agent-fetch --from-dir="$artifacts" "${policy[@]}" --out="$out"
+}
+run_comment() {
+  local args=(--dir="$out")
+  [ -n "$pr" ] && args+=(--pr="$pr")
+  step ci-comment "${args[@]}"
+}
 
 case "$mode" in
   self-heal) run_prepare; run_decide; run_execute ;;
@@ -102,6 +122,8 @@ case "$mode" in
   fix-prepare) run_fix_prepare ;;
   fix-apply) run_fix_apply ;;
   dashboard) run_dashboard ;;
+  check-patch) run_check_patch ;;
+  comment) run_comment ;;
 esac
 
 if [ "$status" -ne 0 ] && [ "$fail_on_error" = true ]; then

@@ -84,9 +84,18 @@ fn main() -> ExitCode {
         .clone()
         .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
         .unwrap_or_default();
+    // The run the patch came from (its metadata) beats this run's id: in a `workflow_run` job
+    // they differ, and the apply instructions must name the run that holds the artifact.
     let run_id = args
         .run
         .clone()
+        .or_else(|| {
+            inputs
+                .metadata
+                .as_ref()
+                .map(|m| m.run.run_id.clone())
+                .filter(|id| id != ci_remedy::github::env::LOCAL)
+        })
         .or_else(|| std::env::var("GITHUB_RUN_ID").ok())
         .unwrap_or_else(|| "RUN_ID".into());
     let link = RunLink {
