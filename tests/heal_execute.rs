@@ -345,7 +345,7 @@ self-heal:
     assert!(r.detail.contains("event"), "{}", r.detail);
     assert!(!s.repo().join("created").exists() && !s.repo().join("rerun-created").exists());
     let md = std::fs::read_to_string(summary).expect("summary");
-    assert!(md.contains("Self-heal outcome: skipped"), "{md}");
+    assert!(md.contains("**Self-heal outcome:** skipped"), "{md}");
 
     // A code failure is skipped and handed to the fix-agent.
     let s = prepared(

@@ -145,7 +145,7 @@ fn main() -> ExitCode {
     ]) {
         cli::print_warning(&format!("cannot write GITHUB_OUTPUT: {e}"));
     }
-    if let Err(e) = gh.append_summary(&summary_markdown(&decision)) {
+    if let Err(e) = gh.append_summary(&ci_remedy::github::summary::decision_markdown(&decision)) {
         cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
     }
     cli::exit(code)
@@ -210,39 +210,3 @@ fn summary_text(d: &Decision) -> String {
     s
 }
 
-fn md_cell(s: &str) -> String {
-    cli::one_line(s)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace('`', "'")
-}
-
-fn summary_markdown(d: &Decision) -> String {
-    let mut s = format!(
-        "### Self-heal decision: {}\n\nCategory `{}` ({}), confidence {:.2}, attempt {} of {}.\n\n| Gate | Result | Detail |\n|---|---|---|\n",
-        if d.allowed { "allowed" } else { "not allowed" },
-        d.category,
-        d.kind.as_str(),
-        d.confidence,
-        d.attempt,
-        d.max_attempts
-    );
-    for g in &d.gates {
-        s.push_str(&format!(
-            "| {} | {} | {} |\n",
-            md_cell(&g.name),
-            if g.passed { "pass" } else { "**fail**" },
-            md_cell(&g.detail)
-        ));
-    }
-    if !d.refused_actions.is_empty() {
-        s.push_str(&format!(
-            "\nRefused actions: {}\n",
-            md_cell(&d.refused_actions.join(", "))
-        ));
-    }
-    s.push('\n');
-    s
-}

@@ -136,7 +136,7 @@ fn main() -> ExitCode {
     ]) {
         cli::print_warning(&format!("cannot write GITHUB_OUTPUT: {e}"));
     }
-    if let Err(e) = gh.append_summary(&summary_markdown(&report)) {
+    if let Err(e) = gh.append_summary(&ci_remedy::github::summary::report_markdown(&report)) {
         cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
     }
     cli::exit(code)
@@ -169,36 +169,3 @@ fn summary_text(r: &HealReport) -> String {
     s
 }
 
-fn md_cell(s: &str) -> String {
-    cli::one_line(s)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace('`', "'")
-}
-
-fn summary_markdown(r: &HealReport) -> String {
-    let mut s = format!(
-        "### Self-heal outcome: {}\n\nEscalate to: {}. {}\n\n",
-        r.outcome.as_str(),
-        r.escalate_to.as_str(),
-        md_cell(&r.detail)
-    );
-    let rerun = r.rerun.as_ref().map(|x| &x.result);
-    let steps: Vec<_> = r.actions.iter().chain(rerun).collect();
-    if !steps.is_empty() {
-        s.push_str("| Step | Exit | Duration (ms) | Timed out |\n|---|---|---|---|\n");
-        for a in steps {
-            s.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                md_cell(&a.name),
-                a.exit_code.map_or("-".to_string(), |c| c.to_string()),
-                a.duration_ms,
-                if a.timed_out { "yes" } else { "no" }
-            ));
-        }
-    }
-    s.push('\n');
-    s
-}

@@ -164,6 +164,33 @@ pub fn decision_markdown(d: &Decision) -> String {
     s
 }
 
+/// The job summary section for a self-heal report: outcome, escalation, and a table of the
+/// actions and the rerun (exit code, duration in ms, timed out).
+pub fn report_markdown(r: &crate::artifact::HealReport) -> String {
+    let mut s = format!(
+        "**Self-heal outcome:** {} · escalate to: {}\n\n{}\n\n",
+        r.outcome.as_str(),
+        r.escalate_to.as_str(),
+        cell(&r.detail)
+    );
+    let rerun = r.rerun.as_ref().map(|x| &x.result);
+    let steps: Vec<_> = r.actions.iter().chain(rerun).collect();
+    if !steps.is_empty() {
+        s.push_str("| step | exit | duration (ms) | timed out |\n|---|---|---|---|\n");
+        for a in steps {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                cell(&a.name),
+                a.exit_code.map_or("-".to_string(), |c| c.to_string()),
+                a.duration_ms,
+                if a.timed_out { "yes" } else { "no" }
+            ));
+        }
+    }
+    s.push('\n');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
