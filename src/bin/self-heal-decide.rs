@@ -209,4 +209,3 @@ fn summary_text(d: &Decision) -> String {
     }
     s
 }
-

@@ -168,4 +168,3 @@ fn summary_text(r: &HealReport) -> String {
     }
     s
 }
-

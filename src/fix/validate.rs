@@ -1,13 +1,12 @@
 //! Running the policy's validation command on the patched tree: an argv (never a shell
 //! string), in its own process group, killed as a group at the timeout.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::artifact::{Validation, ValidationStatus};
+use crate::artifact::{Redactions, Validation, ValidationStatus};
+use crate::heal::process::{run_bounded, CommandRun};
+use crate::logs::redact::Redactor;
 
 /// The most output kept, from the end: 4 KiB.
 pub const OUTPUT_TAIL_BYTES: u64 = 4096;
@@ -37,11 +36,25 @@ pub fn usable_test_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 512 && !id.starts_with('-') && !id.chars().any(char::is_control)
 }
 
-/// Runs `argv` in `cwd` with `timeout`. Standard input is empty; standard output and error go
-/// to one temporary file whose last [`OUTPUT_TAIL_BYTES`] are kept. At the timeout the whole
-/// process group gets SIGKILL; after a normal exit, leftover group members get it too.
+/// Runs `argv` in `cwd` with `timeout` through the same bounded runner self-heal uses
+/// ([`crate::heal::process::run_bounded`]): its own process group, killed as a group at the
+/// timeout, standard input empty, the last [`OUTPUT_TAIL_BYTES`] of combined output kept and
+/// redacted. The environment is this process's minus [`REMOVED_ENV`].
 pub fn run(argv: &[String], cwd: &Path, timeout: Duration) -> Validation {
-    let started = Instant::now();
+    if argv.is_empty() {
+        return Validation::skipped("no validation command in the policy");
+    }
+    let env: Vec<(String, std::ffi::OsString)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+        .filter(|(k, _)| !REMOVED_ENV.contains(&k.as_str()))
+        .collect();
+    let spec = CommandRun {
+        argv: argv.to_vec(),
+        cwd: cwd.to_path_buf(),
+        env,
+        timeout,
+        tail_bytes: OUTPUT_TAIL_BYTES as usize,
+    };
     let mut v = Validation {
         status: ValidationStatus::Failed,
         command: argv.to_vec(),
@@ -50,102 +63,29 @@ pub fn run(argv: &[String], cwd: &Path, timeout: Duration) -> Validation {
         detail: None,
         output_tail: String::new(),
     };
-    let Some((program, args)) = argv.split_first() else {
-        return Validation::skipped("no validation command in the policy");
-    };
-    let out = match tempfile::tempfile() {
-        Ok(f) => f,
-        Err(e) => {
-            v.detail = Some(format!("cannot create a temporary file: {e}"));
-            return v;
-        }
-    };
-    let (stdout, stderr) = match (out.try_clone(), out.try_clone()) {
-        (Ok(a), Ok(b)) => (a, b),
-        _ => {
-            v.detail = Some("cannot duplicate the output file".into());
-            return v;
-        }
-    };
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr))
-        .process_group(0);
-    for k in REMOVED_ENV {
-        cmd.env_remove(k);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            v.detail = Some(format!("cannot start {program:?}: {e}"));
-            v.duration_ms = elapsed_ms(started);
-            return v;
-        }
-    };
-    let pgid = i32::try_from(child.id())
-        .ok()
-        .map(nix::unistd::Pid::from_raw);
-    let kill_group = || {
-        if let Some(p) = pgid {
-            let _ = nix::sys::signal::killpg(p, nix::sys::signal::Signal::SIGKILL);
-        }
-    };
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) => {}
-            Err(e) => {
-                v.detail = Some(format!("cannot wait for the command: {e}"));
-                kill_group();
-                let _ = child.wait();
-                break None;
+    match run_bounded(&spec) {
+        Err(e) => v.detail = Some(e.to_string()),
+        Ok(out) => {
+            v.exit_code = out.exit_code;
+            v.duration_ms = out.duration_ms;
+            v.output_tail = Redactor::builtin().redact(
+                &String::from_utf8_lossy(&out.tail),
+                &mut Redactions::default(),
+            );
+            if out.timed_out {
+                v.status = ValidationStatus::TimedOut;
+                v.detail = Some(format!(
+                    "killed after {} ms (fix-agent.validation.timeout)",
+                    timeout.as_millis()
+                ));
+            } else if out.exit_code == Some(0) {
+                v.status = ValidationStatus::Passed;
+            } else if out.exit_code.is_none() {
+                v.detail = Some("terminated by a signal".into());
             }
         }
-        if started.elapsed() >= timeout {
-            kill_group();
-            let _ = child.wait();
-            v.status = ValidationStatus::TimedOut;
-            v.detail = Some(format!(
-                "killed after {} ms (fix-agent.validation.timeout)",
-                timeout.as_millis()
-            ));
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    kill_group();
-    v.duration_ms = elapsed_ms(started);
-    if let Some(s) = status {
-        v.exit_code = s.code();
-        v.status = if s.success() {
-            ValidationStatus::Passed
-        } else {
-            ValidationStatus::Failed
-        };
-        if s.code().is_none() {
-            v.detail = Some("terminated by a signal".into());
-        }
     }
-    v.output_tail = tail(out);
     v
-}
-
-fn elapsed_ms(t: Instant) -> u64 {
-    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-fn tail(mut f: std::fs::File) -> String {
-    let len = f.seek(SeekFrom::End(0)).unwrap_or(0);
-    let start = len.saturating_sub(OUTPUT_TAIL_BYTES);
-    if f.seek(SeekFrom::Start(start)).is_err() {
-        return String::new();
-    }
-    let mut buf = Vec::new();
-    let _ = f.take(OUTPUT_TAIL_BYTES).read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
 }
 
 #[cfg(test)]
@@ -164,7 +104,7 @@ mod tests {
             (bad.status, bad.exit_code),
             (ValidationStatus::Failed, Some(3))
         );
-        let t = Instant::now();
+        let t = std::time::Instant::now();
         // The grandchild `sleep` must die with the group, or the wait would hang on it.
         let slow = run(
             &sh("sleep 30 & sleep 30"),
