@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 log_file="${1:-fixtures/cidiff/cv_45/fail.log}"
 out="${2:-out/demo}"
 
-cargo build --release --locked --quiet --bins
-bin=target/release
+# The debug profile: it shares the build with `cargo test` (dependencies are optimised anyway).
+cargo build --locked --quiet --bins
+bin=target/debug
 rm -rf -- "$out"
 mkdir -p -- "$out"
 

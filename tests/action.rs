@@ -210,3 +210,48 @@ fn hostile_inputs_are_refused_or_stay_data() {
         .contains("--list-rules"));
     assert_eq!(ctx["logs"].as_array().expect("logs").len(), 1);
 }
+
+#[test]
+fn readme_documents_every_input_and_output() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let text = std::fs::read_to_string(root().join("action.yml")).expect("action.yml");
+    let action: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("valid YAML");
+    for section in ["inputs", "outputs"] {
+        for (name, _) in action[section].as_mapping().expect(section) {
+            let name = name.as_str().expect("name");
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "README.md has no table row for the action {section} `{name}`"
+            );
+        }
+    }
+}
+
+#[test]
+fn fail_on_error_turns_a_failed_step_into_a_failed_job() {
+    let ws = workspace_with_log();
+    let text = std::fs::read_to_string(root().join("scripts/action/run.sh")).expect("run.sh");
+    for (fail_on_error, code) in [("false", 0), ("true", 1)] {
+        let out = bin("bash")
+            .arg("-c")
+            .arg(&text)
+            .current_dir(ws.path())
+            .env("CI_REMEDY_BIN", bin_dir())
+            .env("INPUT_MODE", "prepare")
+            .env("INPUT_LOGS", "missing.log")
+            .env("INPUT_OUT", "o")
+            .env("INPUT_FAIL_ON_ERROR", fail_on_error)
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // Either way the step wrote its artifact and said what went wrong.
+        assert!(ws.path().join("o/self-heal/context.json").is_file());
+        assert!(String::from_utf8_lossy(&out.stdout)
+            .contains("::warning title=ci-remedy::self-heal-prepare exited with code 1"));
+    }
+}

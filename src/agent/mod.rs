@@ -9,7 +9,7 @@
 //! - [`store`]: payload storage under `<data-dir>/logs/<run_id>/`.
 //!
 //! The JSON Schemas of the payload, the answers and the status artifact come from
-//! [`schemas`]; the documentation is `docs/agent.md`.
+//! [`schemas`]; the documentation is the README's Cloud-Agent section.
 
 pub mod payload;
 pub mod server;

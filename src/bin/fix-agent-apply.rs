@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         Err(e) => {
             print_error(
                 &e,
-                Some("fix the policy file; see docs/fix-agent.md for the fix-agent keys"),
+                Some("fix the policy file; see the README's fix-agent section for the fix-agent keys"),
             );
             return exit(EXIT_USAGE);
         }

@@ -95,7 +95,10 @@ fn main() -> ExitCode {
     let policy = match Policy::load(args.policy.as_deref()) {
         Ok(p) => p,
         Err(e) => {
-            print_error(&e, Some("fix the policy file; see docs/fix-agent.md"));
+            print_error(
+                &e,
+                Some("fix the policy file; see the README's fix-agent section"),
+            );
             return exit(EXIT_USAGE);
         }
     };

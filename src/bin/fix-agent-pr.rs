@@ -19,7 +19,7 @@ use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
 use ci_remedy::policy::Policy;
 
 const AFTER_HELP: &str = "\
-Gates (all must pass; see docs/github.md): enabled, risk (recomputed from the patch),
+Gates (all must pass; see the README's fix-agent-pr section): enabled, risk (recomputed from the patch),
 changed_lines, validation (passed), guard (the patch matches its metadata's sha256 and counts
 and the guard accepts it again), fork (pull_request_target from a fork is refused unless
 fix-agent-pr.allow-fork), opt_in_label, open_limit and hourly_limit (counted from the API by
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
         Err(e) => {
             print_error(
                 &e,
-                Some("fix the policy file; see docs/github.md for the fix-agent-pr keys"),
+                Some("fix the policy file; see the README's fix-agent-pr section for its keys"),
             );
             return exit(EXIT_USAGE);
         }

@@ -29,7 +29,7 @@ struct Args {
     /// A self-heal report (default OUT/self-heal/report-<run_id>.json when it exists).
     #[arg(long)]
     heal_report: Option<PathBuf>,
-    /// A JSON list of instructions ({"summary", "edits": [...]}); see docs/fix-agent.md.
+    /// A JSON list of instructions ({"summary", "edits": [...]}); see the README's fix-agent section.
     #[arg(long)]
     instructions: Option<PathBuf>,
     /// The repository working tree.
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Err(e) => {
             print_error(
                 &e,
-                Some("fix the policy file; see docs/fix-agent.md for the fix-agent keys"),
+                Some("fix the policy file; see the README's fix-agent section for the fix-agent keys"),
             );
             return exit(EXIT_USAGE);
         }

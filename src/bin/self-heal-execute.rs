@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         Err(e) => {
             cli::print_error(
                 &e,
-                Some("fix the policy file; see docs/policy-self-heal.md for the self-heal keys"),
+                Some("fix the policy file; see the README's self-heal policy section for the self-heal keys"),
             );
             return cli::exit(EXIT_USAGE);
         }

@@ -1,7 +1,7 @@
 //! The `self-heal` section of the policy: which runs may self-heal (event, category, confidence,
 //! attempts), the named safe actions, the per-category plan and the rerun commands.
 //!
-//! Written form (every key optional; see `docs/policy-self-heal.md` for a full example):
+//! Written form (every key optional; see the README's `Policy: self-heal:` section for a full example):
 //!
 //! ```yaml
 //! self-heal:
@@ -693,7 +693,8 @@ self-heal:
 
     #[test]
     fn documented_example_is_valid() {
-        let doc = include_str!("../../docs/policy-self-heal.md");
+        let readme = include_str!("../../README.md");
+        let doc = &readme[readme.find("## Policy: `self-heal:`").expect("section")..];
         let start = doc.find("```yaml\n").expect("yaml block") + "```yaml\n".len();
         let len = doc[start..].find("```").expect("block end");
         let p = parse(&doc[start..start + len])
