@@ -109,7 +109,10 @@ fn main() -> ExitCode {
     };
     let body = build_body(&args.key, &inputs, &link);
     if args.dry_run {
-        print!("{body}");
+        print!(
+            "{}",
+            ci_remedy::github::commands::quote_untrusted(&body, "")
+        );
         return exit(EXIT_OK);
     }
     if inputs.is_empty() {

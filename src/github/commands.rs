@@ -67,21 +67,25 @@ pub fn annotation(
     format!("::{name}{props}::{}", escape_data(message))
 }
 
-/// Makes untrusted multi-line text safe to print on stdout: every line gets `prefix` in front
-/// (so no line can start with `::` or `##[`), carriage returns and other control characters
-/// except tab become `?`.
+/// Makes untrusted multi-line text safe to print on stdout or stderr: every line gets `prefix`
+/// in front; a line that would still start (after leading whitespace) with `::` or `##[` gets
+/// a `\\` before its first character, so the runner never reads it as a workflow command;
+/// carriage returns and other control characters except tab become `?`.
 pub fn quote_untrusted(text: &str, prefix: &str) -> String {
-    assert!(
-        !prefix.trim_start().starts_with("::") && !prefix.trim_start().starts_with("##["),
-        "prefix must not itself be a workflow command"
-    );
     let mut out = String::with_capacity(text.len() + 16);
     for line in text.split('\n') {
+        let clean: String = line
+            .chars()
+            .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+            .collect();
+        let start = out.len();
         out.push_str(prefix);
-        out.extend(
-            line.chars()
-                .map(|c| if c.is_control() && c != '\t' { '?' } else { c }),
-        );
+        out.push_str(&clean);
+        let shown = out[start..].trim_start();
+        if shown.starts_with("::") || shown.starts_with("##[") {
+            let at = out.len() - shown.len();
+            out.insert(at, '\\');
+        }
         out.push('\n');
     }
     out
@@ -180,6 +184,12 @@ mod tests {
             "::error file=src/a%2Cb%3Ac.ts,line=3,endLine=5,title=t::50%25 done%0D%0A::set-output name=x::y"
         );
         assert_eq!(line.lines().count(), 1);
+    }
+
+    #[test]
+    fn blank_prefixes_are_protected_too() {
+        let q = quote_untrusted("::add-mask::x\n  ##[error]y\nplain", "  ");
+        assert_eq!(q, "  \\::add-mask::x\n    \\##[error]y\n  plain\n");
     }
 
     #[test]
