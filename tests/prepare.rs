@@ -243,3 +243,83 @@ fn schemas_are_current() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every fixture log of `fixtures/logs/README.md`, through the real binary: the category the
+/// table names, and a rank-1 finding inside the log.
+#[test]
+fn fixture_logs_get_their_documented_category() {
+    let table = std::fs::read_to_string(fixture("logs/README.md")).expect("README");
+    let rows: Vec<(String, String)> = table
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let file = cells.get(1)?.strip_prefix('`')?.strip_suffix(".log`")?;
+            let cat = cells.get(2)?.trim_matches('`');
+            Some((format!("{file}.log"), cat.to_string()))
+        })
+        .collect();
+    assert!(rows.len() >= 11, "the table lists the fixtures: {rows:?}");
+    for (file, category) in rows {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = fixture(&format!("logs/{file}"));
+        let out = run_prepare(dir.path(), &["--log", log.to_str().expect("utf8")]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ctx = context(dir.path());
+        assert_eq!(
+            ctx["classification"]["category"],
+            category.as_str(),
+            "{file}"
+        );
+        let lines = ctx["logs"][0]["lines"].as_u64().expect("lines");
+        let top = &ctx["findings"][0];
+        assert_eq!(top["rank"], 1, "{file}");
+        assert!(top["line_start"].as_u64().expect("start") >= 1);
+        assert!(top["line_end"].as_u64().expect("end") <= lines, "{file}");
+    }
+}
+
+/// The real GitHub Actions logs of the CiDiff dataset, through the real binary: the rank-1
+/// finding overlaps the ground truth's `E` lines.
+#[test]
+fn rank_one_overlaps_ground_truth_on_github_actions_logs() {
+    for case in [
+        "cidiff_11",
+        "cidiff_57",
+        "cidiff_75",
+        "cv_45",
+        "google_auto_693",
+    ] {
+        let gt =
+            std::fs::read_to_string(fixture(&format!("cidiff/{case}/groundtruth"))).expect("gt");
+        let errors: Vec<(u64, u64)> = gt
+            .lines()
+            .filter_map(|l| l.strip_prefix("E "))
+            .map(|r| match r.split_once('-') {
+                Some((a, b)) => (a.parse().expect("n"), b.parse().expect("n")),
+                None => {
+                    let n = r.trim().parse().expect("n");
+                    (n, n)
+                }
+            })
+            .collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = fixture(&format!("cidiff/{case}/fail.log"));
+        let out = run_prepare(dir.path(), &["--log", log.to_str().expect("utf8")]);
+        assert!(out.status.success(), "{case}");
+        let ctx = context(dir.path());
+        let top = &ctx["findings"][0];
+        let (s, e) = (
+            top["line_start"].as_u64().expect("start"),
+            top["line_end"].as_u64().expect("end"),
+        );
+        assert!(
+            errors.iter().any(|(a, b)| s <= *b && *a <= e),
+            "{case}: rank 1 is lines {s}-{e}, ground truth E {errors:?}"
+        );
+    }
+}
