@@ -32,6 +32,10 @@ struct Args {
     /// Time `analyze` in this process instead of running self-heal-prepare.
     #[arg(long)]
     in_process: bool,
+    /// Also time each part alone (read, read + SHA-256, read + newline count, read + keyword
+    /// prefilter) over the same file: what bounds the throughput.
+    #[arg(long)]
+    components: bool,
     /// Benchmark this existing log instead of generating one.
     #[arg(long)]
     log: Option<PathBuf>,
@@ -119,6 +123,18 @@ fn run(args: &Args) -> anyhow::Result<()> {
     {
         let mut f = std::fs::File::open(&log_path)?;
         std::io::copy(&mut f, &mut std::io::sink())?;
+    }
+    if args.components {
+        let pack = RulePack::builtin()?;
+        for c in ci_remedy::classify::bench::components(&log_path, &pack)? {
+            println!(
+                "component {:<26} {:.3} s = {:>5.0} MiB/s (count {})",
+                c.name,
+                c.secs,
+                mib(bytes) / c.secs,
+                c.count
+            );
+        }
     }
     if args.in_process {
         let pack = RulePack::builtin()?;

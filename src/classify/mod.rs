@@ -12,6 +12,7 @@
 //! - [`synth`]: a deterministic GitHub-Actions-style log generator for the benchmark.
 
 pub mod baseline;
+pub mod bench;
 pub mod eval;
 pub mod location;
 pub mod rules;

@@ -179,6 +179,12 @@ fn compile_rule(spec: &RuleSpec) -> Result<Rule, RuleError> {
     if spec.keywords.iter().any(|k| k.is_empty()) {
         return Err(err("keywords", "a keyword must not be empty".into()));
     }
+    if spec.keywords.iter().any(|k| k.contains(['\n', '\r'])) {
+        return Err(err(
+            "keywords",
+            "a keyword must not contain a line break (lines are matched one at a time)".into(),
+        ));
+    }
     if spec.extend == Extend::Until && spec.stop.is_none() {
         return Err(err("stop", "`extend: until` needs a `stop` regex".into()));
     }
@@ -219,10 +225,12 @@ pub(crate) enum Prefilter {
 }
 
 impl Prefilter {
-    /// Start of the first keyword occurrence in `hay`.
+    /// Offset (0-based, in bytes) of the last byte of the keyword occurrence that ends first
+    /// in `hay`. Keywords hold no `\n`, so this is in the first line that holds a keyword; the
+    /// earliest end is cheaper than the leftmost start (no reverse scan to find the start).
     pub fn find(&self, hay: &[u8]) -> Option<usize> {
         match self {
-            Prefilter::Re(re) => re.find(hay).map(|m| m.start()),
+            Prefilter::Re(re) => re.shortest_match(hay).map(|end| end.saturating_sub(1)),
         }
     }
 
@@ -350,5 +358,8 @@ mod tests {
         spec.confidence = 0.5;
         spec.id = "Bad Id".into();
         assert_eq!(check_spec(&spec).expect_err("bad id").key, "id");
+        spec.id = "ok".into();
+        spec.keywords = vec!["a\nb".into()];
+        assert_eq!(check_spec(&spec).expect_err("line break").key, "keywords");
     }
 }
