@@ -578,11 +578,7 @@ fn evidence_context(
             files
                 .iter()
                 .filter(|(r, _, size)| *size == log.bytes && r.rsplit('/').next() == Some(base))
-                .find(|(_, p, _)| {
-                    std::fs::read(p)
-                        .map(|b| crate::fix::sha256_hex(&b) == log.sha256)
-                        .unwrap_or(false)
-                })
+                .find(|(_, p, _)| crate::fix::sha256_file(p).is_ok_and(|h| h == log.sha256))
                 .map(|(r, p, _)| (r.clone(), p.clone(), log.format))
         });
         let Some((source, path, format)) = entry.clone() else {

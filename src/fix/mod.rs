@@ -212,6 +212,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The sha256 of a file's bytes, lowercase hex, read as a stream (logs can be GiBs).
+///
+/// Errors: the file cannot be opened or read.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// What `fix-agent-apply` is asked to do.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {

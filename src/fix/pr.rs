@@ -147,33 +147,6 @@ pub fn plain_line(text: &str, max: usize) -> String {
     }
 }
 
-/// A fenced code block around untrusted text: the fence is longer than any backtick run
-/// inside, so the text cannot close it.
-pub fn md_code_block(text: &str, lang: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    let fence = "`".repeat(longest.max(2) + 1);
-    let body: String = text
-        .chars()
-        .map(|c| {
-            if super::path::is_invisible_or_bidi(c) {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect();
-    format!("{fence}{lang}\n{}\n{fence}\n", body.trim_end_matches('\n'))
-}
-
 /// The branch name: `ci-remedy/<run_id>-<category>` with `_` as `-`.
 pub fn branch(run_id_for_file: &str, category: Category) -> String {
     format!(
@@ -261,7 +234,7 @@ fn evidence_block(e: &Evidence) -> String {
         e.line_start,
         e.line_end,
         md_inline(&e.rule, 80).replace('`', ""),
-        md_code_block(&excerpt, "text")
+        crate::github::summary::code_block(&excerpt, "text")
     )
 }
 
@@ -435,7 +408,7 @@ mod tests {
                 && !s.contains('\n')
                 && !s.contains('`')
         );
-        let block = md_code_block("```\nescape", "text");
+        let block = crate::github::summary::code_block("```\nescape", "text");
         assert!(block.starts_with("````text\n"));
         assert_eq!(plain_line("a\nb\u{202e}c", 10), "a b c");
     }

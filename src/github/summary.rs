@@ -31,7 +31,9 @@ pub fn cell(text: &str) -> String {
     out
 }
 
-/// A fenced code block whose fence is longer than any run of backticks in `text`.
+/// A fenced code block around untrusted text: the fence is longer than any run of backticks
+/// inside (so the text cannot close it), and invisible or bidirectional-override characters
+/// become `?` (so the text cannot hide what it says).
 pub fn code_block(text: &str, lang: &str) -> String {
     let mut longest = 0usize;
     let mut run = 0usize;
@@ -44,8 +46,17 @@ pub fn code_block(text: &str, lang: &str) -> String {
         }
     }
     let fence = "`".repeat(longest.max(2) + 1);
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    format!("{fence}{lang}\n{body}\n{fence}\n")
+    let body: String = text
+        .chars()
+        .map(|c| {
+            if crate::fix::path::is_invisible_or_bidi(c) {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    format!("{fence}{lang}\n{}\n{fence}\n", body.trim_end_matches('\n'))
 }
 
 /// `log:line` or `log:start-end` for a finding (1-based lines of the original log).
