@@ -15,6 +15,7 @@ pub mod baseline;
 pub mod bench;
 pub mod eval;
 pub mod location;
+pub mod prefilter;
 pub mod rules;
 mod scan;
 pub mod synth;

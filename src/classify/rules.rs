@@ -1,7 +1,7 @@
 //! Rules: the YAML shape ([`RuleSpec`], shared by `rules/builtin.yml` and the policy's
 //! `classify.rules`), and their compiled form.
 
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexBuilder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -205,11 +205,12 @@ fn compile_rule(spec: &RuleSpec) -> Result<Rule, RuleError> {
     })
 }
 
-/// The compiled rule set: rules, one `RegexSet` over all patterns, and the literal prefilter.
+/// The compiled rule set: rules, the keyword gate that picks the rules to try on a line, and
+/// the literal prefilter.
 #[derive(Debug, Clone)]
 pub(crate) struct Compiled {
     pub rules: Vec<Rule>,
-    pub set: RegexSet,
+    pub gate: RuleGate,
     /// Keywords of every rule plus the structural markers; `None` when some rule has no
     /// keywords (then every line is a candidate).
     pub prefilter: Option<Prefilter>,
@@ -219,8 +220,10 @@ pub(crate) struct Compiled {
 /// The literal prefilter: "does this text hold any keyword, case-insensitively".
 #[derive(Debug, Clone)]
 pub(crate) enum Prefilter {
-    /// A case-insensitive alternation of the escaped keywords (the regex engine's lazy DFA;
-    /// measured a little faster here than an aho-corasick DFA over the same keywords).
+    /// The compact keyword DFA walked in lanes ([`super::prefilter`]); the normal case.
+    Dfa(Box<super::prefilter::KeywordDfa>),
+    /// A case-insensitive alternation of the escaped keywords (the regex engine's lazy DFA), for
+    /// a keyword set too large for the compact table.
     Re(Regex),
 }
 
@@ -230,6 +233,7 @@ impl Prefilter {
     /// earliest end is cheaper than the leftmost start (no reverse scan to find the start).
     pub fn find(&self, hay: &[u8]) -> Option<usize> {
         match self {
+            Prefilter::Dfa(d) => d.find(hay),
             Prefilter::Re(re) => re.shortest_match(hay).map(|end| end.saturating_sub(1)),
         }
     }
@@ -237,12 +241,108 @@ impl Prefilter {
     /// True when `hay` holds a keyword.
     pub fn is_match(&self, hay: &[u8]) -> bool {
         match self {
+            Prefilter::Dfa(d) => d.is_match(hay),
             Prefilter::Re(re) => re.is_match(hay),
+        }
+    }
+
+    /// Appends to `out`, in increasing order, one offset inside every line of `hay` that holds
+    /// a keyword (see [`super::prefilter::KeywordDfa::line_hits`]).
+    pub fn line_hits(&self, hay: &[u8], out: &mut Vec<usize>) {
+        match self {
+            Prefilter::Dfa(d) => d.line_hits(hay, out),
+            Prefilter::Re(_) => {
+                let mut p = 0;
+                while let Some(m) = self.find(&hay[p..]) {
+                    let hit = p + m;
+                    out.push(hit);
+                    p = memchr::memchr(b'\n', &hay[hit..]).map_or(hay.len(), |i| hit + i + 1);
+                }
+            }
         }
     }
 }
 
 pub(crate) const STRUCTURAL_KEYWORDS: &[&str] = &["##[group]"];
+
+/// Picks the rules worth trying on a line: those with a keyword in it (found by one
+/// case-insensitive aho-corasick pass over the line), plus the rules without keywords. A rule's
+/// pattern only matches lines that hold one of its keywords (the rule pack's contract, tested
+/// for the built-in rules), so trying only these rules gives the same matches as trying all
+/// of them, at the cost of a few regexes instead of one regex set over every pattern (measured:
+/// about 10 µs per candidate line for the set, a fraction of that for the gate).
+#[derive(Debug, Clone)]
+pub(crate) struct RuleGate {
+    /// Every distinct keyword (lowercase); `None` when no rule has keywords.
+    keywords: Option<aho_corasick::AhoCorasick>,
+    /// Keyword index → the rules (indexes, ascending) that list it.
+    rules_of: Vec<Vec<usize>>,
+    /// Rules without keywords: tried on every line.
+    always: Vec<usize>,
+}
+
+impl RuleGate {
+    fn new(rules: &[Rule]) -> Result<RuleGate, RuleError> {
+        let mut words: Vec<String> = Vec::new();
+        let mut rules_of: Vec<Vec<usize>> = Vec::new();
+        let mut always = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            if r.spec.keywords.is_empty() {
+                always.push(i);
+            }
+            for k in &r.spec.keywords {
+                let k = k.to_ascii_lowercase();
+                let at = match words.iter().position(|w| *w == k) {
+                    Some(at) => at,
+                    None => {
+                        words.push(k);
+                        rules_of.push(Vec::new());
+                        words.len() - 1
+                    }
+                };
+                if rules_of[at].last() != Some(&i) {
+                    rules_of[at].push(i);
+                }
+            }
+        }
+        let keywords = if words.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&words)
+                    .map_err(|e| RuleError {
+                        id: "(all rules)".into(),
+                        key: "keywords".into(),
+                        message: e.to_string(),
+                    })?,
+            )
+        };
+        Ok(RuleGate {
+            keywords,
+            rules_of,
+            always,
+        })
+    }
+}
+
+impl Compiled {
+    /// Puts into `out` (cleared first) the indexes, ascending, of the rules whose pattern
+    /// matches `line`.
+    pub fn matches(&self, line: &[u8], out: &mut Vec<usize>) {
+        out.clear();
+        out.extend_from_slice(&self.gate.always);
+        if let Some(ac) = &self.gate.keywords {
+            for m in ac.find_overlapping_iter(line) {
+                out.extend_from_slice(&self.gate.rules_of[m.pattern().as_usize()]);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&i| self.rules[i].regex.is_match(line));
+    }
+}
 
 pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
     let mut seen = std::collections::HashSet::new();
@@ -257,14 +357,7 @@ pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
         }
         rules.push(compile_rule(spec)?);
     }
-    let set = RegexSetBuilder::new(rules.iter().map(|r| r.spec.pattern.as_str()))
-        .size_limit(REGEX_SIZE_LIMIT.saturating_mul(8))
-        .build()
-        .map_err(|e| RuleError {
-            id: "(all rules)".into(),
-            key: "pattern".into(),
-            message: e.to_string(),
-        })?;
+    let gate = RuleGate::new(&rules)?;
     let prefilter = if rules.iter().any(|r| r.spec.keywords.is_empty()) {
         None
     } else {
@@ -278,7 +371,9 @@ pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
         // A keyword that contains another is redundant for "is any present".
         let all = words.clone();
         words.retain(|w| !all.iter().any(|o| o != w && w.contains(o.as_str())));
-        {
+        if let Some(dfa) = super::prefilter::KeywordDfa::new(&words) {
+            Some(Prefilter::Dfa(Box::new(dfa)))
+        } else {
             let alt: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
             let re = RegexBuilder::new(&format!("(?i-u:{})", alt.join("|")))
                 .unicode(false)
@@ -295,7 +390,7 @@ pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
     };
     Ok(Compiled {
         rules,
-        set,
+        gate,
         prefilter,
     })
 }
@@ -327,9 +422,10 @@ mod tests {
             "--- FAIL: TestX (0.1s)",
         ];
         let c = compile(&specs).expect("compiles");
-        let pf = c.prefilter.expect("prefilter");
+        let pf = c.prefilter.as_ref().expect("prefilter");
         for s in samples {
-            let hits: Vec<usize> = c.set.matches(s.as_bytes()).into_iter().collect();
+            let mut hits = Vec::new();
+            c.matches(s.as_bytes(), &mut hits);
             assert!(!hits.is_empty(), "no rule matches {s}");
             assert!(pf.is_match(s.as_bytes()), "prefilter misses {s}");
             for h in hits {
@@ -345,6 +441,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_keyword_gate_finds_what_trying_every_rule_finds_on_real_logs() {
+        // Every line of the bundled real logs (cleaned the way the scanner cleans them): the
+        // gate must pick exactly the rules that trying all of them would.
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        for dir in [
+            "logs",
+            "cidiff/assertj_1944",
+            "cidiff/cv_45",
+            "cidiff/guava_1947",
+        ] {
+            if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
+                files.extend(
+                    rd.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|e| e == "log")),
+                );
+            }
+        }
+        assert!(files.len() >= 5, "fixtures found: {files:?}");
+        let (mut lines, mut matched) = (0, 0);
+        let mut got = Vec::new();
+        let mut scratch = Vec::new();
+        for f in files {
+            let bytes = std::fs::read(&f).expect("fixture reads");
+            for raw in bytes.split(|b| *b == b'\n') {
+                let line = crate::logs::format::clean_line(
+                    crate::artifact::LogFormat::RawGithub,
+                    raw,
+                    &mut scratch,
+                )
+                .to_vec();
+                c.matches(&line, &mut got);
+                let want: Vec<usize> = (0..c.rules.len())
+                    .filter(|&i| c.rules[i].regex.is_match(&line))
+                    .collect();
+                assert_eq!(
+                    got,
+                    want,
+                    "{}: {}",
+                    f.display(),
+                    String::from_utf8_lossy(&line)
+                );
+                lines += 1;
+                matched += usize::from(!want.is_empty());
+            }
+        }
+        assert!(
+            lines > 10_000 && matched > 50,
+            "{lines} lines, {matched} matched"
+        );
     }
 
     #[test]
