@@ -39,6 +39,8 @@ fn ship(out: &Path, url: &str, extra: &[&str]) -> std::process::Output {
         .args([
             "--out",
             out.to_str().expect("utf8"),
+            "--repo",
+            out.to_str().expect("utf8"),
             "--log",
             log.to_str().expect("utf8"),
         ])
@@ -313,11 +315,19 @@ fn a_4xx_is_rejected_without_retry_and_no_config_is_skipped() {
         .env_remove("AGENT_URL")
         .env("GITHUB_OUTPUT", &out_file)
         .env("GITHUB_RUN_ID", "9001")
+        .env("GITHUB_WORKSPACE", dir.path())
         .args(["--out", dir.path().to_str().expect("utf8"), "--log"])
         .arg(dir.path().join("job.log"))
         .output()
         .expect("run");
-    assert_best_effort(dir.path(), &o, "skipped");
+    let s = assert_best_effort(dir.path(), &o, "skipped");
+    // Without --repo the repository section describes GITHUB_WORKSPACE.
+    assert_eq!(s["repository"]["dir"], dir.path().display().to_string());
+    let payload = read_json(&dir.path().join("agent/payload.json"));
+    assert_eq!(
+        payload["repository"]["paths"],
+        serde_json::json!(["job.log"])
+    );
     let outputs = common::parse_outputs(&std::fs::read_to_string(&out_file).expect("outputs"));
     assert_eq!(outputs, vec![("status".to_string(), "skipped".to_string())]);
 }

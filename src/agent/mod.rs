@@ -5,6 +5,9 @@
 //!   bodies) and strict payload validation with field names.
 //! - [`ship`]: the client side (`ci-logs-ship`): payload building, posting, answer
 //!   validation, the status artifact.
+//! - [`repository`]: the payload's optional repository section: collected by the client
+//!   (file listing + the files the fix recipes read), rebuilt by the server in a temporary
+//!   directory to run the recipes for the answer's `fix_agent_instructions`.
 //! - [`server`]: the `developer-agent` HTTP server (axum): both endpoints, token checks, limits.
 //! - [`store`]: payload storage under `<data-dir>/logs/<run_id>/`.
 //!
@@ -12,6 +15,7 @@
 //! [`schemas`]; the documentation is the README's Cloud-Agent section.
 
 pub mod payload;
+pub mod repository;
 pub mod server;
 pub mod ship;
 pub mod store;

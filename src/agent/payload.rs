@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::artifact::{
     Classification, DeveloperAgentAnswer, FailedTest, Redactions, RunInfo, ToolInfo,
 };
+use crate::fix::path::verify_path;
 
 /// The `schema` value of a payload.
 pub const PAYLOAD_SCHEMA: &str = "ci-remedy/ci-logs/v1";
@@ -22,6 +23,18 @@ pub const PAYLOAD_SCHEMA: &str = "ci-remedy/ci-logs/v1";
 pub const MAX_PAYLOAD_LOGS: usize = 64;
 /// At most this many failed tests in one payload.
 pub const MAX_PAYLOAD_TESTS: usize = 1000;
+/// At most this many paths in `repository.paths`.
+pub const MAX_REPOSITORY_PATHS: usize = 20_000;
+/// At most this many bytes of listed paths, all of `repository.paths` together: 1 MiB.
+pub const MAX_REPOSITORY_LISTING_BYTES: usize = 1024 * 1024;
+/// At most this many files with contents in `repository.files`.
+pub const MAX_REPOSITORY_FILES: usize = 32;
+/// The largest `repository.files[].content`, in bytes: 256 KiB.
+pub const MAX_REPOSITORY_FILE_BYTES: usize = 256 * 1024;
+/// The largest total of `repository.files[].content`, in bytes: 2 MiB.
+pub const MAX_REPOSITORY_CONTENT_BYTES: usize = 2 * 1024 * 1024;
+/// At most this many invalid repository entries are named in a 400 answer's `fields`.
+pub const MAX_REPORTED_FIELDS: usize = 16;
 
 /// What CI sends about a failed run.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -40,9 +53,47 @@ pub struct LogsPayload {
     /// The client's rules-only classification, when it made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
-    /// Secrets redacted from the logs before sending.
+    /// Secrets redacted from the logs (and repository files) before sending.
     #[serde(default)]
     pub redactions: Redactions,
+    /// What the Developer-Agent needs to run the built-in fix recipes: the checkout's file
+    /// listing and the few files whose contents the recipes read. Absent when the client did
+    /// not send it (older clients, or the policy's `ship.repository: false`); the answer's
+    /// `fix_agent_instructions` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepositorySnapshot>,
+}
+
+/// A bounded view of the repository checkout (`payload.repository`).
+///
+/// Limits (a payload over any of them is refused with HTTP 400 naming the field):
+/// [`MAX_REPOSITORY_PATHS`] paths and [`MAX_REPOSITORY_LISTING_BYTES`] of them in all,
+/// [`MAX_REPOSITORY_FILES`] files of at most [`MAX_REPOSITORY_FILE_BYTES`] each and
+/// [`MAX_REPOSITORY_CONTENT_BYTES`] in all. Every path must be relative, `/`-separated and
+/// pass `fix::path::verify_path` (no `..`, no absolute path, no backslash, no `.git`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct RepositorySnapshot {
+    /// The checkout's regular files as relative, `/`-separated paths, sorted; `.git`,
+    /// `target`, `node_modules`, nested repositories and symbolic links are left out.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// True when the listing stopped at a cap: the checkout has more files than listed.
+    #[serde(default)]
+    pub truncated: bool,
+    /// The files whose contents the recipes read (`fix::recipes::files_wanted`): Docker
+    /// files, the sources holding a failing import, the files the evidence names. Text only,
+    /// redacted like the logs.
+    #[serde(default)]
+    pub files: Vec<RepositoryFile>,
+}
+
+/// One file of [`RepositorySnapshot::files`].
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct RepositoryFile {
+    /// The relative, `/`-separated path.
+    pub path: String,
+    /// The redacted UTF-8 text.
+    pub content: String,
 }
 
 /// One log's redacted tail.
@@ -174,6 +225,9 @@ pub fn validate_payload(bytes: &[u8]) -> Result<LogsPayload, PayloadError> {
             }
         }
     }
+    if let Some(repo) = obj.get("repository").filter(|v| !v.is_null()) {
+        repository_shape(repo, &mut fields);
+    }
     if !fields.is_empty() {
         return Err(PayloadError {
             message: "missing or invalid fields".into(),
@@ -202,7 +256,142 @@ pub fn validate_payload(bytes: &[u8]) -> Result<LogsPayload, PayloadError> {
             fields: vec!["failed_tests".into()],
         });
     }
+    if let Some(repo) = &payload.repository {
+        check_repository(repo)?;
+    }
     Ok(payload)
+}
+
+/// JSON types of the repository section: an object whose `paths` (when present) is an array
+/// of strings and whose `files` is an array of `{path: string, content: string}`. Adds at most
+/// [`MAX_REPORTED_FIELDS`] field names.
+fn repository_shape(repo: &serde_json::Value, fields: &mut Vec<String>) {
+    let Some(r) = repo.as_object() else {
+        fields.push("repository".into());
+        return;
+    };
+    let start = fields.len();
+    let full = |fields: &Vec<String>| fields.len() - start >= MAX_REPORTED_FIELDS;
+    match r.get("paths") {
+        None => {}
+        Some(serde_json::Value::Array(a)) => {
+            for (i, p) in a.iter().enumerate() {
+                if full(fields) {
+                    return;
+                }
+                if !p.is_string() {
+                    fields.push(format!("repository.paths[{i}]"));
+                }
+            }
+        }
+        Some(_) => fields.push("repository.paths".into()),
+    }
+    if r.get("truncated").is_some_and(|v| !v.is_boolean()) {
+        fields.push("repository.truncated".into());
+    }
+    match r.get("files") {
+        None => {}
+        Some(serde_json::Value::Array(a)) => {
+            for (i, f) in a.iter().enumerate() {
+                if full(fields) {
+                    return;
+                }
+                match f.as_object() {
+                    Some(o) => {
+                        for k in ["path", "content"] {
+                            if !o.get(k).is_some_and(|v| v.is_string()) {
+                                fields.push(format!("repository.files[{i}].{k}"));
+                            }
+                        }
+                    }
+                    None => fields.push(format!("repository.files[{i}]")),
+                }
+            }
+        }
+        Some(_) => fields.push("repository.files".into()),
+    }
+}
+
+/// Checks the limits and paths of a repository section (see [`RepositorySnapshot`]). The
+/// error's message names the first problem; `fields` names up to [`MAX_REPORTED_FIELDS`]
+/// offending entries (`repository.paths[3]`, `repository.files[0].content`).
+pub fn check_repository(repo: &RepositorySnapshot) -> Result<(), PayloadError> {
+    let too_many = |message: String, field: &str| PayloadError {
+        message,
+        fields: vec![field.to_string()],
+    };
+    if repo.paths.len() > MAX_REPOSITORY_PATHS {
+        return Err(too_many(
+            format!(
+                "repository.paths has {} entries, at most {MAX_REPOSITORY_PATHS} are accepted",
+                repo.paths.len()
+            ),
+            "repository.paths",
+        ));
+    }
+    let listing: usize = repo.paths.iter().map(String::len).sum();
+    if listing > MAX_REPOSITORY_LISTING_BYTES {
+        return Err(too_many(
+            format!("repository.paths has {listing} bytes of paths, at most {MAX_REPOSITORY_LISTING_BYTES} are accepted"),
+            "repository.paths",
+        ));
+    }
+    if repo.files.len() > MAX_REPOSITORY_FILES {
+        return Err(too_many(
+            format!(
+                "repository.files has {} entries, at most {MAX_REPOSITORY_FILES} are accepted",
+                repo.files.len()
+            ),
+            "repository.files",
+        ));
+    }
+    let content: usize = repo.files.iter().map(|f| f.content.len()).sum();
+    if content > MAX_REPOSITORY_CONTENT_BYTES {
+        return Err(too_many(
+            format!("repository.files has {content} bytes of content, at most {MAX_REPOSITORY_CONTENT_BYTES} are accepted"),
+            "repository.files",
+        ));
+    }
+    let mut first: Option<String> = None;
+    let mut fields = Vec::new();
+    let mut note = |fields: &mut Vec<String>, field: String, why: String| {
+        if first.is_none() {
+            first = Some(format!("{field}: {why}"));
+        }
+        if fields.len() < MAX_REPORTED_FIELDS {
+            fields.push(field);
+        }
+    };
+    for (i, p) in repo.paths.iter().enumerate() {
+        if let Err(r) = verify_path(p) {
+            note(&mut fields, format!("repository.paths[{i}]"), r.reason);
+        }
+    }
+    for (i, f) in repo.files.iter().enumerate() {
+        if let Err(r) = verify_path(&f.path) {
+            note(&mut fields, format!("repository.files[{i}].path"), r.reason);
+        }
+        if f.content.len() > MAX_REPOSITORY_FILE_BYTES {
+            note(
+                &mut fields,
+                format!("repository.files[{i}].content"),
+                format!(
+                    "{} bytes, at most {MAX_REPOSITORY_FILE_BYTES} are accepted",
+                    f.content.len()
+                ),
+            );
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(first) => Err(PayloadError {
+            message: format!(
+                "invalid repository section ({})",
+                crate::cli::one_line(&first)
+            ),
+            fields,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +419,62 @@ mod tests {
             );
         }
         assert!(!err.fields.iter().any(|x| x == "run.run_id"));
+    }
+
+    fn with_repository(repo: serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "schema": PAYLOAD_SCHEMA,
+            "tool": {"name": "t", "version": "0"},
+            "run": {"repository": "o/r", "run_id": "1", "run_attempt": 1, "event_name": "push",
+                    "sha": "a", "ref": "r", "workflow": "w", "job": "j"},
+            "logs": [],
+            "repository": repo,
+        }))
+        .expect("json")
+    }
+
+    #[test]
+    fn repository_section_is_optional_bounded_and_path_checked() {
+        let p = validate_payload(&with_repository(serde_json::Value::Null)).expect("null");
+        assert_eq!(p.repository, None);
+        let p = validate_payload(&with_repository(serde_json::json!({
+            "paths": ["a.txt", "src/b.js"],
+            "files": [{"path": "src/b.js", "content": "x"}]
+        })))
+        .expect("valid");
+        assert_eq!(p.repository.expect("section").paths.len(), 2);
+
+        let err = validate_payload(&with_repository(serde_json::json!({
+            "paths": ["ok", "../x", "/abs", ".GIT/config"],
+            "files": [{"path": "a\\b", "content": "x".repeat(MAX_REPOSITORY_FILE_BYTES + 1)}]
+        })))
+        .expect_err("invalid");
+        assert_eq!(
+            err.fields,
+            vec![
+                "repository.paths[1]",
+                "repository.paths[2]",
+                "repository.paths[3]",
+                "repository.files[0].path",
+                "repository.files[0].content"
+            ]
+        );
+        assert!(
+            err.message.contains("repository.paths[1]"),
+            "{}",
+            err.message
+        );
+
+        // Many bad entries: a bounded list of fields.
+        let bad: Vec<String> = (0..1000).map(|i| format!("../{i}")).collect();
+        let err = validate_payload(&with_repository(serde_json::json!({ "paths": bad })))
+            .expect_err("invalid");
+        assert_eq!(err.fields.len(), MAX_REPORTED_FIELDS);
+        let err = validate_payload(&with_repository(
+            serde_json::json!({ "paths": (0..1000).collect::<Vec<_>>() }),
+        ))
+        .expect_err("invalid");
+        assert_eq!(err.fields.len(), MAX_REPORTED_FIELDS);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   it locally when none is configured; answers `{"status":"received","upstream":<answer>}`.
 //! - `POST /process-logs` (Developer-Agent): bearer `DEVELOPER_AGENT_TOKEN` (or `AGENT_TOKEN`
 //!   when only that is set); validates, stores under `<data-dir>/logs/<run_id>/`, classifies
-//!   with the library's rule pack and answers a bare [`DeveloperAgentAnswer`].
+//!   with the library's rule pack, runs the built-in fix recipes on the payload's repository
+//!   section (when sent) and answers a bare [`DeveloperAgentAnswer`].
 //! - `GET /healthz`: `{"status":"ok"}`.
 //!
 //! Answers: 200 JSON; 400 `{"error","fields"}` for an invalid payload; 401 for a missing or
@@ -27,12 +28,15 @@ use axum::Router;
 
 use crate::artifact::{
     parse_answer, write_json_atomic, AnswerClassification, Category, CategoryKind,
-    DeveloperAgentAnswer, RerunMode, SelfHealPlan, Trigger,
+    DeveloperAgentAnswer, Finding, Instruction, RerunMode, SelfHealPlan, Trigger,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
+use crate::fix::recipes::{evidence_lines, EvidenceLine, EvidenceLog};
 use crate::net::{ClientConfig, Token};
+use crate::policy::fix_agent::FixAgentPolicy;
 
 use super::payload::{validate_payload, CloudAgentEnvelope, ErrorBody, LogsPayload};
+use super::repository::run_recipes;
 use super::store::store_payload;
 
 /// The server's settings (from flags and environment, see the `developer-agent` binary).
@@ -59,6 +63,12 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Self-heal action names to suggest per category (names the repository's policy defines).
     pub plan_actions: HashMap<Category, Vec<String>>,
+    /// The fix-agent settings the recipes run with (only the Playwright recipe's opt-in and
+    /// cap matter): the `fix-agent` section of the server's `--policy`, or the defaults.
+    pub recipe_policy: FixAgentPolicy,
+    /// Most payloads with a repository section processed at once (at least 1); others wait
+    /// (within the request timeout). Each runs on one blocking-pool thread.
+    pub recipe_jobs: usize,
 }
 
 /// Shared state of the running server.
@@ -66,13 +76,20 @@ pub struct AppState {
     cfg: ServerConfig,
     pack: RulePack,
     limiter: RateLimiter,
+    recipe_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// State from a config and the active rule pack.
     pub fn new(cfg: ServerConfig, pack: RulePack) -> Arc<AppState> {
         let limiter = RateLimiter::new(cfg.rate_per_minute, cfg.burst);
-        Arc::new(AppState { cfg, pack, limiter })
+        let recipe_slots = Arc::new(tokio::sync::Semaphore::new(cfg.recipe_jobs.max(1)));
+        Arc::new(AppState {
+            cfg,
+            pack,
+            limiter,
+            recipe_slots,
+        })
     }
 }
 
@@ -206,12 +223,23 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(is_json_content_type)
 }
 
-/// Store, classify, answer — on the blocking pool (file I/O and the scanner are synchronous).
+/// Store, classify, run the recipes, answer — on the blocking pool (file I/O, the scanner and
+/// the recipes are synchronous). A payload with a repository section first takes one of the
+/// `recipe_jobs` slots and holds it until its work ends, even when the request has timed out.
 async fn handle_locally(
     st: Arc<AppState>,
     payload: LogsPayload,
 ) -> Result<DeveloperAgentAnswer, Response> {
-    let result = tokio::task::spawn_blocking(move || process(&st, &payload)).await;
+    let permit = match payload.repository {
+        Some(_) => st.recipe_slots.clone().acquire_owned().await.ok(),
+        None => None,
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let answer = process(&st, &payload);
+        drop(permit);
+        answer
+    })
+    .await;
     match result {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(msg)) => {
@@ -245,21 +273,87 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
         &AnalyzeOptions::default(),
     )
     .map_err(|e| e.to_string())?;
-    let answer = build_answer(&analysis.classification, &st.cfg.plan_actions);
+    let instructions = match &entry.repository {
+        Some(repo) => {
+            let lines = evidence(payload, &entry.log_files, &analysis.findings);
+            match run_recipes(repo, &lines, &st.cfg.recipe_policy) {
+                Ok(run) => {
+                    write_json_atomic(&entry.dir.join("recipes.json"), &run)
+                        .map_err(|e| e.to_string())?;
+                    run.instructions
+                }
+                Err(e) => {
+                    eprintln!(
+                        "warning: the fix recipes did not run: {}",
+                        crate::cli::one_line(&e.to_string())
+                    );
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    };
+    let answer = build_answer(&analysis.classification, &st.cfg.plan_actions, instructions);
     write_json_atomic(&entry.dir.join("answer.json"), &answer).map_err(|e| e.to_string())?;
     Ok(answer)
 }
 
+/// The recipes' evidence for a stored payload, built like `fix-agent-prepare` builds it
+/// ([`crate::fix::recipes::evidence_lines`]): the findings, the failed tests, then the stored
+/// logs. Lines are labelled with the payload's log names and original line numbers (a tail's
+/// `first_line` added), not the server's file names.
+fn evidence(
+    payload: &LogsPayload,
+    log_files: &[PathBuf],
+    findings: &[Finding],
+) -> Vec<EvidenceLine> {
+    let label = |stored: &str| {
+        log_files
+            .iter()
+            .position(|p| p.display().to_string() == stored)
+            .and_then(|i| payload.logs.get(i))
+    };
+    let findings: Vec<Finding> = findings
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            if let Some(log) = label(&f.log) {
+                f.log = log.name.clone();
+                f.line_start = f
+                    .line_start
+                    .saturating_add(log.first_line.saturating_sub(1));
+                f.line_end = f.line_end.saturating_add(log.first_line.saturating_sub(1));
+            }
+            f
+        })
+        .collect();
+    let logs = log_files
+        .iter()
+        .zip(&payload.logs)
+        .filter_map(|(path, log)| {
+            Some(EvidenceLog {
+                label: log.name.clone(),
+                first_line: log.first_line.max(1),
+                reader: std::fs::File::open(path).ok()?,
+            })
+        });
+    evidence_lines(&findings, &payload.failed_tests, logs)
+}
+
 /// The answer for a classification: the category and confidence, a self-heal plan (the
 /// configured action names for the category; rerun the failed tests unless the failure is in
-/// the code), and triggers (`self-heal` for infrastructure and environment failures,
-/// `fix-agent` for code failures, `notify` when nothing was recognised).
+/// the code), triggers (`self-heal` for infrastructure and environment failures, `fix-agent`
+/// for code failures, `notify` when nothing was recognised), and `instructions` as
+/// `fix_agent_instructions`.
 ///
-/// `fix_agent_instructions` stays empty: the built-in fix recipes are applied by
-/// `fix-agent-prepare`, which sees the repository.
+/// `instructions` come from the built-in recipes run on the payload's repository section
+/// ([`super::repository::run_recipes`]: `source` `developer-agent`, within the limits of
+/// [`crate::fix::validate_instructions`]). A payload without a repository section gets an
+/// empty list; `fix-agent-prepare` then still runs the same recipes on the checkout.
 pub fn build_answer(
     c: &crate::artifact::Classification,
     plan_actions: &HashMap<Category, Vec<String>>,
+    instructions: Vec<Instruction>,
 ) -> DeveloperAgentAnswer {
     let mut summary = crate::logs::redact::Redactor::builtin()
         .redact(&c.summary, &mut crate::artifact::Redactions::default());
@@ -297,7 +391,7 @@ pub fn build_answer(
             actions: plan_actions.get(&c.category).cloned().unwrap_or_default(),
             rerun: Some(rerun),
         },
-        fix_agent_instructions: Vec::new(),
+        fix_agent_instructions: instructions,
         triggers: vec![Trigger {
             name: trigger.0.into(),
             reason: Some(trigger.1.into()),

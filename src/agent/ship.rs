@@ -1,6 +1,6 @@
 //! `ci-logs-ship`'s library side: build the payload (redacted log tails, failed tests, the
-//! local classification), post it, validate the answer, and describe what happened in a
-//! [`ShipStatus`] artifact (`ci-remedy/ci-logs-ship/v1`).
+//! local classification, the repository section), post it, validate the answer, and describe
+//! what happened in a [`ShipStatus`] artifact (`ci-remedy/ci-logs-ship/v1`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,12 +15,14 @@ use crate::artifact::{
     ToolInfo,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
+use crate::fix::recipes::{evidence_lines, EvidenceLog};
 use crate::logs::redact::Redactor;
 use crate::logs::source::{resolve, LogSource};
 use crate::net::{post_json, ClientConfig, NetError, Token};
 use crate::reports::{read_junit, read_playwright_json};
 
 use super::payload::{LogsPayload, PayloadLog, PAYLOAD_SCHEMA};
+use super::repository::{collect, RepositoryLimits};
 use super::server::is_json_content_type;
 
 /// The `schema` value of a ship status artifact.
@@ -41,6 +43,34 @@ pub struct ShipInput {
     pub playwright: Vec<PathBuf>,
     /// The tail of each log sent, in bytes (the policy's `ship.max-log-bytes`).
     pub max_log_bytes: u64,
+    /// The checkout to describe in the payload's repository section; `None` sends no section
+    /// (the policy's `ship.repository: false`).
+    pub repository: Option<RepositoryInput>,
+}
+
+/// Where the repository section comes from.
+#[derive(Debug, Clone)]
+pub struct RepositoryInput {
+    /// The checkout (`--repo`, default `GITHUB_WORKSPACE` or `.`).
+    pub dir: PathBuf,
+    /// How much of it is sent (the policy's `ship.repository-*` keys).
+    pub limits: RepositoryLimits,
+}
+
+/// What was sent of the repository (`ship-status.json`'s `repository`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct SentRepository {
+    /// The checkout directory.
+    pub dir: String,
+    /// Paths listed.
+    pub paths: usize,
+    /// True when the listing stopped at a cap.
+    pub truncated: bool,
+    /// The files sent with their (redacted) contents.
+    pub files: Vec<String>,
+    /// Files the recipes would read that were not sent, `path: reason`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 /// How shipping ended.
@@ -109,18 +139,32 @@ pub struct ShipStatus {
     pub failed_tests: usize,
     /// Secrets redacted before sending.
     pub redactions: Redactions,
+    /// What was sent of the repository; absent when no repository section was sent (the
+    /// policy's `ship.repository: false`, or `--repo` could not be read: see `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<SentRepository>,
     /// Problems reading inputs (a missing log); what could be read was still sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-/// Builds the payload. Problems with single inputs are returned as messages; what could be
-/// read is still in the payload.
-pub fn build_payload(
-    input: &ShipInput,
-    pack: &RulePack,
-    run: RunInfo,
-) -> (LogsPayload, Vec<String>) {
+/// What [`build_payload`] made.
+#[derive(Debug, Clone)]
+pub struct BuiltPayload {
+    /// The payload.
+    pub payload: LogsPayload,
+    /// Problems with single inputs (a missing log, an unreadable `--repo`); what could be read
+    /// is still in the payload.
+    pub errors: Vec<String>,
+    /// What was sent of the repository, when a section was built.
+    pub repository: Option<SentRepository>,
+}
+
+/// Builds the payload: the redacted tail of each log, the failed tests (messages redacted),
+/// the rules-only classification and, with `input.repository`, the repository section
+/// ([`collect`]: the file listing and the files the fix recipes read for the evidence in
+/// those tails, tests and findings). Problems with single inputs are returned as messages.
+pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltPayload {
     let mut errors = Vec::new();
     let mut sources: Vec<LogSource> = Vec::new();
     for spec in &input.logs {
@@ -159,8 +203,10 @@ pub fn build_payload(
             Err(e) => errors.push(e),
         }
     }
+    let mut findings = Vec::new();
     let classification = match analyze(pack, &sources, &failed, &AnalyzeOptions::default()) {
         Ok(a) => {
+            findings = a.findings;
             let mut c = a.classification;
             c.summary = redactor.redact(&c.summary, &mut redactions);
             Some(c)
@@ -170,8 +216,36 @@ pub fn build_payload(
             None
         }
     };
-    (
-        LogsPayload {
+    let mut repository = None;
+    let mut sent = None;
+    if let Some(ri) = &input.repository {
+        // The evidence the Developer-Agent will see: the tails as sent, the tests, and the
+        // findings (these only pick files; they are not sent).
+        let lines = evidence_lines(
+            &findings,
+            &failed,
+            logs.iter().map(|l| EvidenceLog {
+                label: l.name.clone(),
+                first_line: l.first_line,
+                reader: l.content.as_bytes(),
+            }),
+        );
+        match collect(&ri.dir, &lines, &ri.limits, redactor, &mut redactions) {
+            Ok(c) => {
+                sent = Some(SentRepository {
+                    dir: ri.dir.display().to_string(),
+                    paths: c.snapshot.paths.len(),
+                    truncated: c.snapshot.truncated,
+                    files: c.snapshot.files.iter().map(|f| f.path.clone()).collect(),
+                    skipped: c.skipped,
+                });
+                repository = Some(c.snapshot);
+            }
+            Err(e) => errors.push(format!("no repository section: {e}")),
+        }
+    }
+    BuiltPayload {
+        payload: LogsPayload {
             schema: PAYLOAD_SCHEMA.into(),
             tool: ToolInfo::new("ci-logs-ship"),
             run,
@@ -179,9 +253,11 @@ pub fn build_payload(
             failed_tests: failed,
             classification,
             redactions,
+            repository,
         },
         errors,
-    )
+        repository: sent,
+    }
 }
 
 /// Reads a log in one pass, keeping its last `cap` bytes (cut forward to a line start when

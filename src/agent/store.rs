@@ -1,8 +1,10 @@
 //! The Developer-Agent's storage: `<data-dir>/logs/<run_id>/<entry>/`.
 //!
 //! Each accepted payload becomes one entry directory named
-//! `attempt-<n>-<unix ms>-<8 hex>`, holding `payload.json` (the payload without log contents),
-//! `log-<NN>.txt` (each log's redacted text, NN 0-based) and, once classified, `answer.json`.
+//! `attempt-<n>-<unix ms>-<8 hex>`, holding `payload.json` (the payload without log contents;
+//! its repository section, when sent, is kept with the file contents redacted again),
+//! `log-<NN>.txt` (each log's redacted text, NN 0-based), once classified `answer.json`, and
+//! with a repository section `recipes.json` (what the fix recipes were run on and said).
 //! The entry is written into a hidden `.incoming-*` directory first and renamed into place, so
 //! a reader never sees half an entry and concurrent posts of the same run never mix files.
 //!
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::artifact::{write_json_atomic, ArtifactError, Redactions};
 use crate::logs::redact::Redactor;
 
-use super::payload::LogsPayload;
+use super::payload::{LogsPayload, RepositorySnapshot};
 
 /// Storage errors; each names the path.
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +50,12 @@ pub struct StoredEntry {
     pub log_files: Vec<PathBuf>,
     /// Secrets the server's own redaction pass found (the client should have removed them).
     pub redactions: Redactions,
+    /// The payload's repository section with every file's content redacted again, as stored.
+    pub repository: Option<RepositorySnapshot>,
 }
 
-/// Stores `payload` under `<data_dir>/logs/<sanitised run_id>/`, redacting every log again
-/// with the built-in redactor. Creates missing directories.
+/// Stores `payload` under `<data_dir>/logs/<sanitised run_id>/`, redacting every log and
+/// repository file again with the built-in redactor. Creates missing directories.
 pub fn store_payload(data_dir: &Path, payload: &LogsPayload) -> Result<StoredEntry, StoreError> {
     let run_dir = data_dir
         .join("logs")
@@ -86,6 +90,11 @@ pub fn store_payload(data_dir: &Path, payload: &LogsPayload) -> Result<StoredEnt
     for log in &mut meta.logs {
         log.content = String::new();
     }
+    if let Some(repo) = &mut meta.repository {
+        for f in &mut repo.files {
+            f.content = redactor.redact(&f.content, &mut redactions);
+        }
+    }
     write_json_atomic(&incoming.path().join("payload.json"), &meta)?;
 
     let entry_name = format!(
@@ -107,6 +116,7 @@ pub fn store_payload(data_dir: &Path, payload: &LogsPayload) -> Result<StoredEnt
         log_files: names.iter().map(|n| dir.join(n)).collect(),
         dir,
         redactions,
+        repository: meta.repository,
     })
 }
 
@@ -137,6 +147,7 @@ mod tests {
             failed_tests: Vec::new(),
             classification: None,
             redactions: Redactions::default(),
+            repository: None,
         };
         let entry = store_payload(&data, &payload).expect("store");
         assert!(entry.dir.starts_with(data.join("logs").join("______etc")));

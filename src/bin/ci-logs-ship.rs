@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use ci_remedy::agent::repository::RepositoryLimits;
 use ci_remedy::agent::ship::{
-    build_payload, origin, ship, write_artifacts, SentLog, ShipInput, ShipOutcome, ShipStatus,
-    MAX_ANSWER_BYTES, SHIP_STATUS_SCHEMA,
+    build_payload, origin, ship, write_artifacts, BuiltPayload, RepositoryInput, SentLog,
+    ShipInput, ShipOutcome, ShipStatus, MAX_ANSWER_BYTES, SHIP_STATUS_SCHEMA,
 };
 use ci_remedy::artifact::{RunInfo, ToolInfo};
 use ci_remedy::classify::RulePack;
@@ -27,7 +28,11 @@ Configuration (environment):
 
 What is sent (schemas/ci-logs-payload.schema.json): the run metadata (GITHUB_*), the last
 `ship.max-log-bytes` of each log (policy; default 1 MiB) with secrets redacted, the failed tests
-of the reports, and the rules-only classification.
+of the reports, the rules-only classification, and (policy `ship.repository`, default true) the
+repository section: the file listing of --repo (at most 20000 paths; .git, target and
+node_modules left out) and the few files the fix recipes read (Docker files, sources holding a
+failing import, files the evidence names; at most 32 of 256 KiB, text only, redacted). With it
+the Developer-Agent can answer with fix instructions; `ship.repository: false` sends no path.
 
 Outputs (under <out>/agent/):
   payload.json                  the payload as sent
@@ -67,6 +72,10 @@ struct Args {
     /// The output directory; artifacts go to <DIR>/agent/.
     #[arg(long, value_name = "DIR", default_value = ".")]
     out: PathBuf,
+    /// The checkout described in the payload's repository section [default: GITHUB_WORKSPACE
+    /// when set, else .].
+    #[arg(long, value_name = "DIR")]
+    repo: Option<PathBuf>,
     /// Time allowed to connect, e.g. 5s or 500ms.
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     connect_timeout: String,
@@ -130,14 +139,32 @@ fn main() -> ExitCode {
 
     let mut logs = args.logs;
     logs.extend(args.more_logs);
+    let repo = args.repo.unwrap_or_else(|| {
+        std::env::var_os("GITHUB_WORKSPACE")
+            .filter(|w| !w.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
     let input = ShipInput {
         logs,
         junit: args.junit,
         playwright: args.playwright,
         max_log_bytes: policy.ship.max_log_bytes,
+        repository: policy.ship.repository.then_some(RepositoryInput {
+            dir: repo,
+            limits: RepositoryLimits {
+                max_paths: policy.ship.repository_max_paths,
+                max_files: policy.ship.repository_max_files,
+                max_file_bytes: policy.ship.repository_max_file_bytes,
+            },
+        }),
     };
     let run = RunInfo::from_env();
-    let (payload, errors) = build_payload(&input, &pack, run.clone());
+    let BuiltPayload {
+        payload,
+        errors,
+        repository,
+    } = build_payload(&input, &pack, run.clone());
     for e in &errors {
         cli::print_warning(e);
     }
@@ -189,6 +216,7 @@ fn main() -> ExitCode {
             .collect(),
         failed_tests: payload.failed_tests.len(),
         redactions: payload.redactions.clone(),
+        repository,
         error: (!errors.is_empty()).then(|| errors.join("; ")),
     };
     let path = match write_artifacts(&args.out, &payload, &mut status, answer.as_ref()) {
@@ -208,6 +236,15 @@ fn main() -> ExitCode {
         status.attempts, status.duration_ms
     );
     print!("{}", quote_untrusted(&status.detail, "  "));
+    match &status.repository {
+        Some(r) => println!(
+            "repository: {} path(s){}, {} file(s) with contents",
+            r.paths,
+            if r.truncated { " (listing capped)" } else { "" },
+            r.files.len()
+        ),
+        None => println!("repository: not sent"),
+    }
     println!("wrote {}", path.display());
     if let Some(a) = &status.answer_path {
         println!("answer: {a}");

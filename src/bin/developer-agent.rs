@@ -24,7 +24,9 @@ Endpoints:
   POST /process-logs   Developer-Agent role, bearer DEVELOPER_AGENT_TOKEN (AGENT_TOKEN when only
                        that is set). Stores the payload under <data-dir>/logs/<run_id>/, classifies
                        it and answers {classification, self_heal_plan, fix_agent_instructions,
-                       triggers}.
+                       triggers}. fix_agent_instructions come from the built-in fix recipes run
+                       on the payload's repository section (rebuilt in a private temporary
+                       directory under TMPDIR, removed afterwards); empty without that section.
   GET  /healthz        {\"status\":\"ok\"}
   Payload and answers: schemas/ci-logs-payload.schema.json, developer-agent-answer.schema.json,
   cloud-agent-answer.schema.json. Errors: {\"error\", \"fields\"} with 400/401/413/415/429/502.
@@ -57,9 +59,13 @@ struct Args {
         default_value = "developer-agent-data"
     )]
     data_dir: PathBuf,
-    /// The policy whose `classify` rules are used.
+    /// The policy whose `classify` rules are used, and whose `fix-agent.playwright-timeout`
+    /// opts the recipes in to the Playwright timeout fix.
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
+    /// Payloads with a repository section processed at once (fix recipes); others wait.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    recipe_jobs: u16,
     /// The largest request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -180,6 +186,8 @@ fn main() -> ExitCode {
         burst: args.burst,
         request_timeout,
         plan_actions,
+        recipe_policy: policy.fix_agent.clone(),
+        recipe_jobs: usize::from(args.recipe_jobs),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -8,18 +8,16 @@
 //!
 //! An instruction whose edits equal an earlier one's is dropped.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{
     self, Caps, Constraints, Context, Evidence, FixInput, HealReport, Instruction, RunInfo,
     Snippet, ToolInfo, FIX_INPUT_SCHEMA,
 };
-use crate::logs::format::{clean_line, detect_format};
 use crate::policy::fix_agent::{FixAgentPolicy, OnRefusal, TestWeakening};
 
 use super::path::{check_on_disk, verify_path, OnDisk};
-use super::recipes::{self, EvidenceLine};
+use super::recipes::{self, EvidenceLine, EvidenceLog};
 use super::{base_sha, read_instructions, validate_instructions, FixError};
 
 /// Lines of context around a snippet's focus line (each side).
@@ -28,10 +26,7 @@ pub const SNIPPET_CONTEXT_LINES: u32 = 15;
 pub const SNIPPET_MAX_BYTES: usize = 4096;
 /// Most snippets.
 pub const MAX_SNIPPETS: usize = 12;
-/// Most bytes of each log scanned by the recipes.
-pub const MAX_LOG_SCAN_BYTES: u64 = 16 * 1024 * 1024;
-/// Most evidence lines handed to the recipes.
-pub const MAX_EVIDENCE_LINES: usize = 200_000;
+pub use super::recipes::{MAX_EVIDENCE_LINES, MAX_LOG_SCAN_BYTES};
 
 /// What `fix-agent-prepare` is asked to do.
 #[derive(Debug, Clone)]
@@ -68,70 +63,22 @@ pub fn constraints(p: &FixAgentPolicy) -> Constraints {
     }
 }
 
-/// Reads a log for the recipes: at most [`MAX_LOG_SCAN_BYTES`], timestamps, `gh run view`
-/// prefixes and colour codes removed, lossy UTF-8. Zip entries (`a.zip!x`) are skipped.
-fn log_lines(name: &str, out: &mut Vec<EvidenceLine>) {
-    if name.contains(".zip!") {
-        return;
-    }
-    let Ok(f) = std::fs::File::open(name) else {
-        return;
-    };
-    let mut reader = BufReader::new(f.take(MAX_LOG_SCAN_BYTES));
-    let mut raw_lines: Vec<Vec<u8>> = Vec::new();
-    let mut buf = Vec::new();
-    while raw_lines.len() < MAX_EVIDENCE_LINES {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let mut l = std::mem::take(&mut buf);
-                while l.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    l.pop();
-                }
-                l.truncate(4096);
-                raw_lines.push(l);
-            }
-        }
-    }
-    let format = detect_format(raw_lines.iter().take(20).map(|l| l.as_slice()));
-    let mut scratch = Vec::new();
-    for (n, l) in raw_lines.iter().enumerate() {
-        let text = String::from_utf8_lossy(clean_line(format, l, &mut scratch)).into_owned();
-        out.push(EvidenceLine {
-            origin: format!("{name}:{}", n + 1),
-            text,
-        });
-    }
-}
-
+/// The recipes' evidence from the context: its findings, failed tests and logs (read from
+/// their paths; zip entries `a.zip!x` and unreadable logs are skipped), through the shared
+/// [`recipes::evidence_lines`].
 fn evidence_lines(ctx: &Context) -> Vec<EvidenceLine> {
-    let mut out = Vec::new();
-    for f in &ctx.findings {
-        for (i, l) in f.excerpt.lines().enumerate() {
-            out.push(EvidenceLine {
-                origin: format!("{}:{}", f.log, f.line_start.saturating_add(i as u64)),
-                text: l.to_string(),
-            });
+    let logs = ctx.logs.iter().filter_map(|log| {
+        if log.path.contains(".zip!") {
+            return None;
         }
-    }
-    for t in &ctx.tests.failed {
-        if let Some(m) = &t.message {
-            for l in m.lines() {
-                out.push(EvidenceLine {
-                    origin: format!("test {}", t.name.chars().take(100).collect::<String>()),
-                    text: l.to_string(),
-                });
-            }
-        }
-    }
-    for log in &ctx.logs {
-        if out.len() >= MAX_EVIDENCE_LINES {
-            break;
-        }
-        log_lines(&log.path, &mut out);
-    }
-    out
+        let f = std::fs::File::open(&log.path).ok()?;
+        Some(EvidenceLog {
+            label: log.path.clone(),
+            first_line: 1,
+            reader: f,
+        })
+    });
+    recipes::evidence_lines(&ctx.findings, &ctx.tests.failed, logs)
 }
 
 /// The code around `line` (1-based) of `path`, when `path` is inside the repository, passes

@@ -9,13 +9,20 @@
 //!   case-sensitive file system; fix it to the file's real case.
 //! - `playwright-timeout`: one locator wait timed out; raise its explicit timeout (policy
 //!   opt-in, never above the cap).
+//!
+//! [`evidence_lines`] builds the evidence the same way for `fix-agent-prepare` and the
+//! Developer-Agent; [`files_wanted`] names the files whose contents the recipes read, so a
+//! client can send just those (plus a listing of paths) and the Developer-Agent can run the
+//! recipes on a tree rebuilt from them.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::artifact::{Edit, Instruction};
+use crate::artifact::{Edit, FailedTest, Finding, Instruction};
+use crate::logs::format::{clean_line, detect_format};
 use crate::policy::fix_agent::FixAgentPolicy;
 
 use super::dockerignore::{context_paths_for, copies, escape_pattern, DockerIgnore};
@@ -54,6 +61,23 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// The longest instruction summary a recipe writes, in bytes (plus a 3-byte `…` when cut), so
+/// every summary stays under [`super::MAX_SUMMARY_BYTES`] whatever characters the evidence has.
+pub const MAX_RECIPE_SUMMARY_BYTES: usize = 1000;
+
+/// Cuts a summary to [`MAX_RECIPE_SUMMARY_BYTES`] on a character boundary.
+fn clip_summary(s: &str) -> String {
+    let t = s.trim();
+    if t.len() <= MAX_RECIPE_SUMMARY_BYTES {
+        return t.to_string();
+    }
+    let mut end = MAX_RECIPE_SUMMARY_BYTES;
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &t[..end])
+}
+
 fn is_file(repo: &Path, p: &str) -> bool {
     verify_path(p).is_ok() && matches!(check_on_disk(repo, p), Ok(OnDisk::File { .. }))
 }
@@ -76,6 +100,106 @@ pub fn run_all(repo: &Path, lines: &[EvidenceLine], policy: &FixAgentPolicy) -> 
         playwright_timeout(repo, lines, cap, &mut out);
     }
     out
+}
+
+// ---------------------------------------------------------------- evidence
+
+/// Most bytes of each log scanned by the recipes.
+pub const MAX_LOG_SCAN_BYTES: u64 = 16 * 1024 * 1024;
+/// Most evidence lines handed to the recipes, all sources together.
+pub const MAX_EVIDENCE_LINES: usize = 200_000;
+/// Longest evidence line kept from a log, bytes (the rest of the line is dropped).
+pub const MAX_EVIDENCE_LINE_BYTES: usize = 4096;
+
+/// A log the recipes read: its bytes and how its lines are labelled.
+#[derive(Debug)]
+pub struct EvidenceLog<R> {
+    /// The name lines are reported under: `<label>:<line>`.
+    pub label: String,
+    /// The line number, in the original log, of the reader's first line (1 for a whole log;
+    /// a tail's `first_line`).
+    pub first_line: u64,
+    /// The log's bytes; at most [`MAX_LOG_SCAN_BYTES`] are read.
+    pub reader: R,
+}
+
+/// Builds the recipes' evidence, in this order: every line of every finding's excerpt
+/// (`<finding.log>:<line>`), every line of every failed test's message (`test <name>`), then
+/// every line of every log with timestamps, `gh run view` prefixes and colour codes removed
+/// (`<label>:<line>`, lossy UTF-8, lines cut to [`MAX_EVIDENCE_LINE_BYTES`]).
+///
+/// At most [`MAX_EVIDENCE_LINES`] lines in all (later logs are not read once the cap is
+/// reached) and [`MAX_LOG_SCAN_BYTES`] per log; a read error ends that log. `fix-agent-prepare`
+/// (over the context's logs) and the Developer-Agent (over the stored payload) both call this,
+/// so the recipes see the same evidence in both places.
+pub fn evidence_lines<R: Read>(
+    findings: &[Finding],
+    failed: &[FailedTest],
+    logs: impl IntoIterator<Item = EvidenceLog<R>>,
+) -> Vec<EvidenceLine> {
+    let mut out = Vec::new();
+    for f in findings {
+        for (i, l) in f.excerpt.lines().enumerate() {
+            if out.len() >= MAX_EVIDENCE_LINES {
+                return out;
+            }
+            out.push(EvidenceLine {
+                origin: format!("{}:{}", f.log, f.line_start.saturating_add(i as u64)),
+                text: l.to_string(),
+            });
+        }
+    }
+    for t in failed {
+        if let Some(m) = &t.message {
+            for l in m.lines() {
+                if out.len() >= MAX_EVIDENCE_LINES {
+                    return out;
+                }
+                out.push(EvidenceLine {
+                    origin: format!("test {}", t.name.chars().take(100).collect::<String>()),
+                    text: l.to_string(),
+                });
+            }
+        }
+    }
+    for log in logs {
+        if out.len() >= MAX_EVIDENCE_LINES {
+            break;
+        }
+        log_lines(log, &mut out);
+    }
+    out
+}
+
+/// Appends one log's cleaned lines to `out`, up to the caps of [`evidence_lines`].
+fn log_lines<R: Read>(log: EvidenceLog<R>, out: &mut Vec<EvidenceLine>) {
+    let room = MAX_EVIDENCE_LINES.saturating_sub(out.len());
+    let mut reader = BufReader::new(log.reader.take(MAX_LOG_SCAN_BYTES));
+    let mut raw_lines: Vec<Vec<u8>> = Vec::new();
+    let mut buf = Vec::new();
+    while raw_lines.len() < room {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let mut l = std::mem::take(&mut buf);
+                while l.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    l.pop();
+                }
+                l.truncate(MAX_EVIDENCE_LINE_BYTES);
+                raw_lines.push(l);
+            }
+        }
+    }
+    let format = detect_format(raw_lines.iter().take(20).map(|l| l.as_slice()));
+    let mut scratch = Vec::new();
+    for (n, l) in raw_lines.iter().enumerate() {
+        let text = String::from_utf8_lossy(clean_line(format, l, &mut scratch)).into_owned();
+        out.push(EvidenceLine {
+            origin: format!("{}:{}", log.label, log.first_line.saturating_add(n as u64)),
+            text,
+        });
+    }
 }
 
 // ---------------------------------------------------------------- dockerignore-exception
@@ -184,7 +308,7 @@ pub fn dockerignore_exception(repo: &Path, lines: &[EvidenceLine], out: &mut Rec
         })
         .collect();
     let (first_path, first_evidence, mapping) = &found[0];
-    let summary = clip(
+    let summary = clip_summary(
         &format!(
             "Re-include {} in the Docker build context: the log says it is missing ({}); {}; .dockerignore excludes it ({}). Adds the narrowest exception `!{}`.",
             found.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "),
@@ -193,7 +317,6 @@ pub fn dockerignore_exception(repo: &Path, lines: &[EvidenceLine], out: &mut Rec
             deciding.join(", "),
             escape_pattern(first_path)
         ),
-        1000,
     );
     out.instructions.push(Instruction {
         summary,
@@ -313,8 +436,12 @@ fn source_files(repo: &Path, exts: &[&str]) -> Vec<String> {
     files
 }
 
-/// The `import-case` recipe (JS/TS relative imports and Python modules).
-pub fn import_case(repo: &Path, lines: &[EvidenceLine], out: &mut RecipeOutput) {
+/// A failing import and the evidence (`origin: line`) that names it.
+type FailingImport = (String, String);
+
+/// The failing imports the `import-case` recipe looks at: relative JS/TS specifiers and Python
+/// modules, each with the evidence line that names it, at most 5 of each (first seen first).
+fn failing_imports(lines: &[EvidenceLine]) -> (Vec<FailingImport>, Vec<FailingImport>) {
     static JS: OnceLock<Vec<Regex>> = OnceLock::new();
     let js = JS.get_or_init(|| {
         vec![
@@ -350,15 +477,41 @@ pub fn import_case(repo: &Path, lines: &[EvidenceLine], out: &mut RecipeOutput) 
             }
         }
     }
+    js_specs.truncate(5);
+    py_mods.truncate(5);
+    (js_specs, py_mods)
+}
+
+/// The spellings of a JS specifier in source: quoted with `'`, `"` or a backtick.
+fn quoted_specs(spec: &str) -> Vec<String> {
+    ['\'', '"', '`']
+        .iter()
+        .map(|q| format!("{q}{spec}{q}"))
+        .collect()
+}
+
+/// The Python line that imports `module` (`from m import …`, `import m`); group 1 is the part
+/// up to and including the module name.
+fn py_import_line_re(module: &str) -> Option<Regex> {
+    let esc = regex::escape(module);
+    Regex::new(&format!(
+        r"^(\s*(?:from\s+{esc}\s+import\b|import\s+{esc}(?:\s|$|,)))"
+    ))
+    .ok()
+}
+
+/// The `import-case` recipe (JS/TS relative imports and Python modules).
+pub fn import_case(repo: &Path, lines: &[EvidenceLine], out: &mut RecipeOutput) {
+    let (js_specs, py_mods) = failing_imports(lines);
     if !js_specs.is_empty() {
         let files = source_files(repo, JS_EXTS);
-        for (spec, evidence) in js_specs.iter().take(5) {
+        for (spec, evidence) in &js_specs {
             js_import_case(repo, &files, spec, evidence, out);
         }
     }
     if !py_mods.is_empty() {
         let files = source_files(repo, &["py"]);
-        for (module, evidence) in py_mods.iter().take(5) {
+        for (module, evidence) in &py_mods {
             py_import_case(repo, &files, module, evidence, out);
         }
     }
@@ -371,10 +524,7 @@ fn js_import_case(
     evidence: &str,
     out: &mut RecipeOutput,
 ) {
-    let quoted: Vec<String> = ['\'', '"', '`']
-        .iter()
-        .map(|q| format!("{q}{spec}{q}"))
-        .collect();
+    let quoted = quoted_specs(spec);
     let mut edits = Vec::new();
     let mut fixed_to = None;
     let mut resolved_file = String::new();
@@ -461,11 +611,10 @@ fn js_import_case(
     }
     if let (Some(new_spec), false) = (fixed_to, edits.is_empty()) {
         out.instructions.push(Instruction {
-            summary: clip(
+            summary: clip_summary(
                 &format!(
                     "Fix the letter case of import {spec:?} to {new_spec:?}: the log says the module cannot be found ({evidence}), and the file is {resolved_file}, which only a case-insensitive file system finds."
                 ),
-                1000,
             ),
             source: Some("recipe:import-case".into()),
             edits,
@@ -507,10 +656,7 @@ fn py_import_case(
     if new_module == module || !new_module.eq_ignore_ascii_case(module) {
         return;
     }
-    let esc = regex::escape(module);
-    let Ok(line_re) = Regex::new(&format!(
-        r"^(\s*(?:from\s+{esc}\s+import\b|import\s+{esc}(?:\s|$|,)))"
-    )) else {
+    let Some(line_re) = py_import_line_re(module) else {
         return;
     };
     let mut edits = Vec::new();
@@ -543,9 +689,8 @@ fn py_import_case(
     }
     if !edits.is_empty() {
         out.instructions.push(Instruction {
-            summary: clip(
+            summary: clip_summary(
                 &format!("Fix the letter case of Python import {module:?} to {new_module:?}: the log says no module is named so ({evidence}); the module's files use that case."),
-                1000,
             ),
             source: Some("recipe:import-case".into()),
             edits,
@@ -645,12 +790,11 @@ pub fn playwright_timeout(repo: &Path, lines: &[EvidenceLine], cap: u64, out: &m
     };
     let ln = u32::try_from(line_no).unwrap_or(u32::MAX);
     out.instructions.push(Instruction {
-        summary: clip(
+        summary: clip_summary(
             &format!(
                 "Raise the locator wait timeout at {file}:{line_no} from {expired} ms to {new_ms} ms (policy cap {cap} ms): the log says the wait timed out ({origin}: {}).",
                 clip(&lines[pos].text, 200)
             ),
-            1000,
         ),
         source: Some("recipe:playwright-timeout".into()),
         edits: vec![Edit::ReplaceLines {
@@ -661,4 +805,112 @@ pub fn playwright_timeout(repo: &Path, lines: &[EvidenceLine], cap: u64, out: &m
             replacement: new_line,
         }],
     });
+}
+
+// ---------------------------------------------------------------- what the recipes read
+
+/// Most distinct path-like words of the evidence that [`files_wanted`] maps to the repository.
+pub const MAX_WANTED_TOKENS: usize = 2000;
+
+/// True for the file names Docker reads: `.dockerignore`, `<name>.dockerignore`,
+/// `Dockerfile`, `Dockerfile.<x>`, `<x>.dockerfile`.
+pub fn is_docker_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == ".dockerignore"
+        || name.ends_with(".dockerignore")
+        || name.starts_with("Dockerfile")
+        || name.to_ascii_lowercase().ends_with(".dockerfile")
+}
+
+/// Path-like words of a line: runs of `[A-Za-z0-9_./@+~-]` whose last `/`-component has an
+/// extension (`src/app.js` out of `(src/app.js:1:17)`, `/app/src/server.js`).
+fn path_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '@' | '+' | '~' | '-'))
+    })
+    .map(|w| w.trim_end_matches('.'))
+    .filter(|w| {
+        let name = w.rsplit('/').next().unwrap_or(w);
+        w.len() <= super::path::MAX_PATH_BYTES
+            && name
+                .rsplit_once('.')
+                .is_some_and(|(_, ext)| !ext.is_empty() && ext.len() <= 10)
+    })
+}
+
+/// The repository files whose CONTENT the recipes read for this evidence, most important
+/// first, without duplicates; each a relative path that passes [`verify_path`] and is a
+/// regular file under `repo`. Every other file a recipe looks at only has to exist (its
+/// letter case, whether it is excluded by `.dockerignore`), which a listing of paths gives.
+///
+/// 1. `.dockerignore` and `Dockerfile` at the root (`dockerignore-exception`);
+/// 2. the JS/TS and Python files that hold a failing import, found the way `import-case`
+///    finds them (every source file is searched for the specifier);
+/// 3. the files the evidence names (stack frames, `file:line`, quoted paths), mapped with
+///    [`map_to_repo`]: `playwright-timeout` reads the spec at the first frame; at most
+///    [`MAX_WANTED_TOKENS`] distinct words are mapped;
+/// 4. every other Docker file of `listing` ([`is_docker_file`]).
+///
+/// `listing` is the repository's file listing (relative paths). Keep this in step with what
+/// the recipes read: the Developer-Agent runs them on a tree made of the listing plus these
+/// files only.
+pub fn files_wanted(repo: &Path, listing: &[String], lines: &[EvidenceLine]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let push = |out: &mut Vec<String>, p: String| {
+        if !out.contains(&p) && is_file(repo, &p) {
+            out.push(p);
+        }
+    };
+    for p in [".dockerignore", "Dockerfile"] {
+        push(&mut out, p.to_string());
+    }
+    let (js_specs, py_mods) = failing_imports(lines);
+    if !js_specs.is_empty() {
+        let quoted: Vec<String> = js_specs.iter().flat_map(|(s, _)| quoted_specs(s)).collect();
+        for f in source_files(repo, JS_EXTS) {
+            if read_small(repo, &f).is_some_and(|t| quoted.iter().any(|q| t.contains(q.as_str()))) {
+                push(&mut out, f);
+            }
+        }
+    }
+    if !py_mods.is_empty() {
+        let res: Vec<(&str, Regex)> = py_mods
+            .iter()
+            .filter_map(|(m, _)| py_import_line_re(m).map(|r| (m.as_str(), r)))
+            .collect();
+        for f in source_files(repo, &["py"]) {
+            let Some(text) = read_small(repo, &f) else {
+                continue;
+            };
+            let imports = res.iter().any(|(m, r)| {
+                text.contains(m)
+                    && text
+                        .split('\n')
+                        .any(|l| r.is_match(l.trim_end_matches('\r')))
+            });
+            if imports {
+                push(&mut out, f);
+            }
+        }
+    }
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    'lines: for l in lines {
+        for w in path_words(&l.text) {
+            if seen.len() >= MAX_WANTED_TOKENS {
+                break 'lines;
+            }
+            if !seen.insert(w) {
+                continue;
+            }
+            if let Some(p) = map_to_repo(repo, w) {
+                push(&mut out, p);
+            }
+        }
+    }
+    for p in listing {
+        if is_docker_file(p) {
+            push(&mut out, p.clone());
+        }
+    }
+    out
 }
