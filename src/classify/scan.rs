@@ -139,7 +139,7 @@ fn statics() -> &'static (Regex, Regex, Regex) {
     S.get_or_init(|| {
         // These patterns are constants; a failure here is a programming error caught by tests.
         let exception = Regex::new(
-            r"^(?:Caused by: )?(?:(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*|[A-Z]\w*)(?:Exception|Error|Throwable|Failure)\b(?::|$)",
+            r"^(?:Caused by: )?(?:(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*|[A-Z]\w*)(?:Exception|Error|Throwable|Failure)(?-u:\b)(?::|$)",
         )
         .unwrap_or_else(|_| never_regex());
         let end_marker = Regex::new(
