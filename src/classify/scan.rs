@@ -1,5 +1,7 @@
 //! The streaming scanner: one pass over a log in big chunks, a literal prefilter
-//! (aho-corasick) so the regexes only see candidate lines, and bounded block state.
+//! ([`super::prefilter`]) so the regexes only see candidate lines, a keyword gate so a
+//! candidate line only meets the rules whose keywords it holds, bounded block state, and the
+//! SHA-256 of the log computed on a helper thread.
 //!
 //! Memory is bounded whatever the input: the read buffer is [`BUF_CAP`] bytes, a line longer
 //! than [`MAX_LINE`] bytes is examined by its first [`MAX_LINE`] bytes only, blocks keep at
