@@ -170,7 +170,9 @@ pub fn run_bounded(spec: &CommandRun) -> Result<RunOutput, ProcessError> {
     }
     drop(done_tx);
 
-    let deadline = start + spec.timeout;
+    // A timeout too long for the clock to represent means no deadline (policy timeouts are
+    // capped at 24 h, but this runner must not panic on any `Duration`).
+    let deadline = start.checked_add(spec.timeout);
     let wait_err = |source| ProcessError::Wait {
         program: program.clone(),
         source,
@@ -180,7 +182,7 @@ pub fn run_bounded(spec: &CommandRun) -> Result<RunOutput, ProcessError> {
         if let Some(status) = child.try_wait().map_err(wait_err)? {
             break status;
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             timed_out = true;
             break kill_group(&mut child).map_err(wait_err)?;
         }
@@ -297,6 +299,15 @@ mod tests {
         assert!(!out.timed_out);
         assert!(out.tail.len() <= 16);
         assert_eq!(out.total_bytes, 22 + 4);
+    }
+
+    #[test]
+    fn a_timeout_beyond_the_clock_is_no_deadline_not_a_panic() {
+        for timeout in [Duration::from_secs(u64::MAX), Duration::MAX] {
+            let out = run_bounded(&spec(&["sh", "-c", "exit 4"], timeout)).expect("runs");
+            assert_eq!(out.exit_code, Some(4));
+            assert!(!out.timed_out);
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{parse_duration, KeyError};
+use super::{validate_argv, validate_timeout, KeyError};
 
 /// The built-in denylist: entries that always apply unless `lift-builtin-deny` names them.
 /// Each is `(name, globs)`; globs match case-insensitively (a case-insensitive checkout would
@@ -161,7 +161,8 @@ pub struct ValidationRaw {
     /// Append the failed tests' ids as separate arguments (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass_failed_tests: Option<bool>,
-    /// A duration (`90s`, `10m`); the whole process group is killed after it (default 10m).
+    /// A duration (`90s`, `10m`), at most 24h; the whole process group is killed after it
+    /// (default 10m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
 }
@@ -414,32 +415,17 @@ impl FixAgentRaw {
             None
         };
         let v = &self.validation;
-        if v.command.first().is_some_and(|c| c.trim().is_empty()) {
-            return Err(KeyError::new(
-                "fix-agent.validation.command[0]",
-                "the program name is empty",
-            ));
-        }
-        if let Some(i) = v.command.iter().position(|a| a.contains('\0')) {
-            return Err(KeyError::new(
-                format!("fix-agent.validation.command[{i}]"),
-                "contains a NUL byte",
-            ));
-        }
-        let validation_timeout = match &v.timeout {
-            Some(t) => {
-                let d = parse_duration(t)
-                    .map_err(|e| KeyError::new("fix-agent.validation.timeout", e))?;
-                if d.is_zero() {
-                    return Err(KeyError::new(
-                        "fix-agent.validation.timeout",
-                        "must be more than zero",
-                    ));
-                }
-                d
-            }
-            None => DEFAULT_VALIDATION_TIMEOUT,
+        // An empty list means no validation; a written command is checked like every other.
+        let validation_command = if v.command.is_empty() {
+            Vec::new()
+        } else {
+            validate_argv(v.command.clone(), "fix-agent.validation.command")?
         };
+        let validation_timeout = validate_timeout(
+            v.timeout.as_deref(),
+            DEFAULT_VALIDATION_TIMEOUT,
+            "fix-agent.validation.timeout",
+        )?;
         let sensitive_patterns: Vec<String> = match &self.sensitive_paths {
             Some(list) => list.clone(),
             None => DEFAULT_SENSITIVE.iter().map(|s| s.to_string()).collect(),
@@ -456,7 +442,7 @@ impl FixAgentRaw {
             test_weakening: self.test_weakening,
             on_refusal: self.on_refusal,
             playwright_max_ms,
-            validation_command: v.command.clone(),
+            validation_command,
             validation_pass_failed_tests: v.pass_failed_tests.unwrap_or(true),
             validation_timeout,
             sensitive,
@@ -541,6 +527,24 @@ mod tests {
             (
                 "fix-agent:\n  playwright-timeout:\n    enabled: true\n    max-ms: 0\n",
                 "fix-agent.playwright-timeout.max-ms",
+            ),
+            // parse_duration saturates: this was u64::MAX seconds, and the deadline computed
+            // from it overflowed (fix-agent-apply panicked). Same 24 h cap as self-heal.
+            (
+                "fix-agent:\n  validation:\n    command: [npm]\n    timeout: 99999999999999h\n",
+                "fix-agent.validation.timeout",
+            ),
+            (
+                "fix-agent:\n  validation:\n    command: [npm]\n    timeout: 25h\n",
+                "fix-agent.validation.timeout",
+            ),
+            (
+                "fix-agent:\n  validation:\n    command: [npm]\n    timeout: 0s\n",
+                "fix-agent.validation.timeout",
+            ),
+            (
+                "fix-agent:\n  validation:\n    command: [\" \", test]\n",
+                "fix-agent.validation.command",
             ),
         ] {
             match parse(yaml) {

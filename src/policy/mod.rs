@@ -23,6 +23,10 @@ pub const DEFAULT_POLICY_PATH: &str = ".github/ci-remedy.yml";
 /// The largest policy file read: 1 MiB.
 pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 
+/// The longest timeout any command the policy runs may have (24 h): self-heal actions, the
+/// rerun and the fix-agent validation.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
 /// The policy file as written (raw layer).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -229,6 +233,43 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => Duration::from_secs(n.saturating_mul(3600)),
         _ => return Err(format!("{text:?} is not a duration like 90s, 5m or 1h")),
     };
+    Ok(d)
+}
+
+/// Checks a command from the policy, written as an argv list: at least the program, which is
+/// not blank, and no argument with a NUL byte. Errors name `key` (`self-heal.rerun.full`).
+pub fn validate_argv(argv: Vec<String>, key: &str) -> Result<Vec<String>, KeyError> {
+    match argv.first() {
+        None => return Err(KeyError::new(key, "the argv list is empty")),
+        Some(p) if p.trim().is_empty() => {
+            return Err(KeyError::new(key, "the program (first element) is empty"))
+        }
+        _ => {}
+    }
+    if argv.iter().any(|a| a.contains('\0')) {
+        return Err(KeyError::new(key, "an argument contains a NUL byte"));
+    }
+    Ok(argv)
+}
+
+/// Parses a command's `timeout` ([`parse_duration`]); `default` when it is not written.
+/// Errors name `key` when the text is not a duration or not between 1 ms and [`MAX_TIMEOUT`]
+/// (so no deadline computed from it can overflow).
+pub fn validate_timeout(
+    text: Option<&str>,
+    default: Duration,
+    key: &str,
+) -> Result<Duration, KeyError> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    let d = parse_duration(text).map_err(|m| KeyError::new(key, m))?;
+    if d.is_zero() || d > MAX_TIMEOUT {
+        return Err(KeyError::new(
+            key,
+            format!("{text:?} is not between 1ms and 24h"),
+        ));
+    }
     Ok(d)
 }
 

@@ -31,7 +31,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{parse_duration, KeyError};
+use super::{validate_argv, validate_timeout, KeyError};
 use crate::artifact::{Category, CategoryKind, RerunMode};
 
 /// Default `events`: self-heal is a deliberate act, started by hand.
@@ -50,8 +50,6 @@ pub const MAX_OUTPUT_TAIL_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_ACTION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Default `rerun.timeout`.
 pub const DEFAULT_RERUN_TIMEOUT: Duration = Duration::from_secs(20 * 60);
-/// Longest accepted timeout (24 h).
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// The longest action name (bytes); the same limit a Developer-Agent plan has.
 pub const MAX_ACTION_NAME_BYTES: usize = 64;
 /// The `plan` key that applies to categories without their own entry.
@@ -375,7 +373,7 @@ impl SelfHealRaw {
             let action = Action {
                 command,
                 timeout: validate_timeout(
-                    raw.timeout,
+                    raw.timeout.as_deref(),
                     DEFAULT_ACTION_TIMEOUT,
                     &format!("{key}.timeout"),
                 )?,
@@ -436,7 +434,7 @@ impl SelfHealRaw {
             failed,
             full,
             timeout: validate_timeout(
-                rr.timeout,
+                rr.timeout.as_deref(),
                 DEFAULT_RERUN_TIMEOUT,
                 &format!("{KEY}.rerun.timeout"),
             )?,
@@ -470,38 +468,6 @@ impl SelfHealRaw {
             rerun,
         })
     }
-}
-
-fn validate_argv(argv: Vec<String>, key: &str) -> Result<Vec<String>, KeyError> {
-    match argv.first() {
-        None => return Err(KeyError::new(key, "the argv list is empty")),
-        Some(p) if p.trim().is_empty() => {
-            return Err(KeyError::new(key, "the program (first element) is empty"))
-        }
-        _ => {}
-    }
-    if argv.iter().any(|a| a.contains('\0')) {
-        return Err(KeyError::new(key, "an argument contains a NUL byte"));
-    }
-    Ok(argv)
-}
-
-fn validate_timeout(
-    text: Option<String>,
-    default: Duration,
-    key: &str,
-) -> Result<Duration, KeyError> {
-    let Some(text) = text else {
-        return Ok(default);
-    };
-    let d = parse_duration(&text).map_err(|m| KeyError::new(key, m))?;
-    if d.is_zero() || d > MAX_TIMEOUT {
-        return Err(KeyError::new(
-            key,
-            format!("{text:?} is not between 1ms and 24h"),
-        ));
-    }
-    Ok(d)
 }
 
 fn validate_dir(dir: Option<String>, key: &str) -> Result<Option<PathBuf>, KeyError> {
@@ -646,6 +612,10 @@ self-heal:
         assert_eq!(
             invalid_key(&format!("{a}    x:\n      run: [a]\n      timeout: soon\n")),
             "self-heal.actions.x.timeout"
+        );
+        assert_eq!(
+            invalid_key("self-heal:\n  rerun:\n    full: [a]\n    timeout: 99999999999999h\n"),
+            "self-heal.rerun.timeout"
         );
         assert_eq!(
             invalid_key(&format!(
