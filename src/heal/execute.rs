@@ -26,7 +26,7 @@ use crate::artifact::{
     RerunMode, RerunResult, RunInfo, ToolInfo, HEAL_REPORT_SCHEMA,
 };
 use crate::logs::redact::Redactor;
-use crate::policy::self_heal::SelfHealPolicy;
+use crate::policy::self_heal::{RunSettings, SelfHealPolicy};
 
 use super::process::{run_bounded, CommandRun, RunOutput};
 use super::{failed_test_ids, mode_str};
@@ -205,17 +205,7 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
 
     for a in actions {
         let argv = a.command.argv();
-        let result = run_one(
-            &a.name,
-            argv,
-            &root,
-            a.working_directory.as_deref(),
-            &a.env,
-            a.timeout,
-            tail,
-            input.env,
-        );
-        let (res, spawn_error) = result;
+        let (res, spawn_error) = run_one(&a.name, argv, &root, &a.settings, tail, input.env);
         let ok = spawn_error.is_none() && res.exit_code == Some(0) && !res.timed_out;
         let detail = if let Some(e) = &spawn_error {
             Some((
@@ -260,16 +250,7 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
             None,
         );
     };
-    let (res, spawn_error) = run_one(
-        "rerun",
-        argv,
-        &root,
-        rerun.working_directory.as_deref(),
-        &rerun.env,
-        rerun.timeout,
-        tail,
-        input.env,
-    );
+    let (res, spawn_error) = run_one("rerun", argv, &root, &rerun.settings, tail, input.env);
     let (outcome, detail) = if spawn_error.is_some() {
         (
             Outcome::Error,
@@ -317,15 +298,14 @@ fn exit_text(code: Option<i32>) -> String {
     }
 }
 
-/// Runs one command; returns its result and, when it could not start, why.
-#[allow(clippy::too_many_arguments)]
+/// Runs one command with its settings (directory under `root`, allowlisted variables read
+/// through `env`, timeout) keeping `tail_bytes` of output; returns its result and, when it
+/// could not start, why.
 fn run_one(
     name: &str,
     argv: Vec<String>,
     root: &Path,
-    dir: Option<&Path>,
-    allow: &[String],
-    timeout: std::time::Duration,
+    settings: &RunSettings,
     tail_bytes: usize,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> (ActionResult, Option<String>) {
@@ -337,7 +317,7 @@ fn run_one(
         timed_out: false,
         output_tail: String::new(),
     };
-    let cwd = match resolve_dir(root, dir) {
+    let cwd = match resolve_dir(root, settings.working_directory.as_deref()) {
         Ok(c) => c,
         Err(e) => return (result, Some(e)),
     };
@@ -345,7 +325,7 @@ fn run_one(
     for k in BASE_ENV
         .iter()
         .copied()
-        .chain(allow.iter().map(String::as_str))
+        .chain(settings.env.iter().map(String::as_str))
     {
         if vars.iter().any(|(n, _): &(String, OsString)| n == k) {
             continue;
@@ -358,7 +338,7 @@ fn run_one(
         argv,
         cwd,
         env: vars,
-        timeout,
+        timeout: settings.timeout,
         tail_bytes: tail_bytes.saturating_add(REDACTION_MARGIN),
     };
     match run_bounded(&spec) {

@@ -190,7 +190,16 @@ pub struct Action {
     pub name: String,
     /// What it runs.
     pub command: CommandSpec,
-    /// Its time limit.
+    /// How it runs.
+    pub settings: RunSettings,
+}
+
+/// How a policy command runs, whatever it runs: an action's and the rerun's `timeout`,
+/// `working-directory` and `env`, validated by one function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSettings {
+    /// The time limit, 1 ms..=[`MAX_TIMEOUT`](super::MAX_TIMEOUT); the process group is
+    /// killed after it.
     pub timeout: Duration,
     /// Relative directory (normal components only), `None` for the repository root.
     pub working_directory: Option<PathBuf>,
@@ -207,12 +216,8 @@ pub struct Rerun {
     pub failed: Option<Vec<String>>,
     /// Full argv.
     pub full: Option<Vec<String>>,
-    /// Time limit.
-    pub timeout: Duration,
-    /// Relative directory, `None` for the repository root.
-    pub working_directory: Option<PathBuf>,
-    /// Variables passed through besides `PATH` and `HOME`.
-    pub env: Vec<String>,
+    /// How it runs.
+    pub settings: RunSettings,
 }
 
 impl Rerun {
@@ -243,9 +248,11 @@ impl Default for SelfHealPolicy {
                 mode: RerunMode::None,
                 failed: None,
                 full: None,
-                timeout: DEFAULT_RERUN_TIMEOUT,
-                working_directory: None,
-                env: Vec::new(),
+                settings: RunSettings {
+                    timeout: DEFAULT_RERUN_TIMEOUT,
+                    working_directory: None,
+                    env: Vec::new(),
+                },
             },
         }
     }
@@ -372,16 +379,13 @@ impl SelfHealRaw {
             };
             let action = Action {
                 command,
-                timeout: validate_timeout(
+                settings: validate_run_settings(
                     raw.timeout.as_deref(),
-                    DEFAULT_ACTION_TIMEOUT,
-                    &format!("{key}.timeout"),
-                )?,
-                working_directory: validate_dir(
                     raw.working_directory,
-                    &format!("{key}.working-directory"),
+                    raw.env,
+                    DEFAULT_ACTION_TIMEOUT,
+                    &key,
                 )?,
-                env: validate_env(raw.env, &format!("{key}.env"))?,
                 name: name.clone(),
             };
             actions.insert(name, action);
@@ -433,16 +437,13 @@ impl SelfHealRaw {
             mode,
             failed,
             full,
-            timeout: validate_timeout(
+            settings: validate_run_settings(
                 rr.timeout.as_deref(),
-                DEFAULT_RERUN_TIMEOUT,
-                &format!("{KEY}.rerun.timeout"),
-            )?,
-            working_directory: validate_dir(
                 rr.working_directory,
-                &format!("{KEY}.rerun.working-directory"),
+                rr.env,
+                DEFAULT_RERUN_TIMEOUT,
+                &format!("{KEY}.rerun"),
             )?,
-            env: validate_env(rr.env, &format!("{KEY}.rerun.env"))?,
         };
         if !rerun.supports(mode) {
             let which = if mode == RerunMode::Failed {
@@ -468,6 +469,22 @@ impl SelfHealRaw {
             rerun,
         })
     }
+}
+
+/// The `timeout`, `working-directory` and `env` keys of the command at `key`
+/// (`self-heal.actions.x`, `self-heal.rerun`); errors name the key below it.
+fn validate_run_settings(
+    timeout: Option<&str>,
+    working_directory: Option<String>,
+    env: Vec<String>,
+    default_timeout: Duration,
+    key: &str,
+) -> Result<RunSettings, KeyError> {
+    Ok(RunSettings {
+        timeout: validate_timeout(timeout, default_timeout, &format!("{key}.timeout"))?,
+        working_directory: validate_dir(working_directory, &format!("{key}.working-directory"))?,
+        env: validate_env(env, &format!("{key}.env"))?,
+    })
 }
 
 fn validate_dir(dir: Option<String>, key: &str) -> Result<Option<PathBuf>, KeyError> {
@@ -572,9 +589,9 @@ self-heal:
         assert_eq!(p.min_confidence, 0.7);
         assert_eq!(p.output_tail_bytes, 100);
         let a = &p.actions["reseed-db"];
-        assert_eq!(a.timeout, Duration::from_secs(90));
-        assert_eq!(a.working_directory, Some(PathBuf::from("backend")));
-        assert_eq!(a.env, vec!["DATABASE_URL".to_string()]);
+        assert_eq!(a.settings.timeout, Duration::from_secs(90));
+        assert_eq!(a.settings.working_directory, Some(PathBuf::from("backend")));
+        assert_eq!(a.settings.env, vec!["DATABASE_URL".to_string()]);
         assert_eq!(
             p.actions["regen"].command.argv(),
             vec!["bash", "-e", "-o", "pipefail", "-c", "echo a && echo b"]
@@ -671,7 +688,10 @@ self-heal:
             .expect("the documented example validates")
             .self_heal;
         assert_eq!(p.actions.len(), 2);
-        assert_eq!(p.rerun.working_directory, Some(PathBuf::from("e2e")));
+        assert_eq!(
+            p.rerun.settings.working_directory,
+            Some(PathBuf::from("e2e"))
+        );
         assert_eq!(
             p.plan_for(Category::RunnerInfra),
             Some(&["regenerate-storage-state".to_string()][..])
