@@ -4,9 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::artifact::{Redactions, Validation, ValidationStatus};
+use crate::artifact::{Validation, ValidationStatus};
 use crate::heal::process::{run_bounded, CommandRun};
-use crate::logs::redact::Redactor;
 
 /// The most output kept, from the end: 4 KiB.
 pub const OUTPUT_TAIL_BYTES: u64 = 4096;
@@ -68,10 +67,7 @@ pub fn run(argv: &[String], cwd: &Path, timeout: Duration) -> Validation {
         Ok(out) => {
             v.exit_code = out.exit_code;
             v.duration_ms = out.duration_ms;
-            v.output_tail = Redactor::builtin().redact(
-                &String::from_utf8_lossy(&out.tail),
-                &mut Redactions::default(),
-            );
+            v.output_tail = out.redacted_tail(OUTPUT_TAIL_BYTES as usize);
             if out.timed_out {
                 v.status = ValidationStatus::TimedOut;
                 v.detail = Some(format!(
@@ -120,6 +116,28 @@ mod tests {
         );
         assert_eq!(missing.status, ValidationStatus::Failed);
         assert!(missing.detail.expect("detail").contains("cannot start"));
+    }
+
+    #[test]
+    fn a_token_cut_by_the_tail_start_is_redacted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // The kept 4 KiB start 8 bytes before the token's end.
+        let script = format!(
+            "printf 'ghp_abcdefghijklmnopqrstuvwxyz0123456789\\n'; head -c {} /dev/zero | tr '\\0' x",
+            OUTPUT_TAIL_BYTES - 9
+        );
+        let v = run(
+            &["sh".to_string(), "-c".to_string(), script],
+            dir.path(),
+            Duration::from_secs(10),
+        );
+        assert_eq!(v.status, ValidationStatus::Passed, "{v:?}");
+        assert!(v.output_tail.len() <= OUTPUT_TAIL_BYTES as usize);
+        assert!(
+            !v.output_tail.contains("23456789"),
+            "the token's end leaked: {:?}",
+            v.output_tail.chars().take(40).collect::<String>()
+        );
     }
 
     #[test]

@@ -22,18 +22,13 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{
-    ActionResult, CategoryKind, Context, Decision, Escalation, HealReport, Outcome, Redactions,
-    RerunMode, RerunResult, RunInfo, ToolInfo, HEAL_REPORT_SCHEMA,
+    ActionResult, CategoryKind, Context, Decision, Escalation, HealReport, Outcome, RerunMode,
+    RerunResult, RunInfo, ToolInfo, HEAL_REPORT_SCHEMA,
 };
-use crate::logs::redact::Redactor;
 use crate::policy::self_heal::{RunSettings, SelfHealPolicy};
 
 use super::process::{run_bounded, CommandRun, RunOutput};
 use super::{failed_test_ids, mode_str};
-
-/// Extra bytes kept beyond `output-tail-bytes` before redaction, so a secret cut at the start
-/// of the tail is still recognised; the tail is trimmed to the limit afterwards.
-pub const REDACTION_MARGIN: usize = 512;
 
 /// Variables every command gets from the parent environment, besides its allowlist.
 pub const BASE_ENV: &[&str] = &["PATH", "HOME"];
@@ -339,7 +334,7 @@ fn run_one(
         cwd,
         env: vars,
         timeout: settings.timeout,
-        tail_bytes: tail_bytes.saturating_add(REDACTION_MARGIN),
+        tail_bytes,
     };
     match run_bounded(&spec) {
         Ok(out) => {
@@ -354,28 +349,7 @@ fn fill(result: &mut ActionResult, out: &RunOutput, tail_bytes: usize) {
     result.exit_code = out.exit_code;
     result.duration_ms = out.duration_ms;
     result.timed_out = out.timed_out;
-    result.output_tail = tail_text(&out.tail, tail_bytes);
-}
-
-/// Turns raw output bytes into the redacted tail of at most `cap` bytes (a split UTF-8
-/// character at the start is dropped; invalid bytes become U+FFFD).
-pub fn tail_text(bytes: &[u8], cap: usize) -> String {
-    let skip = bytes
-        .iter()
-        .take(3)
-        .take_while(|b| (**b & 0xC0) == 0x80)
-        .count();
-    let text = String::from_utf8_lossy(&bytes[skip..]);
-    let mut counts = Redactions::default();
-    let redacted = Redactor::builtin().redact(&text, &mut counts);
-    if redacted.len() <= cap {
-        return redacted;
-    }
-    let mut start = redacted.len() - cap;
-    while !redacted.is_char_boundary(start) {
-        start += 1;
-    }
-    redacted[start..].to_string()
+    result.output_tail = out.redacted_tail(tail_bytes);
 }
 
 /// `root/dir`, resolved, and required to stay inside `root` (symlinks included).
@@ -407,15 +381,6 @@ fn resolve_dir(root: &Path, dir: Option<&Path>) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tail_text_is_bounded_and_valid_utf8() {
-        let s = "ééééé".as_bytes(); // 10 bytes
-        let t = tail_text(&s[1..], 4);
-        assert_eq!(t, "éé");
-        let t = tail_text(&[0xff; 10], 7);
-        assert!(t.len() <= 7, "{t:?}");
-    }
 
     #[test]
     fn escalation_rules() {

@@ -6,6 +6,9 @@
 //! [`KILL_GRACE`]. stdout and stderr are read by two threads into one ring buffer, so their
 //! interleaving is approximate; memory stays bounded whatever the command prints.
 //!
+//! The output is untrusted and may hold secrets: [`RunOutput::redacted_tail`] is the one way
+//! to turn it into text (UTF-8, redacted, at most the requested bytes).
+//!
 //! A command that exits in time is not followed further: processes it left running in the
 //! background (an action may start a service) are not killed, and their output is read only
 //! for [`DRAIN_GRACE`] after the exit.
@@ -22,6 +25,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use crate::artifact::Redactions;
+use crate::logs::redact::Redactor;
+
 /// Time between `SIGTERM` and `SIGKILL` on timeout.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How long output is still read after the command exited (background processes it left
@@ -29,6 +35,9 @@ pub const KILL_GRACE: Duration = Duration::from_secs(2);
 pub const DRAIN_GRACE: Duration = Duration::from_millis(500);
 /// How often the child is polled.
 const POLL: Duration = Duration::from_millis(10);
+/// Extra bytes kept before the requested tail, so redaction still recognises a secret that
+/// the tail's start cuts through; [`RunOutput::redacted_tail`] trims them off afterwards.
+pub const REDACTION_MARGIN: usize = 512;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -41,7 +50,7 @@ pub struct CommandRun {
     pub env: Vec<(String, OsString)>,
     /// Time limit.
     pub timeout: Duration,
-    /// How many bytes of the output's end to keep.
+    /// How many bytes of the output's end to keep (plus [`REDACTION_MARGIN`] for redaction).
     pub tail_bytes: usize,
 }
 
@@ -56,7 +65,8 @@ pub struct RunOutput {
     pub timed_out: bool,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
-    /// The last `tail_bytes` bytes of combined stdout and stderr (raw bytes).
+    /// The last `tail_bytes` + [`REDACTION_MARGIN`] bytes of combined stdout and stderr, raw
+    /// and unredacted: use [`RunOutput::redacted_tail`] for text.
     pub tail: Vec<u8>,
     /// All output bytes seen.
     pub total_bytes: u64,
@@ -66,6 +76,29 @@ impl RunOutput {
     /// True when it exited with code 0 in time.
     pub fn success(&self) -> bool {
         self.exit_code == Some(0) && !self.timed_out
+    }
+
+    /// The output's end as text of at most `cap` bytes (pass the [`CommandRun::tail_bytes`] it
+    /// ran with): the whole kept tail, margin included, is decoded (a UTF-8 character split at
+    /// its start is dropped, invalid bytes become U+FFFD) and redacted with the built-in
+    /// rules, then cut to its last `cap` bytes at a character boundary.
+    pub fn redacted_tail(&self, cap: usize) -> String {
+        let bytes = &self.tail;
+        let skip = bytes
+            .iter()
+            .take(3)
+            .take_while(|b| (**b & 0xC0) == 0x80)
+            .count();
+        let text = String::from_utf8_lossy(&bytes[skip..]);
+        let redacted = Redactor::builtin().redact(&text, &mut Redactions::default());
+        if redacted.len() <= cap {
+            return redacted;
+        }
+        let mut start = redacted.len() - cap;
+        while !redacted.is_char_boundary(start) {
+            start += 1;
+        }
+        redacted[start..].to_string()
     }
 }
 
@@ -157,7 +190,9 @@ pub fn run_bounded(spec: &CommandRun) -> Result<RunOutput, ProcessError> {
         source,
     })?;
 
-    let ring = Arc::new(Mutex::new(TailBuffer::new(spec.tail_bytes)));
+    let ring = Arc::new(Mutex::new(TailBuffer::new(
+        spec.tail_bytes.saturating_add(REDACTION_MARGIN),
+    )));
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let mut readers = 0;
     if let Some(out) = child.stdout.take() {
@@ -297,8 +332,51 @@ mod tests {
         .expect("runs");
         assert_eq!(out.exit_code, Some(3));
         assert!(!out.timed_out);
-        assert!(out.tail.len() <= 16);
+        assert!(out.tail.len() <= 16 + REDACTION_MARGIN);
+        assert_eq!(out.redacted_tail(16), "ong-line\nerr\n");
         assert_eq!(out.total_bytes, 22 + 4);
+    }
+
+    fn output(tail: &[u8]) -> RunOutput {
+        RunOutput {
+            exit_code: Some(0),
+            signal: None,
+            timed_out: false,
+            duration_ms: 0,
+            tail: tail.to_vec(),
+            total_bytes: tail.len() as u64,
+        }
+    }
+
+    #[test]
+    fn redacted_tail_is_bounded_and_valid_utf8() {
+        let s = "ééééé".as_bytes(); // 10 bytes
+        assert_eq!(output(&s[1..]).redacted_tail(4), "éé");
+        let t = output(&[0xff; 10]).redacted_tail(7);
+        assert!(t.len() <= 7, "{t:?}");
+    }
+
+    #[test]
+    fn a_secret_cut_by_the_tail_start_is_still_redacted() {
+        // The last 16 bytes start inside the token: redacting only those would not recognise
+        // it and would publish its end.
+        let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        let out = run_bounded(&spec(
+            &[
+                "sh",
+                "-c",
+                &format!("echo 'token {token}'; echo 0123456789"),
+            ],
+            Duration::from_secs(10),
+        ))
+        .expect("runs");
+        let tail = out.redacted_tail(16);
+        assert!(tail.len() <= 16, "{tail:?}");
+        assert!(tail.ends_with("]\n0123456789\n"), "{tail:?}");
+        assert!(
+            !tail.contains("6789\n0"),
+            "the token's end leaked: {tail:?}"
+        );
     }
 
     #[test]
