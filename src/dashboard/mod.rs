@@ -339,7 +339,6 @@ fn pick<T>(
 /// Errors: only when `dir` cannot be read at all. Unusable files become [`Problem`]s and missing
 /// artifacts are listed per run in [`RunView::missing`].
 pub fn collect(dir: &Path) -> Result<Dashboard, DashboardError> {
-    let found = walk(dir)?;
     let Found {
         contexts,
         decisions,
@@ -347,11 +346,11 @@ pub fn collect(dir: &Path) -> Result<Dashboard, DashboardError> {
         metadata,
         files,
         mut problems,
-    } = found;
-    let contexts = pick(contexts, |c| (c.run.run_id.clone(), c.run.run_attempt));
-    let decisions = pick(decisions, |d| (d.run.run_id.clone(), d.run.run_attempt));
-    let reports = pick(reports, |r| (r.run.run_id.clone(), r.run.run_attempt));
-    let metadata = pick(
+    } = walk(dir)?;
+    let mut contexts = pick(contexts, |c| (c.run.run_id.clone(), c.run.run_attempt));
+    let mut decisions = pick(decisions, |d| (d.run.run_id.clone(), d.run.run_attempt));
+    let mut reports = pick(reports, |r| (r.run.run_id.clone(), r.run.run_attempt));
+    let mut metadata = pick(
         metadata
             .into_iter()
             .map(|(p, abs, m)| (p, (abs, m)))
@@ -369,8 +368,6 @@ pub fn collect(dir: &Path) -> Result<Dashboard, DashboardError> {
     ids.dedup();
     let mut used_pages: Vec<String> = Vec::new();
     let mut runs = Vec::new();
-    let (mut contexts, mut decisions, mut reports, mut metadata) =
-        (contexts, decisions, reports, metadata);
     for id in ids {
         let context = contexts.remove(&id);
         let decision = decisions.remove(&id);
@@ -459,12 +456,12 @@ pub fn collect(dir: &Path) -> Result<Dashboard, DashboardError> {
         sources.sort();
         sources.dedup();
         runs.push(RunView {
-            run_id: info.run_id.clone(),
+            run_id: info.run_id,
             page_id,
-            repository: info.repository.clone(),
-            sha: info.sha.clone(),
-            event_name: info.event_name.clone(),
-            workflow: info.workflow.clone(),
+            repository: info.repository,
+            sha: info.sha,
+            event_name: info.event_name,
+            workflow: info.workflow,
             context,
             decision,
             report,

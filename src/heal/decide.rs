@@ -323,12 +323,7 @@ fn attempts_gate(
                 note.push_str(&format!(
                     ", {} malformed file(s) ignored: {}",
                     h.ignored.len(),
-                    h.ignored
-                        .iter()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    h.ignored[..h.ignored.len().min(5)].join("; ")
                 ));
             }
             (h.counted, note, true)

@@ -201,12 +201,11 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
     for a in actions {
         let argv = a.command.argv();
         let (res, spawn_error) = run_one(&a.name, argv, &root, &a.settings, tail, input.env);
-        let ok = spawn_error.is_none() && res.exit_code == Some(0) && !res.timed_out;
-        let detail = if let Some(e) = &spawn_error {
+        let detail = if let Some(e) = spawn_error {
             Some((
                 Outcome::Error,
                 format!("action {} could not run", a.name),
-                Some(e.clone()),
+                Some(e),
             ))
         } else if res.timed_out {
             Some((
@@ -217,7 +216,7 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
                 ),
                 None,
             ))
-        } else if !ok {
+        } else if res.exit_code != Some(0) {
             Some((
                 Outcome::StillFailing,
                 format!(
