@@ -17,11 +17,12 @@
 //!    rerun there is nothing to do and the gate fails.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{
-    read_json, Category, CategoryKind, Context, Decision, DeveloperAgentStatus, Gate, HealReport,
-    Outcome, RerunMode, RunInfo, ToolInfo, DECISION_SCHEMA,
+    Category, CategoryKind, Context, Decision, DeveloperAgentStatus, Gate, HealReport, Outcome,
+    RerunMode, RunInfo, ToolInfo, DECISION_SCHEMA,
 };
 use crate::policy::self_heal::SelfHealPolicy;
 
@@ -142,29 +143,14 @@ pub fn scan_history(dir: &Path, run: &RunInfo) -> Result<PriorAttempts, String> 
             .unwrap_or(entry.path())
             .display()
             .to_string();
-        match entry.metadata() {
-            Ok(m) if m.len() > MAX_HISTORY_REPORT_BYTES => {
-                prior.ignored.push(format!(
-                    "{shown}: larger than {MAX_HISTORY_REPORT_BYTES} bytes"
-                ));
-                continue;
-            }
-            Err(e) => {
-                prior.ignored.push(format!("{shown}: {e}"));
-                continue;
-            }
-            Ok(_) => {}
+        // One byte past the limit is enough for add_report to refuse an oversized file.
+        let mut bytes = Vec::new();
+        let read = std::fs::File::open(entry.path())
+            .and_then(|f| f.take(MAX_HISTORY_REPORT_BYTES + 1).read_to_end(&mut bytes));
+        match read {
+            Ok(_) => prior.add_report(&shown, &bytes, run),
+            Err(e) => prior.ignored.push(format!("{shown}: {e}")),
         }
-        let report: HealReport = match read_json(entry.path()) {
-            Ok(r) => r,
-            Err(_) => {
-                prior
-                    .ignored
-                    .push(format!("{shown}: not a self-heal report"));
-                continue;
-            }
-        };
-        prior.count(report, run);
     }
     Ok(prior)
 }
