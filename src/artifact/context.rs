@@ -139,6 +139,16 @@ pub enum ClassificationSource {
     DeveloperAgent,
 }
 
+impl ClassificationSource {
+    /// The kebab-case name (`rules`, `developer-agent`), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClassificationSource::Rules => "rules",
+            ClassificationSource::DeveloperAgent => "developer-agent",
+        }
+    }
+}
+
 /// The failure category with its confidence and evidence.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct Classification {
@@ -239,6 +249,17 @@ pub enum RerunMode {
     Full,
     /// No rerun.
     None,
+}
+
+impl RerunMode {
+    /// The snake_case name (`failed`, `full`, `none`), as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RerunMode::Failed => "failed",
+            RerunMode::Full => "full",
+            RerunMode::None => "none",
+        }
+    }
 }
 
 /// A downstream hook the service asks for (informational; nothing runs from it).

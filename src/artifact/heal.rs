@@ -57,6 +57,17 @@ pub struct Gate {
     pub detail: String,
 }
 
+impl Gate {
+    /// A gate named `name` that `passed` or not, and why (`detail`).
+    pub fn new(name: &str, passed: bool, detail: String) -> Gate {
+        Gate {
+            name: name.to_string(),
+            passed,
+            detail,
+        }
+    }
+}
+
 /// What `self-heal-execute` did.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct HealReport {

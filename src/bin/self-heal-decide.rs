@@ -202,7 +202,7 @@ fn summary_text(d: &Decision) -> String {
             &format!(
                 "actions [{}], rerun {}",
                 d.actions.join(", "),
-                ci_remedy::heal::mode_str(d.rerun)
+                d.rerun.as_str()
             ),
             "  will run: ",
         ));

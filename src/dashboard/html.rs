@@ -8,8 +8,7 @@
 use std::fmt::Write as _;
 
 use crate::artifact::{
-    ActionResult, ClassificationSource, Context, Decision, Finding, GuardDecision, HealReport,
-    Outcome, ValidationStatus,
+    ActionResult, Context, Decision, Finding, GuardDecision, HealReport, Outcome, ValidationStatus,
 };
 use crate::github::summary::finding_location;
 
@@ -351,17 +350,13 @@ pub fn run_page(r: &RunView) -> String {
 
 fn context_section(b: &mut String, c: &Context, contexts: &[EvidenceContext]) {
     let k = &c.classification;
-    let source = match k.source {
-        ClassificationSource::Rules => "rules",
-        ClassificationSource::DeveloperAgent => "developer-agent",
-    };
     let _ = writeln!(
         b,
         "<h2 id=\"classification\">Classification</h2>\n<p>{} <span class=\"muted\">({})</span> · confidence <strong>{:.2}</strong> · source {}</p>\n<p>{}</p>",
         badge(k.category.as_str(), "warn"),
         e(k.kind.as_str()),
         k.confidence,
-        source,
+        k.source.as_str(),
         e(&k.summary)
     );
     if let Some(err) = &c.error {
@@ -550,11 +545,7 @@ fn report_section(b: &mut String, r: &HealReport) {
             action_row(b, &format!("action {}", a.name), a);
         }
         if let Some(rr) = &r.rerun {
-            action_row(
-                b,
-                &format!("rerun ({})", crate::heal::mode_str(rr.mode)),
-                &rr.result,
-            );
+            action_row(b, &format!("rerun ({})", rr.mode.as_str()), &rr.result);
         }
         b.push_str("</tbody></table></div>\n");
         let all = r

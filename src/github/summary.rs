@@ -79,10 +79,7 @@ pub fn context_markdown(ctx: &Context) -> String {
         c.category,
         c.kind.as_str(),
         c.confidence,
-        match c.source {
-            crate::artifact::ClassificationSource::Rules => "rules",
-            crate::artifact::ClassificationSource::DeveloperAgent => "developer-agent",
-        }
+        c.source.as_str()
     ));
     md.push_str(&format!("{}\n\n", cell(&c.summary)));
     let top: Vec<&Finding> = ctx

@@ -170,14 +170,6 @@ pub struct DecideInput<'a> {
     pub history: Option<Result<PriorAttempts, String>>,
 }
 
-fn gate(name: &str, passed: bool, detail: String) -> Gate {
-    Gate {
-        name: name.to_string(),
-        passed,
-        detail,
-    }
-}
-
 fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
     format!("[{}]", v.join(", "))
@@ -193,7 +185,7 @@ pub fn decide(input: &DecideInput<'_>) -> Decision {
     // 1. event
     let event = &input.run.event_name;
     let ok = p.events.iter().any(|e| e == event);
-    gates.push(gate(
+    gates.push(Gate::new(
         "event",
         ok,
         if ok {
@@ -209,7 +201,7 @@ pub fn decide(input: &DecideInput<'_>) -> Decision {
     // 2. failure_present
     let (nf, nt) = (ctx.findings.len(), ctx.tests.failed.len());
     let ok = nf + nt > 0;
-    gates.push(gate(
+    gates.push(Gate::new(
         "failure_present",
         ok,
         if ok {
@@ -223,7 +215,7 @@ pub fn decide(input: &DecideInput<'_>) -> Decision {
     let cat = class.category;
     let ok = p.categories.contains(&cat);
     let allowed_cats = list(p.categories.iter().map(|c| c.as_str()));
-    gates.push(gate(
+    gates.push(Gate::new(
         "category",
         ok,
         if ok {
@@ -242,7 +234,7 @@ pub fn decide(input: &DecideInput<'_>) -> Decision {
     // 4. confidence
     let conf = class.confidence;
     let ok = conf.is_finite() && conf >= p.min_confidence;
-    gates.push(gate(
+    gates.push(Gate::new(
         "confidence",
         ok,
         format!(
@@ -325,7 +317,7 @@ fn attempts_gate(
             if ok { "<=" } else { ">" }
         )
     };
-    (attempt, gate("attempts", ok, detail))
+    (attempt, Gate::new("attempts", ok, detail))
 }
 
 fn plan_gate(ctx: &Context, p: &SelfHealPolicy) -> (Vec<String>, Vec<String>, RerunMode, Gate) {
@@ -366,7 +358,7 @@ fn plan_gate(ctx: &Context, p: &SelfHealPolicy) -> (Vec<String>, Vec<String>, Re
     let (rerun, rerun_note) = resolve_rerun(&p.rerun, requested_rerun, ctx);
     let what = format!("{source}: actions {}; {rerun_note}", list(&actions));
     let g = if !refused.is_empty() {
-        gate(
+        Gate::new(
             "plan",
             false,
             format!(
@@ -376,7 +368,7 @@ fn plan_gate(ctx: &Context, p: &SelfHealPolicy) -> (Vec<String>, Vec<String>, Re
             ),
         )
     } else if actions.is_empty() && rerun == RerunMode::None {
-        gate(
+        Gate::new(
             "plan",
             false,
             format!(
@@ -384,7 +376,7 @@ fn plan_gate(ctx: &Context, p: &SelfHealPolicy) -> (Vec<String>, Vec<String>, Re
             ),
         )
     } else {
-        gate("plan", true, what)
+        Gate::new("plan", true, what)
     };
     (actions, refused, rerun, g)
 }
@@ -402,7 +394,7 @@ pub fn error_decision(run: RunInfo, policy: &SelfHealPolicy, error: String) -> D
         kind: CategoryKind::Code,
         confidence: 0.0,
         max_attempts: policy.max_attempts,
-        gates: vec![gate(
+        gates: vec![Gate::new(
             "context",
             false,
             format!("the context could not be read: {error}"),

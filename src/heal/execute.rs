@@ -27,8 +27,8 @@ use crate::artifact::{
 };
 use crate::policy::self_heal::{RunSettings, SelfHealPolicy};
 
+use super::failed_test_ids;
 use super::process::{run_bounded, CommandRun, RunOutput};
-use super::{failed_test_ids, mode_str};
 
 /// Variables every command gets from the parent environment, besides its allowlist.
 pub const BASE_ENV: &[&str] = &["PATH", "HOME"];
@@ -248,14 +248,14 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
     let (outcome, detail) = if spawn_error.is_some() {
         (
             Outcome::Error,
-            format!("the {} rerun could not run", mode_str(mode)),
+            format!("the {} rerun could not run", mode.as_str()),
         )
     } else if res.timed_out {
         (
             Outcome::StillFailing,
             format!(
                 "{n} action(s) succeeded; the {} rerun timed out after {} ms",
-                mode_str(mode),
+                mode.as_str(),
                 res.duration_ms
             ),
         )
@@ -264,7 +264,7 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
             Outcome::Healed,
             format!(
                 "{n} action(s) succeeded and the {} rerun passed",
-                mode_str(mode)
+                mode.as_str()
             ),
         )
     } else {
@@ -272,7 +272,7 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
             Outcome::StillFailing,
             format!(
                 "{n} action(s) succeeded; the {} rerun failed ({})",
-                mode_str(mode),
+                mode.as_str(),
                 exit_text(res.exit_code)
             ),
         )

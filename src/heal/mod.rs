@@ -69,19 +69,19 @@ pub fn resolve_rerun(
     let mut notes = Vec::new();
     let mut mode = match requested {
         Some(m) if rerun.supports(m) => {
-            notes.push(format!("rerun {} as the plan asks", mode_str(m)));
+            notes.push(format!("rerun {} as the plan asks", m.as_str()));
             m
         }
         Some(m) => {
             notes.push(format!(
                 "the plan asks for rerun {} but the policy has no such command; using the policy's rerun {}",
-                mode_str(m),
-                mode_str(rerun.mode)
+                m.as_str(),
+                rerun.mode.as_str()
             ));
             rerun.mode
         }
         None => {
-            notes.push(format!("rerun {} (policy)", mode_str(rerun.mode)));
+            notes.push(format!("rerun {} (policy)", rerun.mode.as_str()));
             rerun.mode
         }
     };
@@ -92,17 +92,8 @@ pub fn resolve_rerun(
             } else {
                 RerunMode::None
             };
-            notes.push(format!("{why}, so rerun {}", mode_str(mode)));
+            notes.push(format!("{why}, so rerun {}", mode.as_str()));
         }
     }
     (mode, notes.join("; "))
-}
-
-/// The snake_case name of a rerun mode.
-pub fn mode_str(m: RerunMode) -> &'static str {
-    match m {
-        RerunMode::Failed => "failed",
-        RerunMode::Full => "full",
-        RerunMode::None => "none",
-    }
 }

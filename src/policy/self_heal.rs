@@ -446,11 +446,7 @@ impl SelfHealRaw {
             )?,
         };
         if !rerun.supports(mode) {
-            let which = if mode == RerunMode::Failed {
-                "failed"
-            } else {
-                "full"
-            };
+            let which = mode.as_str();
             return Err(KeyError::new(
                 format!("{KEY}.rerun.mode"),
                 format!("mode is {which} but `{KEY}.rerun.{which}` (the command) is missing"),

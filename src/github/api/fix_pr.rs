@@ -80,17 +80,9 @@ pub struct PrRequest<'a> {
     pub now: SystemTime,
 }
 
-fn gate(name: &str, passed: bool, detail: String) -> Gate {
-    Gate {
-        name: name.to_string(),
-        passed,
-        detail,
-    }
-}
-
 /// The local gates: enabled, risk, changed_lines, validation, guard.
 pub fn local_gates(v: &Verified, policy: &FixAgentPrPolicy) -> Vec<Gate> {
-    let mut g = vec![gate(
+    let mut g = vec![Gate::new(
         "enabled",
         policy.enabled,
         if policy.enabled {
@@ -100,7 +92,7 @@ pub fn local_gates(v: &Verified, policy: &FixAgentPrPolicy) -> Vec<Gate> {
         },
     )];
     let allowed: Vec<&str> = policy.allowed_risk.iter().map(|c| c.as_str()).collect();
-    g.push(gate(
+    g.push(Gate::new(
         "risk",
         policy.allowed_risk.contains(&v.risk.class),
         format!(
@@ -115,7 +107,7 @@ pub fn local_gates(v: &Verified, policy: &FixAgentPrPolicy) -> Vec<Gate> {
         ),
     ));
     let lines = v.plan.lines_added.saturating_add(v.plan.lines_removed);
-    g.push(gate(
+    g.push(Gate::new(
         "changed_lines",
         lines <= policy.max_changed_lines && lines > 0,
         format!(
@@ -129,12 +121,12 @@ pub fn local_gates(v: &Verified, policy: &FixAgentPrPolicy) -> Vec<Gate> {
         ),
     ));
     let st = v.metadata.validation.status;
-    g.push(gate(
+    g.push(Gate::new(
         "validation",
         st == ValidationStatus::Passed,
         format!("validation {} (it must have passed)", st.as_str()),
     ));
-    g.push(gate(
+    g.push(Gate::new(
         "guard",
         v.ok(),
         if v.ok() {
@@ -212,7 +204,7 @@ fn api_gates(
         source.is_some() && head_repo.is_none_or(|r| !r.full_name.eq_ignore_ascii_case(&repo_name));
     let target = req.run.event_name == "pull_request_target";
     g.push(if target && from_fork && !p.allow_fork {
-        gate(
+        Gate::new(
             "fork",
             false,
             format!(
@@ -223,13 +215,13 @@ fn api_gates(
             ),
         )
     } else if target && source.is_none() {
-        gate(
+        Gate::new(
             "fork",
             false,
             "refused: a pull_request_target run without a source PR to check the head repository of".into(),
         )
     } else {
-        gate(
+        Gate::new(
             "fork",
             true,
             format!(
@@ -241,17 +233,17 @@ fn api_gates(
     });
     // Opt-in label.
     g.push(match (&p.opt_in_label, source) {
-        (None, _) => gate(
+        (None, _) => Gate::new(
             "opt_in_label",
             true,
             "no fix-agent-pr.opt-in-label in the policy".into(),
         ),
-        (Some(l), None) => gate(
+        (Some(l), None) => Gate::new(
             "opt_in_label",
             true,
             format!("no source PR to carry the label {l:?}"),
         ),
-        (Some(l), Some(s)) => gate(
+        (Some(l), Some(s)) => Gate::new(
             "opt_in_label",
             s.has_label(l),
             format!(
@@ -273,7 +265,7 @@ fn api_gates(
         1000,
     )?;
     let n_open = open.iter().filter(|x| x.has_label(&p.agent_label)).count();
-    g.push(gate(
+    g.push(Gate::new(
         "open_limit",
         (n_open as u64) < u64::from(p.max_open),
         format!(
@@ -301,7 +293,7 @@ fn api_gates(
         .filter(|x| x.has_label(&p.agent_label))
         .filter(|x| parse_timestamp(&x.created_at).is_some_and(|t| now - t < 3600))
         .count();
-    g.push(gate(
+    g.push(Gate::new(
         "hourly_limit",
         (n_hour as u64) < u64::from(p.max_per_hour),
         format!(
