@@ -19,6 +19,17 @@ use serde::{Deserialize, Serialize};
 use super::KeyError;
 use crate::artifact::RiskClass;
 
+/// Default `allowed-risk`: test-only patches.
+pub const DEFAULT_ALLOWED_RISK: &[RiskClass] = &[RiskClass::TestOnly];
+/// Default `max-changed-lines` (added + removed).
+pub const DEFAULT_MAX_CHANGED_LINES: u32 = 50;
+/// Default `agent-label`.
+pub const DEFAULT_AGENT_LABEL: &str = "ci-remedy";
+/// Default `max-open`.
+pub const DEFAULT_MAX_OPEN: u32 = 3;
+/// Default `max-per-hour`.
+pub const DEFAULT_MAX_PER_HOUR: u32 = 2;
+
 /// The raw `fix-agent-pr` section.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -28,7 +39,7 @@ pub struct FixAgentPrRaw {
     pub enabled: Option<bool>,
     /// Risk classes allowed: `test_only`, `config`, `source`, `sensitive` (default `[test_only]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_risk: Option<Vec<String>>,
+    pub allowed_risk: Option<Vec<RiskClass>>,
     /// The most changed lines (added + removed), default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_changed_lines: Option<u32>,
@@ -71,19 +82,18 @@ pub struct FixAgentPrPolicy {
 }
 
 impl Default for FixAgentPrPolicy {
+    /// The built-in defaults: off, and the `DEFAULT_*` values.
     fn default() -> Self {
-        FixAgentPrRaw::default()
-            .validate()
-            .unwrap_or(FixAgentPrPolicy {
-                enabled: false,
-                allowed_risk: vec![RiskClass::TestOnly],
-                max_changed_lines: 50,
-                opt_in_label: None,
-                agent_label: "ci-remedy".into(),
-                max_open: 3,
-                max_per_hour: 2,
-                allow_fork: false,
-            })
+        FixAgentPrPolicy {
+            enabled: false,
+            allowed_risk: DEFAULT_ALLOWED_RISK.to_vec(),
+            max_changed_lines: DEFAULT_MAX_CHANGED_LINES,
+            opt_in_label: None,
+            agent_label: DEFAULT_AGENT_LABEL.to_string(),
+            max_open: DEFAULT_MAX_OPEN,
+            max_per_hour: DEFAULT_MAX_PER_HOUR,
+            allow_fork: false,
+        }
     }
 }
 
@@ -103,31 +113,21 @@ impl FixAgentPrRaw {
     /// Validates the section.
     pub fn validate(self) -> Result<FixAgentPrPolicy, KeyError> {
         let mut allowed_risk = Vec::new();
-        for (i, name) in self
+        let classes = self
             .allowed_risk
-            .unwrap_or_else(|| vec!["test_only".into()])
-            .iter()
-            .enumerate()
-        {
-            let c = match name.trim().replace('-', "_").as_str() {
-                "test_only" => RiskClass::TestOnly,
-                "config" => RiskClass::Config,
-                "source" => RiskClass::Source,
-                "sensitive" => RiskClass::Sensitive,
-                _ => {
-                    return Err(KeyError::new(
-                        format!("fix-agent-pr.allowed-risk[{i}]"),
-                        format!(
-                        "unknown risk class {name:?}; one of test_only, config, source, sensitive"
-                    ),
-                    ))
-                }
-            };
+            .unwrap_or_else(|| DEFAULT_ALLOWED_RISK.to_vec());
+        for (i, c) in classes.into_iter().enumerate() {
+            if c == RiskClass::None {
+                return Err(KeyError::new(
+                    format!("fix-agent-pr.allowed-risk[{i}]"),
+                    "`none` is the class of an empty patch, which never becomes a PR; one of test_only, config, source, sensitive",
+                ));
+            }
             if !allowed_risk.contains(&c) {
                 allowed_risk.push(c);
             }
         }
-        let max_changed_lines = self.max_changed_lines.unwrap_or(50);
+        let max_changed_lines = self.max_changed_lines.unwrap_or(DEFAULT_MAX_CHANGED_LINES);
         if max_changed_lines == 0 {
             return Err(KeyError::new(
                 "fix-agent-pr.max-changed-lines",
@@ -140,7 +140,7 @@ impl FixAgentPrRaw {
         };
         let agent_label = check_label(
             "fix-agent-pr.agent-label",
-            self.agent_label.as_deref().unwrap_or("ci-remedy"),
+            self.agent_label.as_deref().unwrap_or(DEFAULT_AGENT_LABEL),
         )?;
         Ok(FixAgentPrPolicy {
             enabled: self.enabled.unwrap_or(false),
@@ -148,8 +148,8 @@ impl FixAgentPrRaw {
             max_changed_lines,
             opt_in_label,
             agent_label,
-            max_open: self.max_open.unwrap_or(3),
-            max_per_hour: self.max_per_hour.unwrap_or(2),
+            max_open: self.max_open.unwrap_or(DEFAULT_MAX_OPEN),
+            max_per_hour: self.max_per_hour.unwrap_or(DEFAULT_MAX_PER_HOUR),
             allow_fork: self.allow_fork.unwrap_or(false),
         })
     }
@@ -159,23 +159,51 @@ impl FixAgentPrRaw {
 mod tests {
     use super::*;
 
+    use crate::policy::{Policy, PolicyError};
+    use std::path::Path;
+
     #[test]
     fn defaults_are_off_and_test_only() {
         let p = FixAgentPrPolicy::default();
         assert!(!p.enabled);
         assert_eq!(p.allowed_risk, vec![RiskClass::TestOnly]);
         assert_eq!(p.agent_label, "ci-remedy");
+        // The validated empty section is the same policy.
+        assert_eq!(FixAgentPrRaw::default().validate(), Ok(p));
+    }
+
+    #[test]
+    fn allowed_risk_reads_the_risk_classes() {
+        let p = Policy::parse(
+            b"fix-agent-pr:\n  allowed-risk: [config, test_only, config]\n",
+            Path::new("p.yml"),
+        )
+        .expect("valid")
+        .fix_agent_pr;
+        assert_eq!(p.allowed_risk, vec![RiskClass::Config, RiskClass::TestOnly]);
+        // An unknown class is a parse error with its line.
+        match Policy::parse(
+            b"fix-agent-pr:\n  allowed-risk:\n    - everything\n",
+            Path::new("p.yml"),
+        ) {
+            Err(PolicyError::Parse {
+                line: Some(3),
+                message,
+                ..
+            }) => assert!(message.contains("everything"), "{message}"),
+            other => panic!("expected a parse error on line 3, got {other:?}"),
+        }
     }
 
     #[test]
     fn bad_values_name_the_key() {
         let raw = FixAgentPrRaw {
-            allowed_risk: Some(vec!["everything".into()]),
+            allowed_risk: Some(vec![RiskClass::Config, RiskClass::None]),
             ..FixAgentPrRaw::default()
         };
         assert_eq!(
             raw.validate().expect_err("bad").key,
-            "fix-agent-pr.allowed-risk[0]"
+            "fix-agent-pr.allowed-risk[1]"
         );
         let raw = FixAgentPrRaw {
             agent_label: Some("a\nb".into()),
