@@ -4,11 +4,9 @@
 mod github_common;
 mod heal_common;
 
-use ci_remedy::artifact::{
-    Category, Escalation, HealReport, Outcome, RunInfo, ToolInfo, HEAL_REPORT_SCHEMA,
-};
+use ci_remedy::artifact::{Category, Outcome};
 use github_common::{zip_of, Resp, Server};
-use heal_common::{context, Setup};
+use heal_common::{context, prior_report, Setup};
 use serde_json::json;
 
 const POLICY: &str = "self-heal:\n  max-attempts: 2\n  actions:\n    restart-service:\n      shell: \"true\"\n  plan:\n    default: [restart-service]\n";
@@ -18,26 +16,7 @@ fn sha() -> String {
 }
 
 fn report(run_id: &str, sha: &str, outcome: Outcome) -> Vec<u8> {
-    let r = HealReport {
-        schema: HEAL_REPORT_SCHEMA.into(),
-        tool: ToolInfo::new("self-heal-execute"),
-        run: RunInfo::from_lookup(|k| match k {
-            "GITHUB_REPOSITORY" => Some("o/r".into()),
-            "GITHUB_WORKFLOW" => Some("e2e".into()),
-            "GITHUB_SHA" => Some(sha.into()),
-            "GITHUB_RUN_ID" => Some(run_id.into()),
-            _ => None,
-        }),
-        category: Category::Network,
-        attempt: 1,
-        actions: vec![],
-        rerun: None,
-        outcome,
-        escalate_to: Escalation::Human,
-        detail: String::new(),
-        error: None,
-    };
-    serde_json::to_vec(&r).expect("json")
+    serde_json::to_vec(&prior_report(run_id, sha, outcome)).expect("json")
 }
 
 fn decide(s: &Setup, server: Option<&Server>, extra: &[&str]) -> ci_remedy::artifact::Decision {

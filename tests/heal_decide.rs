@@ -2,9 +2,7 @@
 
 mod heal_common;
 
-use ci_remedy::artifact::{
-    Category, Escalation, HealReport, Outcome, RerunMode, RunInfo, ToolInfo, HEAL_REPORT_SCHEMA,
-};
+use ci_remedy::artifact::{Category, HealReport, Outcome, RerunMode};
 use heal_common::*;
 
 const POLICY: &str = r#"
@@ -166,28 +164,6 @@ fn run_attempt_counts_against_max_attempts() {
         "{}",
         gate(&d, "attempts").detail
     );
-}
-
-fn prior_report(run_id: &str, sha: &str, outcome: Outcome) -> HealReport {
-    HealReport {
-        schema: HEAL_REPORT_SCHEMA.into(),
-        tool: ToolInfo::new("self-heal-execute"),
-        run: RunInfo::from_lookup(|k| match k {
-            "GITHUB_REPOSITORY" => Some("o/r".into()),
-            "GITHUB_WORKFLOW" => Some("e2e".into()),
-            "GITHUB_SHA" => Some(sha.into()),
-            "GITHUB_RUN_ID" => Some(run_id.into()),
-            _ => None,
-        }),
-        category: Category::Network,
-        attempt: 1,
-        actions: vec![],
-        rerun: None,
-        outcome,
-        escalate_to: Escalation::Human,
-        detail: String::new(),
-        error: None,
-    }
 }
 
 #[test]

@@ -6,8 +6,9 @@ use std::process::Command;
 
 use ci_remedy::artifact::{
     Category, Classification, ClassificationSource, Context, DeveloperAgent, DeveloperAgentAnswer,
-    DeveloperAgentStatus, FailedTest, Finding, LogFormat, LogInfo, Redactions, RerunMode, RunInfo,
-    SelfHealPlan, Tests, ToolInfo, CONTEXT_SCHEMA,
+    DeveloperAgentStatus, Escalation, FailedTest, Finding, HealReport, LogFormat, LogInfo, Outcome,
+    Redactions, RerunMode, RunInfo, SelfHealPlan, Tests, ToolInfo, CONTEXT_SCHEMA,
+    HEAL_REPORT_SCHEMA,
 };
 
 /// A command for binary `exe` with every `GITHUB_*`, `RUNNER_*`, `ACTIONS_*` and `CI` variable
@@ -104,6 +105,30 @@ impl Setup {
 
 pub fn local_run() -> RunInfo {
     RunInfo::from_lookup(|_| None)
+}
+
+/// A self-heal report of an earlier run `run_id` of workflow `e2e` in `o/r` at `sha`, with
+/// this outcome (what the attempts gate counts).
+pub fn prior_report(run_id: &str, sha: &str, outcome: Outcome) -> HealReport {
+    HealReport {
+        schema: HEAL_REPORT_SCHEMA.into(),
+        tool: ToolInfo::new("self-heal-execute"),
+        run: RunInfo::from_lookup(|k| match k {
+            "GITHUB_REPOSITORY" => Some("o/r".into()),
+            "GITHUB_WORKFLOW" => Some("e2e".into()),
+            "GITHUB_SHA" => Some(sha.into()),
+            "GITHUB_RUN_ID" => Some(run_id.into()),
+            _ => None,
+        }),
+        category: Category::Network,
+        attempt: 1,
+        actions: vec![],
+        rerun: None,
+        outcome,
+        escalate_to: Escalation::Human,
+        detail: String::new(),
+        error: None,
+    }
 }
 
 pub fn finding(category: Category, line: u64) -> Finding {
