@@ -12,7 +12,7 @@ use crate::artifact::{
 };
 use crate::github::summary::finding_location;
 
-use super::{Dashboard, EvidenceContext, FixView, History, RunView};
+use super::{Dashboard, EvidenceContext, FixView, HealState, History, RunView};
 
 /// The Content-Security-Policy every page carries (as a `<meta http-equiv>`): nothing may load
 /// but inline styles and `data:` images; no scripts at all.
@@ -176,11 +176,11 @@ pub fn index_page(d: &Dashboard) -> String {
             ),
             None => ("<span class=\"muted\">unknown</span>".into(), "–".into()),
         };
-        let heal = match (&r.report, &r.decision) {
-            (Some(rep), _) => outcome_badge(rep.outcome),
-            (None, Some(dec)) if !dec.allowed => badge("not allowed", "muted"),
-            (None, Some(_)) => badge("allowed, no report", "warn"),
-            (None, None) => "<span class=\"muted\">not run</span>".into(),
+        let heal = match r.heal_state() {
+            HealState::Outcome(o) => outcome_badge(o),
+            s @ HealState::NotAllowed => badge(s.as_str(), "muted"),
+            s @ HealState::AllowedNoReport => badge(s.as_str(), "warn"),
+            s @ HealState::NotRun => format!("<span class=\"muted\">{}</span>", s.as_str()),
         };
         let patch = match &r.fix {
             Some(f) => guard_badge(f.metadata.guardrails.decision),

@@ -3,14 +3,16 @@
 //! and outcome, and the patch's guardrail table with the diff collapsed in `<details>`.
 //!
 //! Built from the shared helpers: `github::summary` (`cell`, `code_block`, `context_markdown`,
-//! `decision_markdown`) and `fix::pr::guardrails_markdown`, so untrusted text is neutralised the
+//! `decision_markdown`, `report_markdown`) and `fix::pr::guardrails_markdown`, so untrusted text is neutralised the
 //! same way everywhere.
 
 use std::fmt::Write as _;
 
-use crate::artifact::{ActionResult, GuardDecision, ValidationStatus};
+use crate::artifact::{GuardDecision, ValidationStatus};
 use crate::fix::pr::guardrails_markdown;
-use crate::github::summary::{cell, code_block, context_markdown, decision_markdown};
+use crate::github::summary::{
+    cell, code_block, context_markdown, decision_markdown, report_markdown,
+};
 
 use super::{Dashboard, FixView, RunView};
 
@@ -52,7 +54,7 @@ pub fn summary_markdown(d: &Dashboard) -> String {
             md,
             "| {} | {cat} | {conf} | {} | {} | {} |",
             cell(&r.run_id),
-            heal_state(r),
+            r.heal_state().as_str(),
             r.fix
                 .as_ref()
                 .map(|f| f.metadata.guardrails.decision.as_str())
@@ -73,15 +75,6 @@ pub fn summary_markdown(d: &Dashboard) -> String {
         );
     }
     md
-}
-
-fn heal_state(r: &RunView) -> &'static str {
-    match (&r.report, &r.decision) {
-        (Some(rep), _) => rep.outcome.as_str(),
-        (None, Some(d)) if !d.allowed => "not allowed",
-        (None, Some(_)) => "allowed, no report",
-        (None, None) => "not run",
-    }
 }
 
 fn problems(md: &mut String, d: &Dashboard) {
@@ -125,40 +118,13 @@ fn run_markdown(md: &mut String, r: &RunView) {
         None => md.push_str("No decision: self-heal-decide did not run for this run.\n\n"),
     }
     if let Some(rep) = &r.report {
-        let _ = writeln!(
-            md,
-            "**Outcome:** `{}` · escalate to `{}` · {}\n",
-            rep.outcome.as_str(),
-            rep.escalate_to.as_str(),
-            cell(&rep.detail)
-        );
-        if !rep.actions.is_empty() || rep.rerun.is_some() {
-            md.push_str("| step | exit | time |\n|---|---|---|\n");
-            for a in &rep.actions {
-                action_row(md, &format!("action {}", a.name), a);
-            }
-            if let Some(rr) = &rep.rerun {
-                action_row(md, "rerun", &rr.result);
-            }
-            md.push('\n');
-        }
+        md.push_str(&report_markdown(rep));
     }
     md.push_str("### Patch\n\n");
     match &r.fix {
         Some(f) => fix_markdown(md, f),
         None => md.push_str("No fix-agent metadata for this run.\n\n"),
     }
-}
-
-fn action_row(md: &mut String, label: &str, a: &ActionResult) {
-    let exit = if a.timed_out {
-        "timed out".to_string()
-    } else {
-        a.exit_code
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "none".into())
-    };
-    let _ = writeln!(md, "| {} | {exit} | {} ms |", cell(label), a.duration_ms);
 }
 
 fn fix_markdown(md: &mut String, f: &FixView) {
@@ -228,5 +194,27 @@ fn fix_markdown(md: &mut String, f: &FixView) {
             md.push_str("\n</details>\n\n");
         }
         _ => md.push_str("No patch to show.\n\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_with_a_self_heal_report_shows_it_as_self_heal_execute_does() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/dashboard/artifacts/7001");
+        let d = super::super::collect(&dir).expect("collect");
+        let rep = d.runs[0]
+            .report
+            .as_ref()
+            .expect("7001 has a self-heal report");
+        let md = summary_markdown(&d);
+        assert!(md.contains(&report_markdown(rep)), "{md}");
+        assert!(
+            md.contains(&format!("| {} |", d.runs[0].heal_state().as_str())),
+            "{md}"
+        );
     }
 }

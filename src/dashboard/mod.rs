@@ -138,6 +138,46 @@ pub struct RunView {
     pub missing: Vec<String>,
 }
 
+/// How far self-heal got for a run, from its report and decision (the runs tables of the
+/// pages and of the job summary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealState {
+    /// A report exists: its outcome.
+    Outcome(crate::artifact::Outcome),
+    /// No report; the decision did not allow self-heal.
+    NotAllowed,
+    /// No report although the decision allowed self-heal (execute did not run or its
+    /// artifact is missing).
+    AllowedNoReport,
+    /// Neither a report nor a decision.
+    NotRun,
+}
+
+impl HealState {
+    /// The text shown: the outcome's snake_case name, `not allowed`, `allowed, no report` or
+    /// `not run`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealState::Outcome(o) => o.as_str(),
+            HealState::NotAllowed => "not allowed",
+            HealState::AllowedNoReport => "allowed, no report",
+            HealState::NotRun => "not run",
+        }
+    }
+}
+
+impl RunView {
+    /// How far self-heal got: the report's outcome, else what the decision says.
+    pub fn heal_state(&self) -> HealState {
+        match (&self.report, &self.decision) {
+            (Some(rep), _) => HealState::Outcome(rep.outcome),
+            (None, Some(d)) if !d.allowed => HealState::NotAllowed,
+            (None, Some(_)) => HealState::AllowedNoReport,
+            (None, None) => HealState::NotRun,
+        }
+    }
+}
+
 /// The fix-agent's output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FixView {
