@@ -597,54 +597,102 @@ fn load_patch(
 }
 
 /// Finds each log of the context among the artifact files (same file name, size and sha256) and
-/// reads the lines around the top evidence blocks.
+/// reads the lines around the top evidence blocks: the blocks are grouped by log, and each
+/// candidate file is read once, hashed and searched for every block's lines in the same pass.
 fn evidence_context(
     ctx: &Context,
     files: &[(String, PathBuf, u64)],
     sources: &mut Vec<String>,
 ) -> Vec<EvidenceContext> {
-    let mut located: BTreeMap<&str, Option<(String, PathBuf, LogFormat)>> = BTreeMap::new();
-    let mut out = Vec::new();
     let mut order: Vec<usize> = (0..ctx.findings.len()).collect();
     order.sort_by_key(|i| ctx.findings[*i].rank);
-    for i in order.into_iter().take(EVIDENCE_BLOCKS) {
-        let f = &ctx.findings[i];
-        let entry = located.entry(f.log.as_str()).or_insert_with(|| {
-            let log = ctx.logs.iter().find(|l| l.path == f.log)?;
-            let base = log.path.rsplit(['/', '\\']).next().unwrap_or(&log.path);
-            files
-                .iter()
-                .filter(|(r, _, size)| *size == log.bytes && r.rsplit('/').next() == Some(base))
-                .find(|(_, p, _)| crate::fix::sha256_file(p).is_ok_and(|h| h == log.sha256))
-                .map(|(r, p, _)| (r.clone(), p.clone(), log.format))
-        });
-        let Some((source, path, format)) = entry.clone() else {
+    order.truncate(EVIDENCE_BLOCKS);
+    let mut by_log: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in &order {
+        by_log
+            .entry(ctx.findings[i].log.as_str())
+            .or_default()
+            .push(i);
+    }
+    let mut out = Vec::new();
+    for (log_path, blocks) in by_log {
+        let Some(log) = ctx.logs.iter().find(|l| l.path == log_path) else {
             continue;
         };
-        let first = f.line_start.saturating_sub(CONTEXT_LINES).max(1);
-        let last = f.line_end.saturating_add(CONTEXT_LINES);
-        if let Some(lines) = read_lines(&path, format, first, last) {
-            sources.push(source.clone());
+        let ranges: Vec<(u64, u64)> = blocks
+            .iter()
+            .map(|&i| {
+                let f = &ctx.findings[i];
+                (
+                    f.line_start.saturating_sub(CONTEXT_LINES).max(1),
+                    f.line_end.saturating_add(CONTEXT_LINES),
+                )
+            })
+            .collect();
+        let base = log.path.rsplit(['/', '\\']).next().unwrap_or(&log.path);
+        let found = files
+            .iter()
+            .filter(|(r, _, size)| *size == log.bytes && r.rsplit('/').next() == Some(base))
+            .find_map(|(r, p, _)| {
+                let (sha256, lines) = read_log(p, log.format, &ranges)?;
+                (sha256 == log.sha256).then_some((r, lines))
+            });
+        let Some((source, lines)) = found else {
+            continue;
+        };
+        sources.push(source.clone());
+        for (finding, lines) in blocks.into_iter().zip(lines) {
             out.push(EvidenceContext {
-                finding: i,
-                source,
+                finding,
+                source: source.clone(),
                 lines,
             });
         }
     }
+    // In rank order, as the blocks were chosen.
+    out.sort_by_key(|e| order.iter().position(|&i| i == e.finding));
     out
 }
 
-/// Lines `first..=last` (1-based) of a log, cleaned (format prefix, ANSI) and redacted.
-fn read_lines(path: &Path, format: LogFormat, first: u64, last: u64) -> Option<Vec<(u64, String)>> {
+/// Log lines with their 1-based numbers in the original file.
+type NumberedLines = Vec<(u64, String)>;
+
+/// Hashes `reader`'s bytes as they are read.
+struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads a log once: its sha256 (lowercase hex) and, for each 1-based inclusive range
+/// `(first, last)`, those lines cleaned (format prefix, ANSI, control characters, at most
+/// [`MAX_LINE_CHARS`]) and redacted. `None` when the file cannot be read.
+fn read_log(
+    path: &Path,
+    format: LogFormat,
+    ranges: &[(u64, u64)],
+) -> Option<(String, Vec<NumberedLines>)> {
+    use sha2::Digest;
     let file = std::fs::File::open(path).ok()?;
-    let mut reader = BufReader::new(file);
+    let mut reader = BufReader::new(HashingReader {
+        inner: file,
+        hasher: sha2::Sha256::new(),
+    });
+    let first = ranges.iter().map(|r| r.0).min().unwrap_or(1);
+    let last = ranges.iter().map(|r| r.1).max().unwrap_or(0);
+    let mut blocks: Vec<(Vec<u64>, String)> = vec![(Vec::new(), String::new()); ranges.len()];
     let mut buf = Vec::new();
     let mut scratch = Vec::new();
-    let mut numbers = Vec::new();
-    let mut text = String::new();
     let mut n = 0u64;
-    loop {
+    while n < last {
         buf.clear();
         // Bounded: a line longer than 64 KiB is read in pieces that count as one line each only
         // at its newline, so line numbers stay those of the original file.
@@ -671,25 +719,39 @@ fn read_lines(path: &Path, format: LogFormat, first: u64, last: u64) -> Option<V
             if s.chars().count() > MAX_LINE_CHARS {
                 line.push('…');
             }
-            numbers.push(n);
-            text.push_str(&line);
-            text.push('\n');
+            for ((from, to), (numbers, text)) in ranges.iter().zip(blocks.iter_mut()) {
+                if (*from..=*to).contains(&n) {
+                    numbers.push(n);
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
         }
         if !complete {
             skip_line(&mut reader);
         }
-        if n >= last {
-            break;
-        }
     }
-    let mut counts = Redactions::default();
-    let redacted = crate::logs::redact::Redactor::builtin().redact(&text, &mut counts);
-    Some(
-        numbers
-            .into_iter()
-            .zip(redacted.split('\n').map(str::to_string))
-            .collect(),
-    )
+    // The rest of the file only feeds the hash.
+    std::io::copy(&mut reader, &mut std::io::sink()).ok()?;
+    let sha256 = reader
+        .into_inner()
+        .hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let redactor = crate::logs::redact::Redactor::builtin();
+    let lines = blocks
+        .into_iter()
+        .map(|(numbers, text)| {
+            let redacted = redactor.redact(&text, &mut Redactions::default());
+            numbers
+                .into_iter()
+                .zip(redacted.split('\n').map(str::to_string))
+                .collect()
+        })
+        .collect();
+    Some((sha256, lines))
 }
 
 /// Consumes the rest of the current line without holding it in memory.
@@ -811,9 +873,20 @@ mod tests {
             format!("a\n{long}\nc\n2024-01-01T00:00:00.0000000Z token ghp_abcdefghijklmnopqrstuvwxyz0123456789\ne\n"),
         )
         .expect("write");
-        let lines = read_lines(&p, LogFormat::RawGithub, 3, 4).expect("lines");
+        let (sha256, blocks) =
+            read_log(&p, LogFormat::RawGithub, &[(3, 4), (1, 1), (4, 9)]).expect("lines");
+        let whole = crate::fix::sha256_file(&p).expect("sha");
+        assert_eq!(sha256, whole);
+        // Also when the lines wanted end early: the rest still feeds the hash.
+        let (early, _) = read_log(&p, LogFormat::RawGithub, &[(1, 1)]).expect("lines");
+        assert_eq!(early, whole);
+        let lines = &blocks[0];
         assert_eq!(lines[0], (3, "c".to_string()));
         assert_eq!(lines[1].0, 4);
         assert!(lines[1].1.starts_with("token [REDACTED"), "{:?}", lines[1]);
+        assert_eq!(blocks[1], vec![(1, "a".to_string())]);
+        assert_eq!(blocks[2][0], lines[1]);
+        assert_eq!(blocks[2][1], (5, "e".to_string()));
+        assert_eq!(blocks[2].len(), 2);
     }
 }
