@@ -5,11 +5,16 @@
 //! the documented `bin-dir` input.
 
 mod common;
+mod github_common;
+mod heal_common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ci_remedy::artifact::{Decision, Gate, Outcome};
 use common::{bin, fixture, parse_outputs, root};
+use github_common::{zip_of, Resp, Server};
+use serde_json::json;
 
 fn bin_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_self-heal-prepare"))
@@ -60,6 +65,15 @@ struct ActionRun {
 }
 
 fn run_action(workspace: &Path, given: &[(&str, &str)]) -> ActionRun {
+    run_action_with_env(workspace, given, &[])
+}
+
+/// As [`run_action`], with `env` added to (or replacing) the runner's variables of every step.
+fn run_action_with_env(
+    workspace: &Path,
+    given: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> ActionRun {
     let text = std::fs::read_to_string(root().join("action.yml")).expect("action.yml");
     let action: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("valid YAML");
     let mut inputs = BTreeMap::new();
@@ -105,7 +119,8 @@ fn run_action(workspace: &Path, given: &[(&str, &str)]) -> ActionRun {
             .env("GITHUB_REPOSITORY", "octo/app")
             .env("RUNNER_OS", "Linux")
             .env("RUNNER_ARCH", "X64")
-            .env("RUNNER_TEMP", tmp.path());
+            .env("RUNNER_TEMP", tmp.path())
+            .envs(env.iter().copied());
         if let Some(env) = step["env"].as_mapping() {
             for (k, v) in env {
                 let v = v.as_str().expect("env value");
@@ -173,6 +188,126 @@ fn self_heal_mode_runs_prepare_decide_execute_and_sets_outputs() {
         );
     }
     assert!(run.summary.contains("ci-remedy"), "{}", run.summary);
+    // history-from-api is on by default and best effort: without a token, only the run
+    // attempt counts, the gate says so, and the step still succeeds.
+    let g = attempts_gate(&ws.path().join("ci-remedy"));
+    assert!(g.passed, "{}", g.detail);
+    assert!(
+        g.detail.contains("GitHub API unavailable")
+            && g.detail.contains("only the run attempt counts"),
+        "{}",
+        g.detail
+    );
+    assert!(
+        run.logs
+            .contains("earlier self-heal attempts in other runs were not counted"),
+        "{}",
+        run.logs
+    );
+}
+
+fn attempts_gate(out: &Path) -> Gate {
+    let d: Decision =
+        serde_json::from_value(common::read_json(&out.join("self-heal/decision.json")))
+            .expect("decision");
+    d.gates
+        .into_iter()
+        .find(|g| g.name == "attempts")
+        .expect("attempts gate")
+}
+
+#[test]
+fn history_from_api_counts_earlier_dispatched_runs_so_max_attempts_holds() {
+    let ws = workspace_with_log();
+    let bins = bin_dir();
+    let sha = "ab".repeat(20);
+    let h = sha.clone();
+    // Two earlier runs of this workflow for this commit, each with a self-heal report.
+    let server = Server::start(move |r, base| match r.route() {
+        "/repos/o/r/actions/runs/4242" => {
+            Resp::json(200, json!({"id": 4242, "workflow_id": 42, "head_sha": h}))
+        }
+        "/repos/o/r/actions/workflows/42/runs" => Resp::json(
+            200,
+            json!({"total_count": 3, "workflow_runs": [
+                {"id": 4242, "head_sha": h}, {"id": 401, "head_sha": h}, {"id": 402, "head_sha": h}
+            ]}),
+        ),
+        "/repos/o/r/actions/runs/401/artifacts" | "/repos/o/r/actions/runs/402/artifacts" => {
+            let run = r.route().split('/').nth(6).unwrap_or("0").to_string();
+            Resp::json(
+                200,
+                json!({"total_count": 1, "artifacts": [
+                    {"id": run.parse::<u64>().unwrap_or(0), "name": "self-heal-report", "size_in_bytes": 10, "expired": false}
+                ]}),
+            )
+        }
+        "/repos/o/r/actions/artifacts/401/zip" | "/repos/o/r/actions/artifacts/402/zip" => {
+            let id = r.route().split('/').nth(6).unwrap_or("0").to_string();
+            Resp::json(302, json!({})).with("location", &format!("{base}/dl/{id}"))
+        }
+        "/dl/401" | "/dl/402" => {
+            let id = r.route().trim_start_matches("/dl/").to_string();
+            let report = heal_common::prior_report(&id, &h, Outcome::StillFailing);
+            Resp::bytes(
+                200,
+                zip_of(&[(
+                    &format!("report-{id}.json"),
+                    &serde_json::to_vec(&report).expect("json"),
+                )]),
+            )
+        }
+        _ => Resp::not_found(),
+    });
+    let env = [
+        ("GITHUB_API_URL", server.url.as_str()),
+        ("GITHUB_REPOSITORY", "o/r"),
+        ("GITHUB_WORKFLOW", "e2e"),
+        ("GITHUB_SHA", sha.as_str()),
+        ("CI_REMEDY_GITHUB_RETRY_BUDGET", "3s"),
+        ("CI_REMEDY_GITHUB_TIMEOUT", "5s"),
+    ];
+    let inputs = |history: &'static str| {
+        [
+            ("mode", "self-heal"),
+            ("logs", "logs/"),
+            ("out", "ci-remedy"),
+            ("github-token", "test-token-123"),
+            ("history-from-api", history),
+            ("bin-dir", bins.to_str().expect("utf8")),
+        ]
+    };
+
+    // Off: only the run attempt counts, and the API is not asked.
+    run_action_with_env(ws.path(), &inputs("false"), &env);
+    let g = attempts_gate(&ws.path().join("ci-remedy"));
+    assert!(
+        g.passed && g.detail.contains("no --history given"),
+        "{}",
+        g.detail
+    );
+    assert!(server.requests().is_empty());
+
+    // On: the two earlier runs count, so this is attempt 3 of max-attempts 2.
+    let run = run_action_with_env(ws.path(), &inputs("true"), &env);
+    let g = attempts_gate(&ws.path().join("ci-remedy"));
+    assert!(!g.passed, "{}\n{}", g.detail, run.logs);
+    assert!(
+        g.detail.starts_with("attempt 3 ") && g.detail.contains("GitHub API"),
+        "{}",
+        g.detail
+    );
+    assert_eq!(run.outputs["self-heal-allowed"], "false");
+    let reqs = server.requests();
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some("Bearer test-token-123"),
+        "the github-token input reaches the API"
+    );
+    assert!(
+        !run.logs.contains("test-token-123"),
+        "the token was printed"
+    );
 }
 
 #[test]
@@ -191,6 +326,18 @@ fn hostile_inputs_are_refused_or_stay_data() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(!ws.path().join("pwned").exists());
+    // So is a history-from-api value other than true or false.
+    let out = bin("bash")
+        .arg("-c")
+        .arg(&text)
+        .current_dir(ws.path())
+        .env("CI_REMEDY_BIN", &bins)
+        .env("INPUT_MODE", "decide")
+        .env("INPUT_HISTORY_FROM_API", "true --history=/etc")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("history-from-api must be true or false"));
     // A log path that looks like an option or a command is only a path.
     let run = run_action(
         ws.path(),

@@ -2,8 +2,8 @@
 # Runs the ci-remedy steps the composite action's `mode` input names.
 #
 # Inputs arrive only as environment variables (INPUT_*), never spliced into the script. They are
-# validated here: `mode` and `fail-on-error` against fixed lists; paths are passed as separate
-# arguments, logs after `--`, so a path can never become an option or a command.
+# validated here: `mode`, `fail-on-error` and `history-from-api` against fixed lists; paths are
+# passed as separate arguments, logs after `--`, so a path can never become an option or a command.
 # The binaries write step outputs, the job summary and annotations themselves.
 set -uo pipefail
 
@@ -11,10 +11,15 @@ bin="${CI_REMEDY_BIN:?CI_REMEDY_BIN is not set (the install step failed?)}"
 mode="${INPUT_MODE:-self-heal}"
 out="${INPUT_OUT:-.}"
 fail_on_error="${INPUT_FAIL_ON_ERROR:-false}"
+history_from_api="${INPUT_HISTORY_FROM_API:-true}"
 
 case "$fail_on_error" in
   true|false) ;;
   *) echo "::error title=ci-remedy::fail-on-error must be true or false"; exit 2 ;;
+esac
+case "$history_from_api" in
+  true|false) ;;
+  *) echo "::error title=ci-remedy::history-from-api must be true or false"; exit 2 ;;
 esac
 case "$mode" in
   self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply|dashboard|check-patch|comment) ;;
@@ -82,7 +87,13 @@ run_prepare() {
   opt args --developer-agent-response "${INPUT_DEVELOPER_AGENT_RESPONSE:-}"
   step self-heal-prepare "${args[@]}" -- "${logs[@]}"
 }
-run_decide() { step self-heal-decide "${common[@]}" "${policy[@]}"; }
+# Earlier self-heal attempts of other runs count toward max-attempts (best effort: without API
+# access the gate says so and only the run attempt counts).
+run_decide() {
+  local args=("${common[@]}" "${policy[@]}")
+  [ "$history_from_api" = true ] && args+=(--history-from-api --history-best-effort)
+  step self-heal-decide "${args[@]}"
+}
 run_execute() { step self-heal-execute "${common[@]}" "${policy[@]}"; }
 run_fix_prepare() {
   local args=("${common[@]}" "${policy[@]}")

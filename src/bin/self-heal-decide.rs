@@ -24,7 +24,8 @@ Gates (all evaluated; allowed only when all pass):
   confidence       the classification confidence >= self-heal.min-confidence (default 0.6)
   attempts         attempt <= self-heal.max-attempts (default 2), where attempt = run attempt
                    (or --attempt) + earlier self-heal reports (report-*.json, not skipped) of other
-                   runs for the same repository, workflow and sha under --history
+                   runs for the same repository, workflow and sha under --history, or in the
+                   other runs' artifacts with --history-from-api
   plan             a valid Developer-Agent plan may name only policy actions (unknown names are
                    refused and fail the gate); otherwise the policy plan for the category (or
                    `default`); no actions and no rerun means nothing to do
@@ -57,6 +58,11 @@ struct Args {
     /// --history DIR (and says so in the gate's detail), else the attempts gate fails.
     #[arg(long)]
     history_from_api: bool,
+    /// With --history-from-api, when neither the API nor a --history DIR can be used: count
+    /// no earlier runs (the attempt is the run attempt alone) instead of failing the attempts
+    /// gate. The gate's detail and a warning say so. The composite action uses this.
+    #[arg(long, requires = "history_from_api")]
+    history_best_effort: bool,
     /// The artifact name prefix of self-heal reports for --history-from-api.
     #[arg(long, value_name = "PREFIX", default_value = "self-heal")]
     history_artifact_prefix: String,
@@ -106,6 +112,7 @@ fn main() -> ExitCode {
                     &run,
                     &args.history_artifact_prefix,
                     args.history.as_deref(),
+                    args.history_best_effort,
                 ))
             } else {
                 args.history.as_deref().map(|d| scan_history(d, &run))
@@ -152,11 +159,13 @@ fn main() -> ExitCode {
 }
 
 /// Prior attempts from the API; on any API problem, from `fallback` with a note saying why,
-/// else an error (the gate then fails rather than risk a loop).
+/// else none with a note when `best_effort`, else an error (the gate then fails rather than
+/// risk a loop).
 fn history_from_api(
     run: &RunInfo,
     prefix: &str,
     fallback: Option<&std::path::Path>,
+    best_effort: bool,
 ) -> Result<ci_remedy::heal::PriorAttempts, String> {
     use ci_remedy::github::api::{history, GitHub};
     let api = GitHub::from_env().and_then(|gh| history::prior_attempts(&gh, run, prefix));
@@ -167,6 +176,18 @@ fn history_from_api(
             p.note = Some(format!(
                 "GitHub API unavailable ({}), counted from --history instead",
                 cli::one_line(&e.to_string())
+            ));
+            Ok(p)
+        }
+        (Err(e), None) if best_effort => {
+            let why = cli::one_line(&e.to_string());
+            cli::print_warning(&format!(
+                "earlier self-heal attempts in other runs were not counted: GitHub API unavailable ({why}); grant the token `actions: read` to count them"
+            ));
+            let mut p = ci_remedy::heal::PriorAttempts::default();
+            p.source = Some("in other runs, which were not looked up".into());
+            p.note = Some(format!(
+                "GitHub API unavailable ({why}); --history-best-effort: only the run attempt counts"
             ));
             Ok(p)
         }
