@@ -16,7 +16,10 @@ pub use answer::{parse_answer, read_developer_agent_answer};
 pub use context::*;
 pub use fix::*;
 pub use heal::*;
-pub use write::{read_json, write_atomic, write_json_atomic, ArtifactError};
+pub use write::{
+    read_capped, read_json, read_json_capped, write_atomic, write_json_atomic, ArtifactError,
+    MAX_ARTIFACT_BYTES,
+};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

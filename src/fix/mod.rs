@@ -65,7 +65,9 @@ pub enum FixError {
     },
 }
 
-/// The largest instructions file or input read: 8 MiB.
+/// The largest instructions file (`--instructions`) read: 8 MiB. The fix input, which merges
+/// it with the Developer-Agent answer and the recipes, is an artifact read with
+/// [`artifact::read_json`] (at most [`artifact::MAX_ARTIFACT_BYTES`]).
 pub const MAX_INSTRUCTIONS_BYTES: u64 = 8 * 1024 * 1024;
 /// At most this many instructions.
 pub const MAX_INSTRUCTIONS: usize = 64;
@@ -157,19 +159,11 @@ pub fn read_instructions(path: &Path, source: &str) -> Result<Vec<Instruction>, 
         origin: path.display().to_string(),
         message,
     };
-    let meta = std::fs::metadata(path).map_err(|e| FixError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    if meta.len() > MAX_INSTRUCTIONS_BYTES {
-        return Err(bad(format!(
-            "the file is {} bytes, at most {MAX_INSTRUCTIONS_BYTES} are read",
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| FixError::Io {
-        path: path.to_path_buf(),
-        source: e,
+    let bytes = artifact::read_capped(path, MAX_INSTRUCTIONS_BYTES).map_err(|e| match e {
+        artifact::ArtifactError::TooLarge { limit, .. } => {
+            bad(format!("the file is larger than the {limit} bytes read"))
+        }
+        e => FixError::Artifact(e),
     })?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| bad(format!("not valid UTF-8 (at byte {})", e.valid_up_to())))?;
