@@ -11,9 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{
-    self, Caps, Constraints, Context, Evidence, FixInput, HealReport, Instruction, RunInfo,
-    Snippet, ToolInfo, FIX_INPUT_SCHEMA,
+    self, Caps, Constraints, Context, Evidence, FixInput, HealReport, Instruction, Redactions,
+    RunInfo, Snippet, ToolInfo, FIX_INPUT_SCHEMA,
 };
+use crate::logs::redact::Redactor;
 use crate::policy::fix_agent::{FixAgentPolicy, OnRefusal, TestWeakening};
 
 use super::path::{check_on_disk, verify_path, OnDisk};
@@ -26,7 +27,9 @@ pub const SNIPPET_CONTEXT_LINES: u32 = 15;
 pub const SNIPPET_MAX_BYTES: usize = 4096;
 /// Most snippets.
 pub const MAX_SNIPPETS: usize = 12;
-pub use super::recipes::{MAX_EVIDENCE_LINES, MAX_LOG_SCAN_BYTES};
+/// Most findings quoted as the input's evidence.
+pub const MAX_EVIDENCE: usize = 5;
+pub use super::recipes::{MAX_EVIDENCE_LINES, MAX_EVIDENCE_LOG_BYTES, MAX_LOG_SCAN_BYTES};
 
 /// What `fix-agent-prepare` is asked to do.
 #[derive(Debug, Clone)]
@@ -63,21 +66,15 @@ pub fn constraints(p: &FixAgentPolicy) -> Constraints {
     }
 }
 
-/// The recipes' evidence from the context: its findings, failed tests and logs (read from
-/// their paths; zip entries `a.zip!x` and unreadable logs are skipped), through the shared
-/// [`recipes::evidence_lines`].
+/// The recipes' evidence from the context: its findings, failed tests and the end of each log
+/// (read from its path, [`EvidenceLog::open`]; zip entries `a.zip!x` and unreadable logs are
+/// skipped), through the shared [`recipes::evidence_lines`] (which redacts it).
 fn evidence_lines(ctx: &Context) -> Vec<EvidenceLine> {
-    let logs = ctx.logs.iter().filter_map(|log| {
-        if log.path.contains(".zip!") {
-            return None;
-        }
-        let f = std::fs::File::open(&log.path).ok()?;
-        Some(EvidenceLog {
-            label: log.path.clone(),
-            first_line: 1,
-            reader: f,
-        })
-    });
+    let logs = ctx
+        .logs
+        .iter()
+        .filter(|log| !log.path.contains(".zip!"))
+        .filter_map(|log| EvidenceLog::open(log).ok());
     recipes::evidence_lines(&ctx.findings, &ctx.tests.failed, logs)
 }
 
@@ -113,12 +110,14 @@ fn snippet(repo: &Path, path: &str, line: u32, policy: &FixAgentPolicy) -> Optio
         body.push('\n');
         last = n;
     }
+    // Repository files can hold credentials too; redaction keeps the lines where they are.
+    let text = Redactor::builtin().redact(&body, &mut Redactions::default());
     Some(Snippet {
         path: p.to_string(),
         start_line: start,
         end_line: last,
         focus_line: focus,
-        text: body,
+        text,
     })
 }
 
@@ -142,11 +141,7 @@ fn snippets(
     // Stack frames and `file:line` in the evidence.
     let frame = regex::Regex::new(r"((?:/|\./)?(?:[\w.@-]+/)*[\w.@-]+\.[A-Za-z]{1,6}):(\d+)")
         .expect("constant regex");
-    for l in lines
-        .iter()
-        .filter(|l| !l.origin.contains(".log:") || l.text.contains(':'))
-        .take(5000)
-    {
+    for l in lines.iter().filter(|l| l.text.contains(':')).take(5000) {
         for c in frame.captures_iter(&l.text) {
             let (Some(p), Some(n)) = (c.get(1), c.get(2)) else {
                 continue;
@@ -182,6 +177,39 @@ fn snippets(
         }
     }
     out
+}
+
+/// The input's evidence: the classification's evidence findings, then the other findings in
+/// rank order, each finding once, at most [`MAX_EVIDENCE`].
+fn evidence(ctx: &Context) -> Vec<Evidence> {
+    let mut picked: Vec<usize> = Vec::new();
+    for i in ctx
+        .classification
+        .evidence
+        .iter()
+        .copied()
+        .chain(0..ctx.findings.len())
+    {
+        if picked.len() >= MAX_EVIDENCE {
+            break;
+        }
+        if i < ctx.findings.len() && !picked.contains(&i) {
+            picked.push(i);
+        }
+    }
+    picked
+        .into_iter()
+        .filter_map(|i| ctx.findings.get(i))
+        .map(|f| Evidence {
+            rule: f.rule.clone(),
+            log: f.log.clone(),
+            line_start: f.line_start,
+            line_end: f.line_end,
+            excerpt: f.excerpt.clone(),
+            file: f.file.clone(),
+            file_line: f.file_line,
+        })
+        .collect()
 }
 
 fn same_edits(a: &Instruction, b: &Instruction) -> bool {
@@ -254,28 +282,7 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
         },
         None => None,
     };
-    let evidence: Vec<Evidence> = ctx
-        .classification
-        .evidence
-        .iter()
-        .filter_map(|i| ctx.findings.get(*i))
-        .chain(ctx.findings.iter())
-        .take(5)
-        .map(|f| Evidence {
-            rule: f.rule.clone(),
-            log: f.log.clone(),
-            line_start: f.line_start,
-            line_end: f.line_end,
-            excerpt: f.excerpt.clone(),
-            file: f.file.clone(),
-            file_line: f.file_line,
-        })
-        .fold(Vec::new(), |mut acc: Vec<Evidence>, e| {
-            if !acc.contains(&e) {
-                acc.push(e);
-            }
-            acc
-        });
+    let evidence = evidence(&ctx);
     let snippets = snippets(&opts.repo, &ctx, &lines, policy);
     Ok(FixInput {
         schema: FIX_INPUT_SCHEMA.into(),
@@ -322,5 +329,50 @@ pub fn failed_input(
         constraints: constraints(policy),
         notes: Vec::new(),
         error: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(findings: usize, evidence: Vec<usize>) -> Context {
+        let findings: Vec<serde_json::Value> = (0..findings)
+            .map(|i| {
+                serde_json::json!({
+                    "rule": format!("r{i}"), "category": "unknown", "log": "a.log",
+                    "line_start": i + 1, "line_end": i + 1, "rank": i + 1, "score": 1.0,
+                    "excerpt": format!("line {i}"),
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "schema": artifact::CONTEXT_SCHEMA,
+            "tool": {"name": "self-heal-prepare", "version": "0"},
+            "run": RunInfo::from_lookup(|_| None),
+            "logs": [],
+            "tests": {},
+            "findings": findings,
+            "classification": {"category": "unknown", "kind": "code", "confidence": 0.5,
+                "source": "rules", "evidence": evidence, "summary": "s"},
+            "developer_agent": {"status": "not_provided"},
+            "redactions": {"total": 0, "by_rule": {}},
+        }))
+        .expect("context")
+    }
+
+    fn rules(e: &[Evidence]) -> Vec<&str> {
+        e.iter().map(|e| e.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn evidence_is_filled_up_to_five_distinct_findings() {
+        // The classification's evidence first, then the others in order, each once.
+        let ctx = context(7, vec![0, 1, 2]);
+        assert_eq!(rules(&evidence(&ctx)), ["r0", "r1", "r2", "r3", "r4"]);
+        let ctx = context(7, vec![3, 0, 3, 99]);
+        assert_eq!(rules(&evidence(&ctx)), ["r3", "r0", "r1", "r2", "r4"]);
+        let ctx = context(2, vec![1]);
+        assert_eq!(rules(&evidence(&ctx)), ["r1", "r0"]);
     }
 }
