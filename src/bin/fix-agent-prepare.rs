@@ -78,35 +78,32 @@ fn main() -> ExitCode {
     };
     let path = args.out.join("fix-agent/input.json");
     let (input, code) = match prepare(&opts, &policy.fix_agent) {
-        Ok(i) => {
-            let code = if i.error.is_some() {
-                EXIT_FAILED
-            } else {
-                EXIT_OK
-            };
-            (i, code)
-        }
+        Ok(i) => match &i.error {
+            Some(e) => {
+                print_error(
+                    e,
+                    Some("fix the instructions file; the input carries no instructions from it"),
+                );
+                (i, EXIT_FAILED)
+            }
+            None => (i, EXIT_OK),
+        },
         Err(e) => {
             print_error(
                 &e,
                 Some("run self-heal-prepare first, or pass --context PATH"),
             );
-            (
-                failed_input(&run, &args.repo, e.to_string(), &policy.fix_agent),
-                EXIT_FAILED,
-            )
+            let input = failed_input(
+                "fix-agent-prepare",
+                &run,
+                &args.repo,
+                "the self-heal context could not be read",
+                e.to_string(),
+                &policy.fix_agent,
+            );
+            (input, EXIT_FAILED)
         }
     };
-    if let Some(e) = &input.error {
-        if code == EXIT_FAILED
-            && input.classification.summary != "the self-heal context could not be read"
-        {
-            print_error(
-                e,
-                Some("fix the instructions file; the input carries no instructions from it"),
-            );
-        }
-    }
     if let Err(e) = artifact::write_json_atomic(&path, &input) {
         print_error(&e, Some("check that --out is writable"));
         return exit(EXIT_FAILED);

@@ -27,11 +27,10 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::artifact::{
-    self, Caps, Edit, FixInput, FixMetadata, GuardDecision, Guardrails, Instruction, Refusal,
-    RiskClass, RunInfo, ToolInfo, Validation, ValidationStatus, FIX_INPUT_SCHEMA,
-    FIX_METADATA_SCHEMA,
+    self, Edit, FixInput, FixMetadata, GuardDecision, Guardrails, Instruction, Refusal, RiskClass,
+    RunInfo, ToolInfo, Validation, ValidationStatus, FIX_INPUT_SCHEMA, FIX_METADATA_SCHEMA,
 };
-use crate::policy::fix_agent::{FixAgentPolicy, OnRefusal};
+use crate::policy::fix_agent::FixAgentPolicy;
 
 /// Fix-agent errors; each names the file or path concerned.
 #[derive(Debug, thiserror::Error)]
@@ -254,31 +253,6 @@ impl ApplyResult {
     }
 }
 
-fn empty_input(run: &RunInfo, repo: &Path) -> FixInput {
-    FixInput {
-        schema: FIX_INPUT_SCHEMA.into(),
-        tool: ToolInfo::new("fix-agent-apply"),
-        run: run.clone(),
-        base_sha: base_sha(repo),
-        classification: artifact::Classification {
-            category: artifact::Category::Unknown,
-            kind: artifact::CategoryKind::Code,
-            confidence: 0.0,
-            source: artifact::ClassificationSource::Rules,
-            evidence: Vec::new(),
-            summary: "no usable fix input".into(),
-        },
-        evidence: Vec::new(),
-        failed_tests: Vec::new(),
-        self_heal_outcome: None,
-        instructions: Vec::new(),
-        snippets: Vec::new(),
-        constraints: prepare::constraints(&FixAgentPolicy::default()),
-        notes: Vec::new(),
-        error: None,
-    }
-}
-
 fn read_input(path: &Path) -> Result<FixInput, FixError> {
     let input: FixInput = artifact::read_json(path)?;
     if input.schema != FIX_INPUT_SCHEMA {
@@ -320,7 +294,18 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
                 .map(|e| format!("fix-agent-prepare reported an error, nothing is applied: {e}"));
             (i, err)
         }
-        Err(e) => (empty_input(&opts.run, &opts.repo), Some(e.to_string())),
+        Err(e) => {
+            let e = e.to_string();
+            let input = prepare::failed_input(
+                "fix-agent-apply",
+                &opts.run,
+                &opts.repo,
+                "no usable fix input",
+                e.clone(),
+                policy,
+            );
+            (input, Some(e))
+        }
     };
     let instructions: &[Instruction] = if error.is_some() {
         &[]
@@ -377,15 +362,8 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
         files_changed: plan.files_changed,
         lines_added: plan.lines_added,
         lines_removed: plan.lines_removed,
-        caps: Caps {
-            max_files: policy.max_files,
-            max_changed_lines: policy.max_changed_lines,
-            max_patch_bytes: policy.max_patch_bytes,
-        },
-        on_refusal: match policy.on_refusal {
-            OnRefusal::RejectPatch => "reject-patch".into(),
-            OnRefusal::DropEdit => "drop-edit".into(),
-        },
+        caps: prepare::caps(policy),
+        on_refusal: prepare::on_refusal(policy),
         refused: plan.refused.clone(),
         flagged: plan.flagged.clone(),
     };

@@ -44,25 +44,36 @@ pub struct PrepareOptions {
     pub repo: PathBuf,
 }
 
+/// The policy's size caps as the artifacts record them.
+pub fn caps(p: &FixAgentPolicy) -> Caps {
+    Caps {
+        max_files: p.max_files,
+        max_changed_lines: p.max_changed_lines,
+        max_patch_bytes: p.max_patch_bytes,
+    }
+}
+
+/// The policy's `on-refusal` as the artifacts record it: `reject-patch` or `drop-edit`.
+pub fn on_refusal(p: &FixAgentPolicy) -> String {
+    match p.on_refusal {
+        OnRefusal::RejectPatch => "reject-patch",
+        OnRefusal::DropEdit => "drop-edit",
+    }
+    .into()
+}
+
 /// The constraints section of the input, from the policy.
 pub fn constraints(p: &FixAgentPolicy) -> Constraints {
     Constraints {
         allow: p.allow.as_ref().map(|a| a.patterns.clone()),
         deny: p.deny.patterns.clone(),
         builtin_deny: p.builtin_deny.iter().map(|b| b.name.to_string()).collect(),
-        caps: Caps {
-            max_files: p.max_files,
-            max_changed_lines: p.max_changed_lines,
-            max_patch_bytes: p.max_patch_bytes,
-        },
+        caps: caps(p),
         test_weakening: match p.test_weakening {
             TestWeakening::Refuse => "refuse".into(),
             TestWeakening::Flag => "flag".into(),
         },
-        on_refusal: match p.on_refusal {
-            OnRefusal::RejectPatch => "reject-patch".into(),
-            OnRefusal::DropEdit => "drop-edit".into(),
-        },
+        on_refusal: on_refusal(p),
     }
 }
 
@@ -269,12 +280,7 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
 
     let self_heal_outcome = match &opts.heal_report {
         Some(p) => match artifact::read_json::<HealReport>(p) {
-            Ok(r) => Some(
-                serde_json::to_value(r.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-            ),
+            Ok(r) => Some(r.outcome.as_str().to_string()),
             Err(e) => {
                 notes.push(format!("the self-heal report was not used: {e}"));
                 None
@@ -301,16 +307,20 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
     })
 }
 
-/// The input written when the context cannot be read: no instructions, `error` set.
+/// An input that carries nothing to apply: no instructions, classification `unknown` with
+/// `summary`, and `error`. `tool` names the writer: `fix-agent-prepare` writes it when the
+/// context cannot be read, `fix-agent-apply` stands it in for an input it cannot use.
 pub fn failed_input(
+    tool: &str,
     run: &RunInfo,
     repo: &Path,
+    summary: &str,
     error: String,
     policy: &FixAgentPolicy,
 ) -> FixInput {
     FixInput {
         schema: FIX_INPUT_SCHEMA.into(),
-        tool: ToolInfo::new("fix-agent-prepare"),
+        tool: ToolInfo::new(tool),
         run: run.clone(),
         base_sha: base_sha(repo),
         classification: artifact::Classification {
@@ -319,7 +329,7 @@ pub fn failed_input(
             confidence: 0.0,
             source: artifact::ClassificationSource::Rules,
             evidence: Vec::new(),
-            summary: "the self-heal context could not be read".into(),
+            summary: summary.into(),
         },
         evidence: Vec::new(),
         failed_tests: Vec::new(),
