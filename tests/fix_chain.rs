@@ -123,6 +123,10 @@ fn dockerignore_incident_prepare_apply_and_prove() {
     assert!(outputs.contains("metadata-local.json"));
     let summary = std::fs::read_to_string(sb.root().join("step_summary")).expect("summary");
     assert!(summary.contains("| decision | accepted |"), "{summary}");
+    assert!(
+        summary.contains("Patch: `patch-local.diff` · metadata: `metadata-local.json`"),
+        "{summary}"
+    );
 }
 
 #[test]

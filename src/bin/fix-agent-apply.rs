@@ -79,20 +79,7 @@ fn main() -> ExitCode {
         print_error(&e, Some("check GITHUB_OUTPUT"));
     }
     let g = &m.guardrails;
-    let summary = format!(
-        "### ci-remedy fix-agent\n\n| | |\n|---|---|\n| decision | {} |\n| files | {} |\n| lines | +{} −{} |\n| refused edits | {} |\n| risk | {} ({}) |\n| validation | {} |\n| needs manual review | {} |\n\nPatch: `{}` · metadata: `{}`\n",
-        g.decision.as_str(),
-        g.files_changed,
-        g.lines_added,
-        g.lines_removed,
-        g.refused.len(),
-        m.risk.class.as_str(),
-        m.risk.score,
-        m.validation.status.as_str(),
-        m.needs_manual_review,
-        m.patch_file,
-        result.metadata_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-    );
+    let summary = ci_remedy::github::summary::fix_markdown(m);
     let _ = env.append_summary(&summary);
     println!(
         "fix-agent-apply: patch {} ({} files, +{} -{}, {} refused), validation {}",

@@ -4,7 +4,7 @@
 //! run inside them, and table cells escape `|`, `<`, `>` and `&` and fold newlines, so a log
 //! line can neither close a block nor inject HTML.
 
-use crate::artifact::{Context, Decision, Finding};
+use crate::artifact::{Context, Decision, Finding, FixMetadata};
 
 /// How many evidence blocks summaries show.
 pub const TOP_EVIDENCE: usize = 3;
@@ -237,6 +237,38 @@ pub fn report_markdown(r: &crate::artifact::HealReport) -> String {
         }
     }
     s.push('\n');
+    s
+}
+
+/// The job summary section for fix-agent metadata: the guardrail table (and refusals) of
+/// [`crate::fix::pr::guardrails_markdown`], the validation, whether a manual review is needed
+/// and why, and the names of the patch and metadata files.
+pub fn fix_markdown(m: &FixMetadata) -> String {
+    let mut s = String::from("### ci-remedy fix-agent\n\n");
+    s.push_str(&crate::fix::pr::guardrails_markdown(
+        &m.guardrails,
+        m.patch_bytes,
+        &m.risk,
+    ));
+    s.push_str(&format!(
+        "\n**Validation:** {}",
+        m.validation.status.as_str()
+    ));
+    if let Some(c) = m.validation.exit_code {
+        s.push_str(&format!(" (exit code {c})"));
+    }
+    s.push_str(&format!(
+        " · **needs manual review:** {}\n",
+        if m.needs_manual_review { "yes" } else { "no" }
+    ));
+    for r in &m.review_reasons {
+        s.push_str(&format!("- {}\n", cell(r)));
+    }
+    s.push_str(&format!(
+        "\nPatch: {} · metadata: {}\n",
+        code_span(&m.patch_file),
+        code_span(&format!("metadata-{}.json", m.run.run_id_for_file_name()))
+    ));
     s
 }
 
