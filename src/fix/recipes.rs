@@ -372,43 +372,37 @@ pub fn dockerignore_exception(repo: &Path, lines: &[EvidenceLine], out: &mut Rec
             let Some(tok) = cap.get(1).map(|m| m.as_str()) else {
                 continue;
             };
-            let (candidates, mapping) = if tok.starts_with('/') {
-                let c = context_paths_for(tok, &copy_list, |p| {
+            // (context path, how the log's path maps to it)
+            let candidates: Vec<(String, String)> = if tok.starts_with('/') {
+                let mut c: Vec<(String, String)> = context_paths_for(tok, &copy_list, |p| {
                     repo.join(p).symlink_metadata().is_ok_and(|m| m.is_dir())
-                });
+                })
+                .into_iter()
+                .map(|(p, ci)| {
+                    let via = format!("Dockerfile line {} copies it to {}", ci.line, ci.dest);
+                    (p, via)
+                })
+                .collect();
                 // BuildKit names context files with a leading `/` ("/tsconfig.json": not found).
-                let mut c = c;
                 let direct = tok.trim_start_matches('/').to_string();
                 if c.is_empty() && is_file(repo, &direct) && l.text.contains("cache key") {
-                    c.push(direct);
+                    c.push((direct, "it is a build-context path".into()));
                 }
-                let via = copy_list
-                    .iter()
-                    .find(|ci| {
-                        !context_paths_for(tok, std::slice::from_ref(ci), |p| repo.join(p).is_dir())
-                            .is_empty()
-                    })
-                    .map(|ci| format!("Dockerfile line {} copies it to {}", ci.line, ci.dest))
-                    .unwrap_or_else(|| "it is a build-context path".into());
-                (c, via)
+                c
             } else {
-                (
-                    vec![tok.trim_start_matches("./").to_string()],
+                vec![(
+                    tok.trim_start_matches("./").to_string(),
                     "it is a build-context path".into(),
-                )
+                )]
             };
-            for c in candidates {
+            for (c, mapping) in candidates {
                 if found.iter().any(|(p, _, _)| *p == c) || !is_file(repo, &c) {
                     continue;
                 }
                 if !ignore.is_excluded(&c) {
                     continue;
                 }
-                found.push((
-                    c,
-                    format!("{}: {}", l.origin, clip(&l.text, 200)),
-                    mapping.clone(),
-                ));
+                found.push((c, quote_evidence(l), mapping));
             }
         }
     }
@@ -641,54 +635,89 @@ fn py_import_line_re(module: &str) -> Option<Regex> {
     .ok()
 }
 
-/// The `import-case` recipe (JS/TS relative imports and Python modules).
+/// The `import-case` recipe (JS/TS relative imports and Python modules). Every source file
+/// is read once and checked for all failing imports.
 pub fn import_case(repo: &Path, lines: &[EvidenceLine], out: &mut RecipeOutput) {
     let (js_specs, py_mods) = failing_imports(lines);
     if !js_specs.is_empty() {
-        let files = source_files(repo, JS_EXTS);
-        for (spec, evidence) in &js_specs {
-            js_import_case(repo, &files, spec, evidence, out);
+        let mut cases: Vec<JsCase> = js_specs
+            .iter()
+            .map(|(spec, evidence)| JsCase {
+                spec,
+                evidence,
+                quoted: quoted_specs(spec),
+                edits: Vec::new(),
+                fixed_to: None,
+                resolved_file: String::new(),
+                ambiguous: false,
+            })
+            .collect();
+        for f in source_files(repo, JS_EXTS) {
+            let Some(text) = read_small(repo, &f) else {
+                continue;
+            };
+            for c in cases.iter_mut().filter(|c| !c.ambiguous) {
+                c.scan(repo, &f, &text);
+            }
+        }
+        for c in cases {
+            c.finish(out);
         }
     }
     if !py_mods.is_empty() {
-        let files = source_files(repo, &["py"]);
-        for (module, evidence) in &py_mods {
-            py_import_case(repo, &files, module, evidence, out);
+        let mut cases: Vec<PyCase> = py_mods
+            .iter()
+            .filter_map(|(module, evidence)| PyCase::new(repo, module, evidence))
+            .collect();
+        if !cases.is_empty() {
+            for f in source_files(repo, &["py"]) {
+                let Some(text) = read_small(repo, &f) else {
+                    continue;
+                };
+                for c in &mut cases {
+                    c.scan(&f, &text);
+                }
+            }
+        }
+        for c in cases {
+            c.finish(out);
         }
     }
 }
 
-fn js_import_case(
-    repo: &Path,
-    files: &[String],
-    spec: &str,
-    evidence: &str,
-    out: &mut RecipeOutput,
-) {
-    let quoted = quoted_specs(spec);
-    let mut edits = Vec::new();
-    let mut fixed_to = None;
-    let mut resolved_file = String::new();
-    for f in files {
-        let Some(text) = read_small(repo, f) else {
-            continue;
-        };
-        if !quoted.iter().any(|q| text.contains(q.as_str())) {
-            continue;
+/// One failing JS/TS specifier and the edits found for it so far.
+struct JsCase<'a> {
+    spec: &'a str,
+    evidence: &'a str,
+    quoted: Vec<String>,
+    edits: Vec<Edit>,
+    fixed_to: Option<String>,
+    resolved_file: String,
+    /// The specifier resolves differently from different files: nothing is done.
+    ambiguous: bool,
+}
+
+impl JsCase<'_> {
+    /// Checks one source file `f` (its `text`) for an import of the specifier that only
+    /// resolves case-insensitively, and adds the edits fixing its letter case.
+    fn scan(&mut self, repo: &Path, f: &str, text: &str) {
+        let spec = self.spec;
+        if !self.quoted.iter().any(|q| text.contains(q.as_str())) {
+            return;
         }
         let dir = f.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         let Some(target) = normalise_rel(dir, spec) else {
-            continue;
+            return;
         };
         if target.is_empty() {
-            continue;
+            return;
         }
         // Exact resolution works: this file's import is fine.
         if RESOLVE_SUFFIXES
             .iter()
             .any(|s| is_file(repo, &format!("{target}{s}")))
         {
-            continue;
+            return;
         }
         let mut real = None;
         for s in RESOLVE_SUFFIXES {
@@ -700,7 +729,7 @@ fn js_import_case(
             }
         }
         let Some((real_path, suffix)) = real else {
-            continue;
+            return;
         };
         let real_target = &real_path[..real_path.len() - suffix.len()];
         // Rebuild the specifier: keep its `./`/`../` prefix, take the real case of the rest.
@@ -712,28 +741,28 @@ fn js_import_case(
         let tail_len = spec.split('/').count() - up;
         let real_parts: Vec<&str> = real_target.split('/').collect();
         if real_parts.len() < tail_len {
-            continue;
+            return;
         }
         let new_tail = real_parts[real_parts.len() - tail_len..].join("/");
         let new_spec = format!("{}/{new_tail}", prefix.join("/"));
         if new_spec == spec || !new_spec.eq_ignore_ascii_case(spec) {
-            continue;
+            return;
         }
-        match &fixed_to {
+        match &self.fixed_to {
             Some(x) if *x != new_spec => {
-                out.notes.push(format!("recipe import-case: {spec:?} resolves differently from different files; nothing done"));
+                self.ambiguous = true;
                 return;
             }
-            _ => fixed_to = Some(new_spec.clone()),
+            _ => self.fixed_to = Some(new_spec.clone()),
         }
-        resolved_file = real_path.clone();
+        self.resolved_file = real_path.clone();
         for (n, line) in text.split('\n').enumerate() {
             let line = line.trim_end_matches('\r');
             let is_import = line.contains("import")
                 || line.contains("require")
                 || line.contains("from ")
                 || line.contains("export");
-            if !is_import || !quoted.iter().any(|q| line.contains(q.as_str())) {
+            if !is_import || !self.quoted.iter().any(|q| line.contains(q.as_str())) {
                 continue;
             }
             let mut new_line = line.to_string();
@@ -741,8 +770,8 @@ fn js_import_case(
                 new_line = new_line.replace(&format!("{q}{spec}{q}"), &format!("{q}{new_spec}{q}"));
             }
             let ln = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            edits.push(Edit::ReplaceLines {
-                path: f.clone(),
+            self.edits.push(Edit::ReplaceLines {
+                path: f.to_string(),
                 start_line: ln,
                 end_line: ln,
                 expected: line.to_string(),
@@ -750,7 +779,18 @@ fn js_import_case(
             });
         }
     }
-    if let (Some(new_spec), false) = (fixed_to, edits.is_empty()) {
+
+    /// The instruction (or the note saying why there is none).
+    fn finish(self, out: &mut RecipeOutput) {
+        let spec = self.spec;
+        if self.ambiguous {
+            out.notes.push(format!("recipe import-case: {spec:?} resolves differently from different files; nothing done"));
+            return;
+        }
+        let (Some(new_spec), false) = (self.fixed_to, self.edits.is_empty()) else {
+            return;
+        };
+        let (evidence, resolved_file) = (self.evidence, self.resolved_file);
         out.instructions.push(Instruction {
             summary: clip_summary(
                 &format!(
@@ -758,69 +798,77 @@ fn js_import_case(
                 ),
             ),
             source: Some("recipe:import-case".into()),
-            edits,
+            edits: self.edits,
         });
     }
 }
 
-fn py_import_case(
-    repo: &Path,
-    files: &[String],
-    module: &str,
-    evidence: &str,
-    out: &mut RecipeOutput,
-) {
-    let rel = module.replace('.', "/");
-    for root in ["", "src/"] {
-        let exact = [
-            format!("{root}{rel}.py"),
-            format!("{root}{rel}/__init__.py"),
-        ];
-        if exact.iter().any(|p| is_file(repo, p)) {
-            return;
-        }
-    }
-    let mut real = None;
-    for root in ["", "src/"] {
-        for suffix in [".py", "/__init__.py"] {
-            if let Some(r) = resolve_case_insensitive(repo, &format!("{root}{rel}{suffix}")) {
-                let r = r.strip_prefix(root).unwrap_or(&r).to_string();
-                real = Some(r[..r.len() - suffix.len()].replace('/', "."));
-                break;
+/// One failing Python module whose files exist in another letter case, and the edits found
+/// for it so far.
+struct PyCase<'a> {
+    module: &'a str,
+    evidence: &'a str,
+    new_module: String,
+    line_re: Regex,
+    edits: Vec<Edit>,
+}
+
+impl<'a> PyCase<'a> {
+    /// `None` when the module resolves exactly (at the root or under `src/`), or no module
+    /// of another letter case exists.
+    fn new(repo: &Path, module: &'a str, evidence: &'a str) -> Option<Self> {
+        let rel = module.replace('.', "/");
+        for root in ["", "src/"] {
+            let exact = [
+                format!("{root}{rel}.py"),
+                format!("{root}{rel}/__init__.py"),
+            ];
+            if exact.iter().any(|p| is_file(repo, p)) {
+                return None;
             }
         }
-        if real.is_some() {
-            break;
+        let mut real = None;
+        'roots: for root in ["", "src/"] {
+            for suffix in [".py", "/__init__.py"] {
+                if let Some(r) = resolve_case_insensitive(repo, &format!("{root}{rel}{suffix}")) {
+                    let r = r.strip_prefix(root).unwrap_or(&r).to_string();
+                    real = Some(r[..r.len() - suffix.len()].replace('/', "."));
+                    break 'roots;
+                }
+            }
         }
+        let new_module = real?;
+        if new_module == module || !new_module.eq_ignore_ascii_case(module) {
+            return None;
+        }
+        Some(PyCase {
+            module,
+            evidence,
+            new_module,
+            line_re: py_import_line_re(module)?,
+            edits: Vec::new(),
+        })
     }
-    let Some(new_module) = real else { return };
-    if new_module == module || !new_module.eq_ignore_ascii_case(module) {
-        return;
-    }
-    let Some(line_re) = py_import_line_re(module) else {
-        return;
-    };
-    let mut edits = Vec::new();
-    for f in files {
-        let Some(text) = read_small(repo, f) else {
-            continue;
-        };
-        if !text.contains(module) {
-            continue;
+
+    /// Adds the edits fixing the module's letter case in one source file `f` (its `text`).
+    fn scan(&mut self, f: &str, text: &str) {
+        if !text.contains(self.module) {
+            return;
         }
         for (n, line) in text.split('\n').enumerate() {
             let line = line.trim_end_matches('\r');
-            if !line_re.is_match(line) {
+            if !self.line_re.is_match(line) {
                 continue;
             }
-            let new_line = line_re
+            let new_line = self
+                .line_re
                 .replace(line, |c: &regex::Captures| {
-                    c[1].replacen(module, &new_module, 1)
+                    c[1].replacen(self.module, &self.new_module, 1)
                 })
                 .into_owned();
             let ln = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            edits.push(Edit::ReplaceLines {
-                path: f.clone(),
+            self.edits.push(Edit::ReplaceLines {
+                path: f.to_string(),
                 start_line: ln,
                 end_line: ln,
                 expected: line.to_string(),
@@ -828,13 +876,19 @@ fn py_import_case(
             });
         }
     }
-    if !edits.is_empty() {
+
+    /// The instruction, when any file imports the module.
+    fn finish(self, out: &mut RecipeOutput) {
+        if self.edits.is_empty() {
+            return;
+        }
+        let (module, new_module, evidence) = (self.module, &self.new_module, self.evidence);
         out.instructions.push(Instruction {
             summary: clip_summary(
                 &format!("Fix the letter case of Python import {module:?} to {new_module:?}: the log says no module is named so ({evidence}); the module's files use that case."),
             ),
             source: Some("recipe:import-case".into()),
-            edits,
+            edits: self.edits,
         });
     }
 }
