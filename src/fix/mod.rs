@@ -443,7 +443,7 @@ pub fn validation_argv(policy: &FixAgentPolicy, input: &FixInput) -> Vec<String>
     if policy.validation_pass_failed_tests {
         for t in &input.failed_tests {
             if let Some(id) = t.id.as_ref().or(t.file.as_ref()) {
-                if validate::usable_test_id(id)
+                if artifact::check_test_id(id).is_ok()
                     && !argv[policy.validation_command.len()..].contains(id)
                 {
                     argv.push(id.clone());
