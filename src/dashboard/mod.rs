@@ -578,7 +578,7 @@ fn evidence_context(
             files
                 .iter()
                 .filter(|(r, _, size)| *size == log.bytes && r.rsplit('/').next() == Some(base))
-                .find(|(_, p, _)| crate::fix::sha256_file(p).is_ok_and(|h| h == log.sha256))
+                .find(|(_, p, _)| crate::artifact::sha256_file(p).is_ok_and(|h| h == log.sha256))
                 .map(|(r, p, _)| (r.clone(), p.clone(), log.format))
         });
         let Some((source, path, format)) = entry.clone() else {

@@ -241,7 +241,6 @@ pub fn copies(dockerfile: &str) -> Vec<CopyInstruction> {
             "COPY" | "ADD" => {
                 let mut args: Vec<String> = Vec::new();
                 let mut from = false;
-                let joined = rest.join(" ");
                 let flags_end = rest.iter().take_while(|w| w.starts_with("--")).count();
                 for f in &rest[..flags_end] {
                     if f.starts_with("--from") {
@@ -256,7 +255,6 @@ pub fn copies(dockerfile: &str) -> Vec<CopyInstruction> {
                 } else {
                     args = after.split_whitespace().map(str::to_string).collect();
                 }
-                let _ = joined;
                 if from || args.len() < 2 {
                     continue;
                 }

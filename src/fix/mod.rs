@@ -54,6 +54,9 @@ pub enum FixError {
         /// What is wrong.
         message: String,
     },
+    /// Paths of the working tree could not be restored after validation: one error each.
+    #[error("{}", join_errors(.0))]
+    Restore(Vec<FixError>),
     /// A guard check failed while writing the patched tree.
     #[error("refused to write {path}: {reason}")]
     Guard {
@@ -62,6 +65,14 @@ pub enum FixError {
         /// Why.
         reason: String,
     },
+}
+
+fn join_errors(errors: &[FixError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The largest instructions file (`--instructions`) read: 8 MiB. The fix input, which merges
@@ -178,16 +189,9 @@ pub fn read_instructions(path: &Path, source: &str) -> Result<Vec<Instruction>, 
 /// The commit the patch applies to: `git rev-parse HEAD` in `repo` when it is a git work
 /// tree (git run with argv), else `GITHUB_SHA`, else `local`.
 pub fn base_sha(repo: &Path) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["rev-parse", "--verify", "-q", "HEAD"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output();
-    if let Ok(o) = out {
-        let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        if o.status.success() && s.len() >= 40 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+    if let Some(out) = recheck::git(repo, &["rev-parse", "--verify", "-q", "HEAD"]) {
+        let s = String::from_utf8_lossy(&out).trim().to_string();
+        if s.len() >= 40 && s.chars().all(|c| c.is_ascii_hexdigit()) {
             return s;
         }
     }
@@ -203,19 +207,6 @@ pub fn base_sha(repo: &Path) -> String {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
     d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The sha256 of a file's bytes, lowercase hex, read as a stream (logs can be GiBs).
-///
-/// Errors: the file cannot be opened or read.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 /// What `fix-agent-apply` is asked to do.
