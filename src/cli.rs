@@ -5,7 +5,10 @@
 //! can); 2 usage or policy-file error.
 
 use std::fmt::Display;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use crate::policy::Policy;
 
 /// The step ran and wrote its artifact.
 pub const EXIT_OK: u8 = 0;
@@ -41,4 +44,36 @@ pub fn one_line(s: &str) -> String {
 /// Turns an exit code constant into an [`ExitCode`].
 pub fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)
+}
+
+/// Parses the command line into `A`. `--help` and `--version` print and give
+/// `Err(`[`EXIT_OK`]`)`; a usage error prints clap's message and gives `Err(`[`EXIT_USAGE`]`)`,
+/// so `main` returns the code instead of clap exiting the process.
+pub fn parse_args<A: clap::Parser>() -> Result<A, ExitCode> {
+    A::try_parse().map_err(|e| {
+        let _ = e.print();
+        exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK })
+    })
+}
+
+/// Loads the policy: `path`, else `.github/ci-remedy.yml` when it exists, else the built-in
+/// defaults ([`Policy::load`]). On an error prints it with the `help:` line `help` and gives
+/// `Err(`[`EXIT_USAGE`]`)`.
+pub fn load_policy(path: Option<&Path>, help: &str) -> Result<Policy, ExitCode> {
+    Policy::load(path).map_err(|e| {
+        print_error(&e, Some(help));
+        exit(EXIT_USAGE)
+    })
+}
+
+/// `--repo` and `--policy` of the steps that work on a checkout (`fix-agent-prepare`,
+/// `fix-agent-apply`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct CheckoutArgs {
+    /// The repository working tree.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The policy file (default .github/ci-remedy.yml; built-in defaults when absent).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
 }

@@ -123,6 +123,10 @@ fn dockerignore_incident_prepare_apply_and_prove() {
     assert!(outputs.contains("metadata-local.json"));
     let summary = std::fs::read_to_string(sb.root().join("step_summary")).expect("summary");
     assert!(summary.contains("| decision | accepted |"), "{summary}");
+    assert!(
+        summary.contains("Patch: `patch-local.diff` · metadata: `metadata-local.json`"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -372,4 +376,84 @@ fn playwright_timeout_recipe_is_opt_in_and_capped() {
         "{:?}",
         input.notes
     );
+}
+
+#[test]
+fn credentials_in_the_evidence_never_reach_the_input_or_the_outputs() {
+    const TOKEN: &str = "ghp_0123456789abcdefghijklmnopqrstuvwxyZ";
+    const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+    let sb = sandbox(None);
+    let repo = sb.repo();
+    std::fs::create_dir_all(repo.join("app")).expect("mkdir");
+    std::fs::write(repo.join("app/__init__.py"), "").expect("w");
+    std::fs::write(repo.join("app/helpers.py"), "def f():\n    return 1\n").expect("w");
+    // A credential in the code near the failing import: quoted by the snippet, but far
+    // enough from the import that the patch's context lines do not hold it.
+    std::fs::write(
+        repo.join("main.py"),
+        format!(
+            "import os\nfrom app.Helpers import f\n\n\n\n\n\nAWS_KEY = \"{KEY}\"\nprint(f())\n"
+        ),
+    )
+    .expect("w");
+    commit_all(&repo);
+    let log = sb.root().join("py.log");
+    std::fs::write(
+        &log,
+        format!("Traceback (most recent call last):\n  File \"main.py\", line 2, in <module>\nModuleNotFoundError: No module named 'app.Helpers' (GITHUB_TOKEN={TOKEN})\n"),
+    )
+    .expect("log");
+    let mut ctx = context(
+        Category::CompileError,
+        &log,
+        1,
+        1,
+        "Traceback (most recent call last):",
+    );
+    ctx.findings[0].file = Some("main.py".into());
+    ctx.findings[0].file_line = Some(2);
+    write_json(&sb.out().join("self-heal/context.json"), &ctx);
+
+    let o = hermetic(PREPARE, sb.root())
+        .args(["--out", "out", "--repo", "repo"])
+        .output()
+        .expect("prepare");
+    assert!(o.status.success(), "{o:?}");
+    let input_text = std::fs::read_to_string(sb.out().join("fix-agent/input.json")).expect("input");
+    let input: FixInput = serde_json::from_str(&input_text).expect("input");
+    assert_eq!(input.instructions.len(), 1, "{:?}", input.notes);
+    assert!(
+        input.instructions[0].summary.contains("[REDACTED:"),
+        "the recipe still quotes its evidence: {}",
+        input.instructions[0].summary
+    );
+    assert!(
+        input.snippets.iter().any(|s| s.path == "main.py"
+            && s.text
+                .contains("AWS_KEY = \"[REDACTED:aws-access-key-id]\"")),
+        "{:?}",
+        input.snippets
+    );
+    let o = hermetic(APPLY, sb.root())
+        .args(["--out", "out", "--repo", "repo"])
+        .output()
+        .expect("apply");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let patch = read_patch(&sb.out());
+    assert!(patch.contains("+from app.helpers import f\n"), "{patch}");
+    let metadata =
+        std::fs::read_to_string(sb.out().join("fix-agent/metadata-local.json")).expect("metadata");
+    for (name, text) in [
+        ("input.json", &input_text),
+        ("metadata", &metadata),
+        ("patch", &patch),
+        ("stdout", &String::from_utf8_lossy(&o.stdout).into_owned()),
+        (
+            "step summary",
+            &std::fs::read_to_string(sb.root().join("step_summary")).unwrap_or_default(),
+        ),
+    ] {
+        assert!(!text.contains(TOKEN), "{name} holds the token:\n{text}");
+        assert!(!text.contains(KEY), "{name} holds the key:\n{text}");
+    }
 }

@@ -465,7 +465,8 @@ mod tests {
             &[],
             [recipes::EvidenceLog {
                 label: "job.log".into(),
-                first_line: 1,
+                numbers: recipes::LineNumbers::FirstIs(1),
+                format: None,
                 reader: f,
             }],
         )

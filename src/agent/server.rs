@@ -31,7 +31,7 @@ use crate::artifact::{
     DeveloperAgentAnswer, Finding, Instruction, RerunMode, SelfHealPlan, Trigger,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
-use crate::fix::recipes::{evidence_lines, EvidenceLine, EvidenceLog};
+use crate::fix::recipes::{evidence_lines, EvidenceLine, EvidenceLog, LineNumbers};
 use crate::net::{ClientConfig, Token};
 use crate::policy::fix_agent::FixAgentPolicy;
 
@@ -333,7 +333,8 @@ fn evidence(
         .filter_map(|(path, log)| {
             Some(EvidenceLog {
                 label: log.name.clone(),
-                first_line: log.first_line.max(1),
+                numbers: LineNumbers::FirstIs(log.first_line.max(1)),
+                format: None,
                 reader: std::fs::File::open(path).ok()?,
             })
         });

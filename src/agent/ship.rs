@@ -15,7 +15,7 @@ use crate::artifact::{
     ToolInfo,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
-use crate::fix::recipes::{evidence_lines, EvidenceLog};
+use crate::fix::recipes::{evidence_lines, EvidenceLog, LineNumbers};
 use crate::logs::redact::Redactor;
 use crate::logs::source::{resolve, LogSource};
 use crate::net::{post_json, ClientConfig, NetError, Token};
@@ -226,7 +226,8 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
             &failed,
             logs.iter().map(|l| EvidenceLog {
                 label: l.name.clone(),
-                first_line: l.first_line,
+                numbers: LineNumbers::FirstIs(l.first_line),
+                format: None,
                 reader: l.content.as_bytes(),
             }),
         );

@@ -8,10 +8,6 @@ use super::{DeveloperAgent, DeveloperAgentAnswer, DeveloperAgentStatus, Edit};
 pub const MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
 /// At most this many plan actions.
 pub const MAX_PLAN_ACTIONS: usize = 16;
-/// At most this many instructions.
-pub const MAX_INSTRUCTIONS: usize = 64;
-/// At most this many edits per instruction.
-pub const MAX_EDITS: usize = 256;
 
 /// Reads `path` and validates it as a Developer-Agent answer. Never fails: an unreadable or
 /// invalid answer yields a status that says why (the pipeline then goes on rules-only).
@@ -31,32 +27,12 @@ pub fn read_developer_agent_answer(path: Option<&Path>) -> DeveloperAgent {
         detail: Some(detail),
         answer: None,
     };
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            return fail(
-                DeveloperAgentStatus::Unreadable,
-                format!("cannot read {shown}: {e}"),
-            )
-        }
-    };
-    if meta.len() > MAX_ANSWER_BYTES {
-        return fail(
-            DeveloperAgentStatus::Invalid,
-            format!(
-                "{shown} is {} bytes, more than the {MAX_ANSWER_BYTES} accepted",
-                meta.len()
-            ),
-        );
-    }
-    let bytes = match std::fs::read(path) {
+    let bytes = match super::read_capped(path, MAX_ANSWER_BYTES) {
         Ok(b) => b,
-        Err(e) => {
-            return fail(
-                DeveloperAgentStatus::Unreadable,
-                format!("cannot read {shown}: {e}"),
-            )
+        Err(e @ super::ArtifactError::TooLarge { .. }) => {
+            return fail(DeveloperAgentStatus::Invalid, e.to_string())
         }
+        Err(e) => return fail(DeveloperAgentStatus::Unreadable, e.to_string()),
     };
     match parse_answer(&bytes) {
         Ok(answer) => DeveloperAgent {
@@ -122,24 +98,9 @@ fn validate_answer(a: &DeveloperAgentAnswer) -> Result<(), String> {
             ));
         }
     }
-    if a.fix_agent_instructions.len() > MAX_INSTRUCTIONS {
-        return Err(format!(
-            "fix_agent_instructions has {} entries, at most {MAX_INSTRUCTIONS} are accepted",
-            a.fix_agent_instructions.len()
-        ));
-    }
+    crate::fix::validate_instructions(&a.fix_agent_instructions)
+        .map_err(|e| format!("fix_agent_instructions: {e}"))?;
     for (i, ins) in a.fix_agent_instructions.iter().enumerate() {
-        if ins.summary.len() > 1024 {
-            return Err(format!(
-                "fix_agent_instructions[{i}].summary is longer than 1024 bytes"
-            ));
-        }
-        if ins.edits.len() > MAX_EDITS {
-            return Err(format!(
-                "fix_agent_instructions[{i}] has {} edits, at most {MAX_EDITS} are accepted",
-                ins.edits.len()
-            ));
-        }
         for e in &ins.edits {
             if let Edit::ReplaceLines {
                 start_line,

@@ -75,6 +75,34 @@ pub struct Tests {
     pub failed: Vec<FailedTest>,
 }
 
+/// The longest test id passed to a test runner, in bytes.
+pub const MAX_TEST_ID_BYTES: usize = 512;
+
+/// Checks that a test id (from a report: untrusted) can be passed to a test runner as one
+/// argument, for the failed-only rerun of self-heal and the fix-agent's validation. Refused:
+/// an empty id, one longer than [`MAX_TEST_ID_BYTES`], one with a control character, and one
+/// starting with `-` (an option such as `--config=…`), `@` (pytest 8.2 and later reads
+/// `@file` as a file of more arguments) or `+` (an option prefix of some tools).
+///
+/// Errors: why the id is refused, a phrase that follows the id (`is empty`).
+pub fn check_test_id(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() {
+        Err("is empty")
+    } else if id.len() > MAX_TEST_ID_BYTES {
+        Err("is longer than 512 bytes")
+    } else if id.chars().any(char::is_control) {
+        Err("contains a control character")
+    } else if id.starts_with('-') {
+        Err("starts with `-` (the test runner would read an option)")
+    } else if id.starts_with('@') {
+        Err("starts with `@` (pytest would read a file of arguments)")
+    } else if id.starts_with('+') {
+        Err("starts with `+` (an option prefix of some tools)")
+    } else {
+        Ok(())
+    }
+}
+
 /// One failed test case.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct FailedTest {

@@ -16,10 +16,28 @@ pub use answer::{parse_answer, read_developer_agent_answer};
 pub use context::*;
 pub use fix::*;
 pub use heal::*;
-pub use write::{read_json, write_atomic, write_json_atomic, ArtifactError};
+pub use write::{
+    read_capped, read_json, read_json_capped, write_atomic, write_json_atomic, ArtifactError,
+    MAX_ARTIFACT_BYTES,
+};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+/// The sha256 of a file's bytes, lowercase hex, read as a stream (logs can be GiBs): what
+/// [`LogInfo::sha256`] records.
+///
+/// Errors: the file cannot be opened or read.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
 
 /// Which program wrote an artifact.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

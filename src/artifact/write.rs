@@ -1,6 +1,6 @@
 //! Atomic artifact writes and tolerant reads.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -26,12 +26,10 @@ pub enum ArtifactError {
         source: serde_json::Error,
     },
     /// The file is larger than the reader accepts.
-    #[error("{path} is {bytes} bytes, more than the {limit} bytes an artifact may have")]
+    #[error("{path} is larger than the {limit} bytes accepted")]
     TooLarge {
         /// The file.
         path: PathBuf,
-        /// Its size in bytes.
-        bytes: u64,
         /// The limit in bytes.
         limit: u64,
     },
@@ -83,26 +81,47 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Art
     write_atomic(path, &bytes)
 }
 
-/// Reads a JSON artifact of at most [`MAX_ARTIFACT_BYTES`]; unknown fields are ignored by the
-/// artifact types, so newer writers stay readable.
-pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ArtifactError> {
+/// Reads the whole of `path`, at most `limit` bytes. The file is opened once and read through
+/// a `take(limit + 1)`, so a file that grows between a size check and the read cannot get past
+/// the limit.
+///
+/// Errors: [`ArtifactError::Read`] when it cannot be opened or read, [`ArtifactError::TooLarge`]
+/// when it has more than `limit` bytes.
+pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ArtifactError> {
     let read_err = |source| ArtifactError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if meta.len() > MAX_ARTIFACT_BYTES {
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > limit {
         return Err(ArtifactError::TooLarge {
             path: path.to_path_buf(),
-            bytes: meta.len(),
-            limit: MAX_ARTIFACT_BYTES,
+            limit,
         });
     }
-    let bytes = std::fs::read(path).map_err(read_err)?;
+    Ok(bytes)
+}
+
+/// Reads a JSON document of at most `limit` bytes ([`read_capped`]) into `T`.
+///
+/// Errors: those of [`read_capped`], and [`ArtifactError::Parse`] when the bytes are not JSON
+/// of `T`'s shape.
+pub fn read_json_capped<T: DeserializeOwned>(path: &Path, limit: u64) -> Result<T, ArtifactError> {
+    let bytes = read_capped(path, limit)?;
     serde_json::from_slice(&bytes).map_err(|source| ArtifactError::Parse {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Reads a JSON artifact of at most [`MAX_ARTIFACT_BYTES`] ([`read_json_capped`]); unknown
+/// fields are ignored by the artifact types, so newer writers stay readable.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ArtifactError> {
+    read_json_capped(path, MAX_ARTIFACT_BYTES)
 }
 
 #[cfg(test)]
@@ -130,5 +149,25 @@ mod tests {
         std::fs::write(&path, b"{\"schema\": ").expect("write");
         let err = read_json::<serde_json::Value>(&path).expect_err("must fail");
         assert!(err.to_string().contains("bad.json"), "{err}");
+    }
+
+    #[test]
+    fn capped_reads_refuse_one_byte_more() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.json");
+        std::fs::write(&path, b"[1, 2]").expect("write");
+        assert_eq!(read_capped(&path, 6).expect("at the limit"), b"[1, 2]");
+        let err = read_capped(&path, 5).expect_err("over the limit");
+        assert!(
+            matches!(err, ArtifactError::TooLarge { limit: 5, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("x.json"), "{err}");
+        let v: Vec<u8> = read_json_capped(&path, 6).expect("json");
+        assert_eq!(v, vec![1, 2]);
+        assert!(matches!(
+            read_capped(&dir.path().join("missing"), 6),
+            Err(ArtifactError::Read { .. })
+        ));
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use ci_remedy::cli::{
-    exit, print_error, print_warning, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
+    self, exit, print_error, print_warning, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
 };
 use ci_remedy::github::api::comment::{
     build_body, marker, pr_from_event, upsert, CommentInputs, RunLink,
@@ -67,12 +67,9 @@ fn skip(env: &ActionsEnv, why: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
     let env = ActionsEnv::from_env();
     let inputs = CommentInputs::load(&args.dir);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK};
 use ci_remedy::dashboard::{self, Dashboard};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
 
@@ -46,13 +46,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
-            let _ = e.print();
-            return cli::exit(code);
-        }
+        Err(code) => return code,
     };
     let mut code = EXIT_OK;
     let data = match dashboard::collect(&args.artifacts) {

@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use ci_remedy::classify::{analyze, synth, AnalyzeOptions, RulePack};
-use ci_remedy::cli::{exit, print_error, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::cli::{self, exit, print_error, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::logs::source::resolve;
 use clap::Parser;
 use nix::sys::resource::{getrusage, UsageWho};
@@ -70,12 +70,9 @@ fn mib(bytes: u64) -> f64 {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
     match run(&args) {
         Ok(()) => exit(EXIT_OK),

@@ -8,7 +8,7 @@ use ci_remedy::classify::eval::{
     cases, evaluate_case_explained, is_dev_half, parse_groundtruth, CaseScore, Summary,
 };
 use ci_remedy::classify::RulePack;
-use ci_remedy::cli::{exit, print_error, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::cli::{self, exit, print_error, EXIT_FAILED, EXIT_OK};
 use clap::Parser;
 
 /// Measures how well the evidence (findings ranked ≤ N) covers human ground truth.
@@ -39,12 +39,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
     let pack = match RulePack::builtin() {
         Ok(p) => p,

@@ -14,7 +14,7 @@ use ci_remedy::artifact::Category;
 use ci_remedy::classify::RulePack;
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::net::{ClientConfig, RetryPolicy, Token};
-use ci_remedy::policy::{parse_duration, Policy};
+use ci_remedy::policy::parse_duration;
 
 const AFTER_HELP: &str = "\
 Endpoints:
@@ -153,12 +153,12 @@ fn main() -> ExitCode {
             return cli::exit(EXIT_USAGE);
         }
     };
-    let policy = match Policy::load(args.policy.as_deref()) {
+    let policy = match cli::load_policy(
+        args.policy.as_deref(),
+        "fix the policy file or pass --policy PATH",
+    ) {
         Ok(p) => p,
-        Err(e) => {
-            cli::print_error(&e, Some("fix the policy file or pass --policy PATH"));
-            return cli::exit(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let pack = match RulePack::new(&policy.classify) {
         Ok(p) => p,

@@ -7,11 +7,10 @@ use clap::Parser;
 
 use ci_remedy::artifact::RunInfo;
 use ci_remedy::cli::{
-    exit, one_line, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
+    self, exit, one_line, print_error, CheckoutArgs, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK,
 };
 use ci_remedy::fix::{run_apply, ApplyOptions};
 use ci_remedy::github::commands::ActionsEnv;
-use ci_remedy::policy::Policy;
 
 /// Apply the fix input's instructions under the guard and write a patch and its metadata.
 ///
@@ -29,12 +28,8 @@ struct Args {
     /// The input written by fix-agent-prepare.
     #[arg(long)]
     input: Option<PathBuf>,
-    /// The repository working tree.
-    #[arg(long, default_value = ".")]
-    repo: PathBuf,
-    /// The policy file (default .github/ci-remedy.yml; built-in defaults when absent).
-    #[arg(long)]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    checkout: CheckoutArgs,
     /// Leave the patched files in the working tree.
     #[arg(long)]
     keep: bool,
@@ -45,29 +40,23 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
-    let policy = match Policy::load(args.policy.as_deref()) {
+    let policy = match cli::load_policy(
+        args.checkout.policy.as_deref(),
+        "fix the policy file; see the README's fix-agent section for the fix-agent keys",
+    ) {
         Ok(p) => p,
-        Err(e) => {
-            print_error(
-                &e,
-                Some("fix the policy file; see the README's fix-agent section for the fix-agent keys"),
-            );
-            return exit(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let opts = ApplyOptions {
         input: args
             .input
             .clone()
             .unwrap_or_else(|| args.out.join("fix-agent/input.json")),
-        repo: args.repo.clone(),
+        repo: args.checkout.repo.clone(),
         out: args.out.clone(),
         keep: args.keep,
         artifact_name: args.artifact_name.clone(),
@@ -90,20 +79,7 @@ fn main() -> ExitCode {
         print_error(&e, Some("check GITHUB_OUTPUT"));
     }
     let g = &m.guardrails;
-    let summary = format!(
-        "### ci-remedy fix-agent\n\n| | |\n|---|---|\n| decision | {} |\n| files | {} |\n| lines | +{} −{} |\n| refused edits | {} |\n| risk | {} ({}) |\n| validation | {} |\n| needs manual review | {} |\n\nPatch: `{}` · metadata: `{}`\n",
-        g.decision.as_str(),
-        g.files_changed,
-        g.lines_added,
-        g.lines_removed,
-        g.refused.len(),
-        m.risk.class.as_str(),
-        m.risk.score,
-        m.validation.status.as_str(),
-        m.needs_manual_review,
-        m.patch_file,
-        result.metadata_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-    );
+    let summary = ci_remedy::github::summary::fix_markdown(m);
     let _ = env.append_summary(&summary);
     println!(
         "fix-agent-apply: patch {} ({} files, +{} -{}, {} refused), validation {}",

@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode, Stdio};
 use clap::Parser;
 
 use ci_remedy::artifact::write_atomic;
-use ci_remedy::cli::{exit, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::cli::{self, exit, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::fix::recheck::{verify_artifact, Verified};
 use ci_remedy::github::api::artifacts::{self, fix_artifact, read_zip, FixArtifact};
 use ci_remedy::github::api::types::{Artifact, Pull};
@@ -85,22 +85,16 @@ fn failed(what: impl Into<String>, help: impl Into<String>) -> FetchError {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
-    let policy = match Policy::load(args.policy.as_deref()) {
+    let policy = match cli::load_policy(
+        args.policy.as_deref(),
+        "fix the policy file; see the README's fix-agent section",
+    ) {
         Ok(p) => p,
-        Err(e) => {
-            print_error(
-                &e,
-                Some("fix the policy file; see the README's fix-agent section"),
-            );
-            return exit(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     match run(&args, &policy) {
         Ok(code) => exit(code),

@@ -9,14 +9,13 @@ use clap::Parser;
 
 use ci_remedy::artifact::{write_json_atomic, RunInfo};
 use ci_remedy::cli::{
-    exit, one_line, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
+    self, exit, one_line, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
 };
 use ci_remedy::fix::recheck::verify_artifact;
 use ci_remedy::github::api::comment::pr_from_event;
 use ci_remedy::github::api::fix_pr::{run, PrRequest};
 use ci_remedy::github::api::{GitHub, Repo};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
-use ci_remedy::policy::Policy;
 
 const AFTER_HELP: &str = "\
 Gates (all must pass; see the README's fix-agent-pr section): enabled, risk (recomputed from the patch),
@@ -82,22 +81,16 @@ fn find(dir: &Path, pre: &str, ext: &str) -> Option<(String, Vec<u8>)> {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
-    let policy = match Policy::load(args.policy.as_deref()) {
+    let policy = match cli::load_policy(
+        args.policy.as_deref(),
+        "fix the policy file; see the README's fix-agent-pr section for its keys",
+    ) {
         Ok(p) => p,
-        Err(e) => {
-            print_error(
-                &e,
-                Some("fix the policy file; see the README's fix-agent-pr section for its keys"),
-            );
-            return exit(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let repo_text = args
         .repo

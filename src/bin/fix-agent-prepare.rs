@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use ci_remedy::artifact::{self, RunInfo};
-use ci_remedy::cli::{exit, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::cli::{
+    self, exit, print_error, CheckoutArgs, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK,
+};
 use ci_remedy::fix::prepare::{failed_input, prepare, PrepareOptions};
 use ci_remedy::github::commands::ActionsEnv;
-use ci_remedy::policy::Policy;
 
 /// Build the fix-agent input: classification, evidence, failed tests, instructions (from
 /// --instructions, the Developer-Agent answer in the context, and built-in recipes, in that
@@ -32,31 +33,21 @@ struct Args {
     /// A JSON list of instructions ({"summary", "edits": [...]}); see the README's fix-agent section.
     #[arg(long)]
     instructions: Option<PathBuf>,
-    /// The repository working tree.
-    #[arg(long, default_value = ".")]
-    repo: PathBuf,
-    /// The policy file (default .github/ci-remedy.yml; built-in defaults when absent).
-    #[arg(long)]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    checkout: CheckoutArgs,
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return exit(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
-    let policy = match Policy::load(args.policy.as_deref()) {
+    let policy = match cli::load_policy(
+        args.checkout.policy.as_deref(),
+        "fix the policy file; see the README's fix-agent section for the fix-agent keys",
+    ) {
         Ok(p) => p,
-        Err(e) => {
-            print_error(
-                &e,
-                Some("fix the policy file; see the README's fix-agent section for the fix-agent keys"),
-            );
-            return exit(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let run = RunInfo::from_env();
     let context = args
@@ -74,39 +65,36 @@ fn main() -> ExitCode {
         context: context.clone(),
         heal_report,
         instructions: args.instructions.clone(),
-        repo: args.repo.clone(),
+        repo: args.checkout.repo.clone(),
     };
     let path = args.out.join("fix-agent/input.json");
     let (input, code) = match prepare(&opts, &policy.fix_agent) {
-        Ok(i) => {
-            let code = if i.error.is_some() {
-                EXIT_FAILED
-            } else {
-                EXIT_OK
-            };
-            (i, code)
-        }
+        Ok(i) => match &i.error {
+            Some(e) => {
+                print_error(
+                    e,
+                    Some("fix the instructions file; the input carries no instructions from it"),
+                );
+                (i, EXIT_FAILED)
+            }
+            None => (i, EXIT_OK),
+        },
         Err(e) => {
             print_error(
                 &e,
                 Some("run self-heal-prepare first, or pass --context PATH"),
             );
-            (
-                failed_input(&run, &args.repo, e.to_string(), &policy.fix_agent),
-                EXIT_FAILED,
-            )
+            let input = failed_input(
+                "fix-agent-prepare",
+                &run,
+                &args.checkout.repo,
+                "the self-heal context could not be read",
+                e.to_string(),
+                &policy.fix_agent,
+            );
+            (input, EXIT_FAILED)
         }
     };
-    if let Some(e) = &input.error {
-        if code == EXIT_FAILED
-            && input.classification.summary != "the self-heal context could not be read"
-        {
-            print_error(
-                e,
-                Some("fix the instructions file; the input carries no instructions from it"),
-            );
-        }
-    }
     if let Err(e) = artifact::write_json_atomic(&path, &input) {
         print_error(&e, Some("check that --out is writable"));
         return exit(EXIT_FAILED);

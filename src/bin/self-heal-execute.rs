@@ -7,10 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use ci_remedy::artifact::{read_json, write_json_atomic, Context, Decision, HealReport, RunInfo};
-use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
 use ci_remedy::heal::{error_report, execute, ExecuteInput};
-use ci_remedy::policy::Policy;
 
 const AFTER_HELP: &str = "\
 Inputs:
@@ -54,23 +53,16 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match cli::parse_args() {
         Ok(a) => a,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
-            let _ = e.print();
-            return cli::exit(code);
-        }
+        Err(code) => return code,
     };
-    let policy = match Policy::load(args.policy.as_deref()) {
+    let policy = match cli::load_policy(
+        args.policy.as_deref(),
+        "fix the policy file; see the README's self-heal policy section for the self-heal keys",
+    ) {
         Ok(p) => p,
-        Err(e) => {
-            cli::print_error(
-                &e,
-                Some("fix the policy file; see the README's self-heal policy section for the self-heal keys"),
-            );
-            return cli::exit(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let run = RunInfo::from_env();
     let report_path = args

@@ -11,7 +11,6 @@ use ci_remedy::classify::RulePack;
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::github::commands::{annotation, quote_untrusted, ActionsEnv, Level};
 use ci_remedy::github::summary::{context_markdown, finding_location, TOP_EVIDENCE};
-use ci_remedy::policy::Policy;
 use ci_remedy::prepare::{prepare, PrepareInput};
 
 const AFTER_HELP: &str = "\
@@ -77,12 +76,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let policy = match Policy::load(args.policy.as_deref()) {
+    let policy = match cli::load_policy(
+        args.policy.as_deref(),
+        "fix the policy file or pass --policy PATH",
+    ) {
         Ok(p) => p,
-        Err(e) => {
-            cli::print_error(&e, Some("fix the policy file or pass --policy PATH"));
-            return cli::exit(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let pack = match RulePack::new(&policy.classify) {
         Ok(p) => p,

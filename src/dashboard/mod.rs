@@ -875,7 +875,7 @@ mod tests {
         .expect("write");
         let (sha256, blocks) =
             read_log(&p, LogFormat::RawGithub, &[(3, 4), (1, 1), (4, 9)]).expect("lines");
-        let whole = crate::fix::sha256_file(&p).expect("sha");
+        let whole = crate::artifact::sha256_file(&p).expect("sha");
         assert_eq!(sha256, whole);
         // Also when the lines wanted end early: the rest still feeds the hash.
         let (early, _) = read_log(&p, LogFormat::RawGithub, &[(1, 1)]).expect("lines");

@@ -30,8 +30,8 @@ struct Entry {
 pub struct ChangedFile {
     /// The path, relative, `/`-separated.
     pub path: String,
-    /// The content before (`None`: created).
-    pub original: Option<String>,
+    /// Whether the file exists before the patch (`false`: created).
+    pub existed: bool,
     /// The content after (`None`: deleted).
     pub new: Option<String>,
     /// The old file's git mode (`0o644` or `0o755`).
@@ -281,17 +281,6 @@ fn scope_code(d: &crate::policy::fix_agent::ScopeDenial) -> &'static str {
     }
 }
 
-/// The path an edit names (for refusals), `(diff)` for a patch.
-pub fn edit_path(edit: &Edit) -> String {
-    match edit {
-        Edit::Replace { path, .. }
-        | Edit::ReplaceLines { path, .. }
-        | Edit::Create { path, .. }
-        | Edit::Delete { path } => shown_path(path),
-        Edit::Patch { .. } => "(diff)".into(),
-    }
-}
-
 /// Checks and applies `instructions` in memory against the working tree at `repo` (read
 /// only) under `policy`. Never writes; never fails: problems become refusals.
 pub fn plan(instructions: &[Instruction], repo: &Path, policy: &FixAgentPolicy) -> Plan {
@@ -379,7 +368,7 @@ pub fn plan(instructions: &[Instruction], repo: &Path, policy: &FixAgentPolicy) 
         diffs.push(d);
         files.push(ChangedFile {
             path: path.clone(),
-            original: e.original.clone(),
+            existed: e.original.is_some(),
             new: e.current.clone(),
             mode: e.mode,
         });
@@ -508,8 +497,8 @@ impl Written {
             path: f.path.clone(),
             reason: r.reason,
         })?;
-        match (&f.original, on_disk) {
-            (Some(_), OnDisk::File { .. }) | (None, OnDisk::Missing) => {}
+        match (f.existed, on_disk) {
+            (true, OnDisk::File { .. }) | (false, OnDisk::Missing) => {}
             _ => {
                 return Err(FixError::Guard {
                     path: f.path.clone(),
@@ -517,7 +506,7 @@ impl Written {
                 })
             }
         }
-        if f.original.is_some() {
+        if f.existed {
             let backup_dir = self
                 .backup
                 .as_ref()
@@ -591,12 +580,16 @@ impl Written {
         errors
     }
 
-    /// Restores the working tree. Errors name each path that could not be restored.
+    /// Restores the working tree.
+    ///
+    /// Errors: [`FixError::Restore`] with one error per path that could not be restored (every
+    /// other path is still restored).
     pub fn restore(mut self) -> Result<(), FixError> {
-        let mut errors = self.restore_inner();
-        match errors.pop() {
-            Some(e) => Err(e),
-            None => Ok(()),
+        let errors = self.restore_inner();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(FixError::Restore(errors))
         }
     }
 

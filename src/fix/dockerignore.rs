@@ -151,21 +151,16 @@ impl DockerIgnore {
     /// matches the path or one of its parent directories. `None` when nothing matches.
     pub fn deciding(&self, path: &str) -> Option<&Pattern> {
         let path = clean(path);
-        let parts: Vec<&str> = path.split('/').collect();
-        let mut last = None;
-        for p in &self.patterns {
-            let mut hit = false;
-            for n in 1..=parts.len() {
-                if p.re.is_match(&parts[..n].join("/")) {
-                    hit = true;
-                    break;
-                }
-            }
-            if hit {
-                last = Some(p);
-            }
-        }
-        last
+        // The path and its parent directories: `a`, `a/b`, `a/b/c`.
+        let prefixes: Vec<&str> = path
+            .match_indices('/')
+            .map(|(i, _)| &path[..i])
+            .chain(std::iter::once(path.as_str()))
+            .collect();
+        self.patterns
+            .iter()
+            .rev()
+            .find(|p| prefixes.iter().any(|x| p.re.is_match(x)))
     }
 
     /// True when `path` is excluded from the build context.
@@ -246,7 +241,6 @@ pub fn copies(dockerfile: &str) -> Vec<CopyInstruction> {
             "COPY" | "ADD" => {
                 let mut args: Vec<String> = Vec::new();
                 let mut from = false;
-                let joined = rest.join(" ");
                 let flags_end = rest.iter().take_while(|w| w.starts_with("--")).count();
                 for f in &rest[..flags_end] {
                     if f.starts_with("--from") {
@@ -261,7 +255,6 @@ pub fn copies(dockerfile: &str) -> Vec<CopyInstruction> {
                 } else {
                     args = after.split_whitespace().map(str::to_string).collect();
                 }
-                let _ = joined;
                 if from || args.len() < 2 {
                     continue;
                 }
@@ -283,12 +276,13 @@ pub fn copies(dockerfile: &str) -> Vec<CopyInstruction> {
 /// Maps an absolute container path back to context paths through `copies`: for a source
 /// directory (or `.`) copied to a directory, the file below it; for a source file copied to
 /// the path itself (or into a directory as the same name). Wildcard sources are matched
-/// segment by segment. Returns every candidate, in Dockerfile order.
-pub fn context_paths_for(
+/// segment by segment. Returns every candidate with the first instruction that copies it
+/// there, in Dockerfile order.
+pub fn context_paths_for<'a>(
     container_path: &str,
-    copies: &[CopyInstruction],
+    copies: &'a [CopyInstruction],
     is_dir: impl Fn(&str) -> bool,
-) -> Vec<String> {
+) -> Vec<(String, &'a CopyInstruction)> {
     let target = join_abs("/", container_path);
     let mut out = Vec::new();
     for c in copies {
@@ -326,8 +320,8 @@ pub fn context_paths_for(
             };
             if let Some(p) = cand {
                 let p = clean(&p);
-                if !p.is_empty() && !out.contains(&p) {
-                    out.push(p);
+                if !p.is_empty() && !out.iter().any(|(x, _)| *x == p) {
+                    out.push((p, c));
                 }
             }
         }
@@ -374,23 +368,25 @@ mod tests {
         let c = copies(df);
         assert_eq!(c.len(), 4);
         let is_dir = |p: &str| matches!(p, "src" | "data");
+        let paths = |target: &str| -> Vec<(String, usize)> {
+            context_paths_for(target, &c, is_dir)
+                .into_iter()
+                .map(|(p, ci)| (p, ci.line))
+                .collect()
+        };
         assert_eq!(
-            context_paths_for("/app/data/pricing.json", &c, is_dir),
-            vec!["data/pricing.json"]
+            paths("/app/data/pricing.json"),
+            vec![("data/pricing.json".to_string(), 5)]
         );
+        assert_eq!(paths("/app/package.json"), vec![("package.json".into(), 3)]);
         assert_eq!(
-            context_paths_for("/app/package.json", &c, is_dir),
-            vec!["package.json"]
-        );
-        assert_eq!(
-            context_paths_for("/etc/app/app.yml", &c, is_dir),
-            vec!["config/app.yml"]
+            paths("/etc/app/app.yml"),
+            vec![("config/app.yml".into(), 7)]
         );
         assert!(context_paths_for("/srv/x", &c, is_dir).is_empty());
         let c = copies("FROM x\nWORKDIR /app\nCOPY . .\n");
-        assert_eq!(
-            context_paths_for("/app/data/p.json", &c, |_| true),
-            vec!["data/p.json"]
-        );
+        let found = context_paths_for("/app/data/p.json", &c, |_| true);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0.as_str(), found[0].1.line), ("data/p.json", 3));
     }
 }

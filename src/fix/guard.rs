@@ -92,12 +92,16 @@ fn is_comment(line: &str) -> bool {
 /// assertions added than removed (commented-out lines do not count).
 pub fn check_test_weakening(added: &[String], removed: &[String]) -> Result<(), ContentIssue> {
     let p = patterns();
-    let live = |lines: &[String]| -> Vec<String> {
-        lines.iter().filter(|l| !is_comment(l)).cloned().collect()
-    };
+    fn live(lines: &[String]) -> Vec<&str> {
+        lines
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !is_comment(l))
+            .collect()
+    }
     let (a, r) = (live(added), live(removed));
     for (name, re) in &p.markers {
-        let count = |lines: &[String]| lines.iter().map(|l| re.find_iter(l).count()).sum::<usize>();
+        let count = |lines: &[&str]| lines.iter().map(|l| re.find_iter(l).count()).sum::<usize>();
         if count(&a) > count(&r) {
             return Err(ContentIssue {
                 code: "test_weakening",
@@ -105,7 +109,7 @@ pub fn check_test_weakening(added: &[String], removed: &[String]) -> Result<(), 
             });
         }
     }
-    let count = |lines: &[String]| {
+    let count = |lines: &[&str]| {
         lines
             .iter()
             .map(|l| p.assertion.find_iter(l).count())

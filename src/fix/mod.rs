@@ -27,11 +27,10 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::artifact::{
-    self, Caps, Edit, FixInput, FixMetadata, GuardDecision, Guardrails, Instruction, Refusal,
-    RiskClass, RunInfo, ToolInfo, Validation, ValidationStatus, FIX_INPUT_SCHEMA,
-    FIX_METADATA_SCHEMA,
+    self, Edit, FixInput, FixMetadata, GuardDecision, Guardrails, Instruction, Refusal, RiskClass,
+    RunInfo, ToolInfo, Validation, ValidationStatus, FIX_INPUT_SCHEMA, FIX_METADATA_SCHEMA,
 };
-use crate::policy::fix_agent::{FixAgentPolicy, OnRefusal};
+use crate::policy::fix_agent::FixAgentPolicy;
 
 /// Fix-agent errors; each names the file or path concerned.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +54,9 @@ pub enum FixError {
         /// What is wrong.
         message: String,
     },
+    /// Paths of the working tree could not be restored after validation: one error each.
+    #[error("{}", join_errors(.0))]
+    Restore(Vec<FixError>),
     /// A guard check failed while writing the patched tree.
     #[error("refused to write {path}: {reason}")]
     Guard {
@@ -65,7 +67,17 @@ pub enum FixError {
     },
 }
 
-/// The largest instructions file or input read: 8 MiB.
+fn join_errors(errors: &[FixError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The largest instructions file (`--instructions`) read: 8 MiB. The fix input, which merges
+/// it with the Developer-Agent answer and the recipes, is an artifact read with
+/// [`artifact::read_json`] (at most [`artifact::MAX_ARTIFACT_BYTES`]).
 pub const MAX_INSTRUCTIONS_BYTES: u64 = 8 * 1024 * 1024;
 /// At most this many instructions.
 pub const MAX_INSTRUCTIONS: usize = 64;
@@ -157,19 +169,11 @@ pub fn read_instructions(path: &Path, source: &str) -> Result<Vec<Instruction>, 
         origin: path.display().to_string(),
         message,
     };
-    let meta = std::fs::metadata(path).map_err(|e| FixError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    if meta.len() > MAX_INSTRUCTIONS_BYTES {
-        return Err(bad(format!(
-            "the file is {} bytes, at most {MAX_INSTRUCTIONS_BYTES} are read",
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| FixError::Io {
-        path: path.to_path_buf(),
-        source: e,
+    let bytes = artifact::read_capped(path, MAX_INSTRUCTIONS_BYTES).map_err(|e| match e {
+        artifact::ArtifactError::TooLarge { limit, .. } => {
+            bad(format!("the file is larger than the {limit} bytes read"))
+        }
+        e => FixError::Artifact(e),
     })?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| bad(format!("not valid UTF-8 (at byte {})", e.valid_up_to())))?;
@@ -185,16 +189,9 @@ pub fn read_instructions(path: &Path, source: &str) -> Result<Vec<Instruction>, 
 /// The commit the patch applies to: `git rev-parse HEAD` in `repo` when it is a git work
 /// tree (git run with argv), else `GITHUB_SHA`, else `local`.
 pub fn base_sha(repo: &Path) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["rev-parse", "--verify", "-q", "HEAD"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output();
-    if let Ok(o) = out {
-        let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        if o.status.success() && s.len() >= 40 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+    if let Some(out) = recheck::git(repo, &["rev-parse", "--verify", "-q", "HEAD"]) {
+        let s = String::from_utf8_lossy(&out).trim().to_string();
+        if s.len() >= 40 && s.chars().all(|c| c.is_ascii_hexdigit()) {
             return s;
         }
     }
@@ -210,19 +207,6 @@ pub fn base_sha(repo: &Path) -> String {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
     d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The sha256 of a file's bytes, lowercase hex, read as a stream (logs can be GiBs).
-///
-/// Errors: the file cannot be opened or read.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 /// What `fix-agent-apply` is asked to do.
@@ -257,31 +241,6 @@ impl ApplyResult {
     /// True when a non-empty patch was accepted.
     pub fn accepted(&self) -> bool {
         self.metadata.guardrails.decision == GuardDecision::Accepted
-    }
-}
-
-fn empty_input(run: &RunInfo, repo: &Path) -> FixInput {
-    FixInput {
-        schema: FIX_INPUT_SCHEMA.into(),
-        tool: ToolInfo::new("fix-agent-apply"),
-        run: run.clone(),
-        base_sha: base_sha(repo),
-        classification: artifact::Classification {
-            category: artifact::Category::Unknown,
-            kind: artifact::CategoryKind::Code,
-            confidence: 0.0,
-            source: artifact::ClassificationSource::Rules,
-            evidence: Vec::new(),
-            summary: "no usable fix input".into(),
-        },
-        evidence: Vec::new(),
-        failed_tests: Vec::new(),
-        self_heal_outcome: None,
-        instructions: Vec::new(),
-        snippets: Vec::new(),
-        constraints: prepare::constraints(&FixAgentPolicy::default()),
-        notes: Vec::new(),
-        error: None,
     }
 }
 
@@ -326,7 +285,18 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
                 .map(|e| format!("fix-agent-prepare reported an error, nothing is applied: {e}"));
             (i, err)
         }
-        Err(e) => (empty_input(&opts.run, &opts.repo), Some(e.to_string())),
+        Err(e) => {
+            let e = e.to_string();
+            let input = prepare::failed_input(
+                "fix-agent-apply",
+                &opts.run,
+                &opts.repo,
+                "no usable fix input",
+                e.clone(),
+                policy,
+            );
+            (input, Some(e))
+        }
     };
     let instructions: &[Instruction] = if error.is_some() {
         &[]
@@ -383,15 +353,8 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
         files_changed: plan.files_changed,
         lines_added: plan.lines_added,
         lines_removed: plan.lines_removed,
-        caps: Caps {
-            max_files: policy.max_files,
-            max_changed_lines: policy.max_changed_lines,
-            max_patch_bytes: policy.max_patch_bytes,
-        },
-        on_refusal: match policy.on_refusal {
-            OnRefusal::RejectPatch => "reject-patch".into(),
-            OnRefusal::DropEdit => "drop-edit".into(),
-        },
+        caps: prepare::caps(policy),
+        on_refusal: prepare::on_refusal(policy),
         refused: plan.refused.clone(),
         flagged: plan.flagged.clone(),
     };
@@ -471,7 +434,7 @@ pub fn validation_argv(policy: &FixAgentPolicy, input: &FixInput) -> Vec<String>
     if policy.validation_pass_failed_tests {
         for t in &input.failed_tests {
             if let Some(id) = t.id.as_ref().or(t.file.as_ref()) {
-                if validate::usable_test_id(id)
+                if artifact::check_test_id(id).is_ok()
                     && !argv[policy.validation_command.len()..].contains(id)
                 {
                     argv.push(id.clone());

@@ -11,9 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{
-    self, Caps, Constraints, Context, Evidence, FixInput, HealReport, Instruction, RunInfo,
-    Snippet, ToolInfo, FIX_INPUT_SCHEMA,
+    self, Caps, Constraints, Context, Evidence, FixInput, HealReport, Instruction, Redactions,
+    RunInfo, Snippet, ToolInfo, FIX_INPUT_SCHEMA,
 };
+use crate::logs::redact::Redactor;
 use crate::policy::fix_agent::{FixAgentPolicy, OnRefusal, TestWeakening};
 
 use super::path::{check_on_disk, verify_path, OnDisk};
@@ -26,7 +27,9 @@ pub const SNIPPET_CONTEXT_LINES: u32 = 15;
 pub const SNIPPET_MAX_BYTES: usize = 4096;
 /// Most snippets.
 pub const MAX_SNIPPETS: usize = 12;
-pub use super::recipes::{MAX_EVIDENCE_LINES, MAX_LOG_SCAN_BYTES};
+/// Most findings quoted as the input's evidence.
+pub const MAX_EVIDENCE: usize = 5;
+pub use super::recipes::{MAX_EVIDENCE_LINES, MAX_EVIDENCE_LOG_BYTES, MAX_LOG_SCAN_BYTES};
 
 /// What `fix-agent-prepare` is asked to do.
 #[derive(Debug, Clone)]
@@ -41,43 +44,48 @@ pub struct PrepareOptions {
     pub repo: PathBuf,
 }
 
+/// The policy's size caps as the artifacts record them.
+pub fn caps(p: &FixAgentPolicy) -> Caps {
+    Caps {
+        max_files: p.max_files,
+        max_changed_lines: p.max_changed_lines,
+        max_patch_bytes: p.max_patch_bytes,
+    }
+}
+
+/// The policy's `on-refusal` as the artifacts record it: `reject-patch` or `drop-edit`.
+pub fn on_refusal(p: &FixAgentPolicy) -> String {
+    match p.on_refusal {
+        OnRefusal::RejectPatch => "reject-patch",
+        OnRefusal::DropEdit => "drop-edit",
+    }
+    .into()
+}
+
 /// The constraints section of the input, from the policy.
 pub fn constraints(p: &FixAgentPolicy) -> Constraints {
     Constraints {
         allow: p.allow.as_ref().map(|a| a.patterns.clone()),
         deny: p.deny.patterns.clone(),
         builtin_deny: p.builtin_deny.iter().map(|b| b.name.to_string()).collect(),
-        caps: Caps {
-            max_files: p.max_files,
-            max_changed_lines: p.max_changed_lines,
-            max_patch_bytes: p.max_patch_bytes,
-        },
+        caps: caps(p),
         test_weakening: match p.test_weakening {
             TestWeakening::Refuse => "refuse".into(),
             TestWeakening::Flag => "flag".into(),
         },
-        on_refusal: match p.on_refusal {
-            OnRefusal::RejectPatch => "reject-patch".into(),
-            OnRefusal::DropEdit => "drop-edit".into(),
-        },
+        on_refusal: on_refusal(p),
     }
 }
 
-/// The recipes' evidence from the context: its findings, failed tests and logs (read from
-/// their paths; zip entries `a.zip!x` and unreadable logs are skipped), through the shared
-/// [`recipes::evidence_lines`].
+/// The recipes' evidence from the context: its findings, failed tests and the end of each log
+/// (read from its path, [`EvidenceLog::open`]; zip entries `a.zip!x` and unreadable logs are
+/// skipped), through the shared [`recipes::evidence_lines`] (which redacts it).
 fn evidence_lines(ctx: &Context) -> Vec<EvidenceLine> {
-    let logs = ctx.logs.iter().filter_map(|log| {
-        if log.path.contains(".zip!") {
-            return None;
-        }
-        let f = std::fs::File::open(&log.path).ok()?;
-        Some(EvidenceLog {
-            label: log.path.clone(),
-            first_line: 1,
-            reader: f,
-        })
-    });
+    let logs = ctx
+        .logs
+        .iter()
+        .filter(|log| !log.path.contains(".zip!"))
+        .filter_map(|log| EvidenceLog::open(log).ok());
     recipes::evidence_lines(&ctx.findings, &ctx.tests.failed, logs)
 }
 
@@ -113,12 +121,14 @@ fn snippet(repo: &Path, path: &str, line: u32, policy: &FixAgentPolicy) -> Optio
         body.push('\n');
         last = n;
     }
+    // Repository files can hold credentials too; redaction keeps the lines where they are.
+    let text = Redactor::builtin().redact(&body, &mut Redactions::default());
     Some(Snippet {
         path: p.to_string(),
         start_line: start,
         end_line: last,
         focus_line: focus,
-        text: body,
+        text,
     })
 }
 
@@ -142,11 +152,7 @@ fn snippets(
     // Stack frames and `file:line` in the evidence.
     let frame = regex::Regex::new(r"((?:/|\./)?(?:[\w.@-]+/)*[\w.@-]+\.[A-Za-z]{1,6}):(\d+)")
         .expect("constant regex");
-    for l in lines
-        .iter()
-        .filter(|l| !l.origin.contains(".log:") || l.text.contains(':'))
-        .take(5000)
-    {
+    for l in lines.iter().filter(|l| l.text.contains(':')).take(5000) {
         for c in frame.captures_iter(&l.text) {
             let (Some(p), Some(n)) = (c.get(1), c.get(2)) else {
                 continue;
@@ -182,6 +188,39 @@ fn snippets(
         }
     }
     out
+}
+
+/// The input's evidence: the classification's evidence findings, then the other findings in
+/// rank order, each finding once, at most [`MAX_EVIDENCE`].
+fn evidence(ctx: &Context) -> Vec<Evidence> {
+    let mut picked: Vec<usize> = Vec::new();
+    for i in ctx
+        .classification
+        .evidence
+        .iter()
+        .copied()
+        .chain(0..ctx.findings.len())
+    {
+        if picked.len() >= MAX_EVIDENCE {
+            break;
+        }
+        if i < ctx.findings.len() && !picked.contains(&i) {
+            picked.push(i);
+        }
+    }
+    picked
+        .into_iter()
+        .filter_map(|i| ctx.findings.get(i))
+        .map(|f| Evidence {
+            rule: f.rule.clone(),
+            log: f.log.clone(),
+            line_start: f.line_start,
+            line_end: f.line_end,
+            excerpt: f.excerpt.clone(),
+            file: f.file.clone(),
+            file_line: f.file_line,
+        })
+        .collect()
 }
 
 fn same_edits(a: &Instruction, b: &Instruction) -> bool {
@@ -241,12 +280,7 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
 
     let self_heal_outcome = match &opts.heal_report {
         Some(p) => match artifact::read_json::<HealReport>(p) {
-            Ok(r) => Some(
-                serde_json::to_value(r.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-            ),
+            Ok(r) => Some(r.outcome.as_str().to_string()),
             Err(e) => {
                 notes.push(format!("the self-heal report was not used: {e}"));
                 None
@@ -254,28 +288,7 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
         },
         None => None,
     };
-    let evidence: Vec<Evidence> = ctx
-        .classification
-        .evidence
-        .iter()
-        .filter_map(|i| ctx.findings.get(*i))
-        .chain(ctx.findings.iter())
-        .take(5)
-        .map(|f| Evidence {
-            rule: f.rule.clone(),
-            log: f.log.clone(),
-            line_start: f.line_start,
-            line_end: f.line_end,
-            excerpt: f.excerpt.clone(),
-            file: f.file.clone(),
-            file_line: f.file_line,
-        })
-        .fold(Vec::new(), |mut acc: Vec<Evidence>, e| {
-            if !acc.contains(&e) {
-                acc.push(e);
-            }
-            acc
-        });
+    let evidence = evidence(&ctx);
     let snippets = snippets(&opts.repo, &ctx, &lines, policy);
     Ok(FixInput {
         schema: FIX_INPUT_SCHEMA.into(),
@@ -294,16 +307,20 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
     })
 }
 
-/// The input written when the context cannot be read: no instructions, `error` set.
+/// An input that carries nothing to apply: no instructions, classification `unknown` with
+/// `summary`, and `error`. `tool` names the writer: `fix-agent-prepare` writes it when the
+/// context cannot be read, `fix-agent-apply` stands it in for an input it cannot use.
 pub fn failed_input(
+    tool: &str,
     run: &RunInfo,
     repo: &Path,
+    summary: &str,
     error: String,
     policy: &FixAgentPolicy,
 ) -> FixInput {
     FixInput {
         schema: FIX_INPUT_SCHEMA.into(),
-        tool: ToolInfo::new("fix-agent-prepare"),
+        tool: ToolInfo::new(tool),
         run: run.clone(),
         base_sha: base_sha(repo),
         classification: artifact::Classification {
@@ -312,7 +329,7 @@ pub fn failed_input(
             confidence: 0.0,
             source: artifact::ClassificationSource::Rules,
             evidence: Vec::new(),
-            summary: "the self-heal context could not be read".into(),
+            summary: summary.into(),
         },
         evidence: Vec::new(),
         failed_tests: Vec::new(),
@@ -322,5 +339,50 @@ pub fn failed_input(
         constraints: constraints(policy),
         notes: Vec::new(),
         error: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(findings: usize, evidence: Vec<usize>) -> Context {
+        let findings: Vec<serde_json::Value> = (0..findings)
+            .map(|i| {
+                serde_json::json!({
+                    "rule": format!("r{i}"), "category": "unknown", "log": "a.log",
+                    "line_start": i + 1, "line_end": i + 1, "rank": i + 1, "score": 1.0,
+                    "excerpt": format!("line {i}"),
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "schema": artifact::CONTEXT_SCHEMA,
+            "tool": {"name": "self-heal-prepare", "version": "0"},
+            "run": RunInfo::from_lookup(|_| None),
+            "logs": [],
+            "tests": {},
+            "findings": findings,
+            "classification": {"category": "unknown", "kind": "code", "confidence": 0.5,
+                "source": "rules", "evidence": evidence, "summary": "s"},
+            "developer_agent": {"status": "not_provided"},
+            "redactions": {"total": 0, "by_rule": {}},
+        }))
+        .expect("context")
+    }
+
+    fn rules(e: &[Evidence]) -> Vec<&str> {
+        e.iter().map(|e| e.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn evidence_is_filled_up_to_five_distinct_findings() {
+        // The classification's evidence first, then the others in order, each once.
+        let ctx = context(7, vec![0, 1, 2]);
+        assert_eq!(rules(&evidence(&ctx)), ["r0", "r1", "r2", "r3", "r4"]);
+        let ctx = context(7, vec![3, 0, 3, 99]);
+        assert_eq!(rules(&evidence(&ctx)), ["r3", "r0", "r1", "r2", "r4"]);
+        let ctx = context(2, vec![1]);
+        assert_eq!(rules(&evidence(&ctx)), ["r1", "r0"]);
     }
 }

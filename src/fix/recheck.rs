@@ -242,7 +242,9 @@ pub fn verify_artifact(
     })
 }
 
-fn git(repo: &Path, args: &[&str]) -> Option<Vec<u8>> {
+/// Runs `git -C repo args…` (argv, standard input empty, standard error dropped); its
+/// standard output when it exits 0.
+pub(crate) fn git(repo: &Path, args: &[&str]) -> Option<Vec<u8>> {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)

@@ -15,14 +15,16 @@
 //! client can send just those (plus a listing of paths) and the Developer-Agent can run the
 //! recipes on a tree rebuilt from them.
 
-use std::io::{BufRead, BufReader, Read};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::artifact::{Edit, FailedTest, Finding, Instruction};
+use crate::artifact::{Edit, FailedTest, Finding, Instruction, LogFormat, LogInfo, Redactions};
 use crate::logs::format::{clean_line, detect_format};
+use crate::logs::redact::Redactor;
 use crate::policy::fix_agent::FixAgentPolicy;
 
 use super::dockerignore::{context_paths_for, copies, escape_pattern, DockerIgnore};
@@ -33,7 +35,7 @@ use super::path::{check_on_disk, verify_path, OnDisk};
 pub struct EvidenceLine {
     /// Where: `log.txt:120`, `finding 1`, `test <name>`.
     pub origin: String,
-    /// The cleaned text.
+    /// The cleaned, redacted text.
     pub text: String,
 }
 
@@ -104,42 +106,105 @@ pub fn run_all(repo: &Path, lines: &[EvidenceLine], policy: &FixAgentPolicy) -> 
 
 // ---------------------------------------------------------------- evidence
 
-/// Most bytes of each log scanned by the recipes.
+/// Most bytes of each log the recipes read: its last 16 MiB (a failure is reported at the end
+/// of a log, and that is also the part `ci-logs-ship` sends).
 pub const MAX_LOG_SCAN_BYTES: u64 = 16 * 1024 * 1024;
+/// Most bytes of log text read for the evidence, all logs together.
+pub const MAX_EVIDENCE_LOG_BYTES: u64 = 32 * 1024 * 1024;
 /// Most evidence lines handed to the recipes, all sources together.
 pub const MAX_EVIDENCE_LINES: usize = 200_000;
 /// Longest evidence line kept from a log, bytes (the rest of the line is dropped).
 pub const MAX_EVIDENCE_LINE_BYTES: usize = 4096;
 
-/// A log the recipes read: its bytes and how its lines are labelled.
+/// How the lines of an [`EvidenceLog`]'s reader are numbered in the original log (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineNumbers {
+    /// The reader's first line is this line of the log (1 for a whole log, a shipped tail's
+    /// `first_line`).
+    FirstIs(u64),
+    /// The reader's last line is this line of the log: the reader ends where the log ends and
+    /// the log has this many lines ([`LogInfo::lines`]). Lets a caller seek into a big file
+    /// and hand over only its end ([`EvidenceLog::open`]).
+    LastIs(u64),
+}
+
+/// A log the recipes read: its bytes, how its lines are numbered and labelled, and its format.
 #[derive(Debug)]
 pub struct EvidenceLog<R> {
     /// The name lines are reported under: `<label>:<line>`.
     pub label: String,
-    /// The line number, in the original log, of the reader's first line (1 for a whole log;
-    /// a tail's `first_line`).
-    pub first_line: u64,
-    /// The log's bytes; at most [`MAX_LOG_SCAN_BYTES`] are read.
+    /// How the reader's lines are numbered in the original log.
+    pub numbers: LineNumbers,
+    /// The log's format ([`LogInfo::format`]); `None`: detected from the first lines read.
+    pub format: Option<LogFormat>,
+    /// The log's bytes, starting at a line start. Read to the end; only the last
+    /// [`MAX_LOG_SCAN_BYTES`] are kept (a line cut by that is dropped).
     pub reader: R,
+}
+
+impl EvidenceLog<BufReader<File>> {
+    /// Opens a log the context describes for its tail: when the file still has
+    /// `info.bytes` bytes, it is positioned at the first line start within its last
+    /// [`MAX_LOG_SCAN_BYTES`] and its lines are numbered back from `info.lines`, so nothing
+    /// before the tail is read; otherwise (the file changed) it is read from its start.
+    ///
+    /// Errors: the file cannot be opened, inspected or positioned.
+    pub fn open(info: &LogInfo) -> std::io::Result<Self> {
+        let mut file = File::open(&info.path)?;
+        let len = file.metadata()?.len();
+        let (reader, numbers) = if len == info.bytes && len > MAX_LOG_SCAN_BYTES {
+            // Start one byte early and drop up to and including the first newline: that
+            // byte is the newline ending the previous line, or the tail starts mid-line.
+            file.seek(SeekFrom::Start(len - MAX_LOG_SCAN_BYTES - 1))?;
+            let mut reader = BufReader::new(file);
+            reader.skip_until(b'\n')?;
+            (reader, LineNumbers::LastIs(info.lines))
+        } else {
+            (BufReader::new(file), LineNumbers::FirstIs(1))
+        };
+        Ok(EvidenceLog {
+            label: info.path.clone(),
+            numbers,
+            format: Some(info.format),
+            reader,
+        })
+    }
+}
+
+/// `origin: text` of an evidence line, the text cut to 200 characters: how a recipe quotes
+/// its evidence in an instruction summary. Evidence text is already redacted.
+pub fn quote_evidence(l: &EvidenceLine) -> String {
+    format!("{}: {}", l.origin, clip(&l.text, 200))
 }
 
 /// Builds the recipes' evidence, in this order: every line of every finding's excerpt
 /// (`<finding.log>:<line>`), every line of every failed test's message (`test <name>`), then
-/// every line of every log with timestamps, `gh run view` prefixes and colour codes removed
-/// (`<label>:<line>`, lossy UTF-8, lines cut to [`MAX_EVIDENCE_LINE_BYTES`]).
+/// the lines of the end of every log with timestamps, `gh run view` prefixes and colour codes
+/// removed (`<label>:<line>`, lossy UTF-8, lines cut to [`MAX_EVIDENCE_LINE_BYTES`]). Every
+/// text is redacted with [`Redactor::builtin`] (a log's kept text in one piece, so a private
+/// key block spanning lines is found), because the recipes quote evidence in instruction
+/// summaries that reach the fix input, the metadata, the commit message and the PR body.
 ///
-/// At most [`MAX_EVIDENCE_LINES`] lines in all (later logs are not read once the cap is
-/// reached) and [`MAX_LOG_SCAN_BYTES`] per log; a read error ends that log. `fix-agent-prepare`
-/// (over the context's logs) and the Developer-Agent (over the stored payload) both call this,
-/// so the recipes see the same evidence in both places.
+/// Of each log the last [`MAX_LOG_SCAN_BYTES`] are kept, at most
+/// [`MAX_EVIDENCE_LOG_BYTES`] of all logs together, and at most [`MAX_EVIDENCE_LINES`] lines
+/// in all (the last lines of a log when it has more than fit); later logs are not read once a
+/// cap is reached. A read error ends that log (a log numbered from its end is then dropped).
+///
+/// `fix-agent-prepare` (over the context's logs, [`EvidenceLog::open`]) and the
+/// Developer-Agent (over the tails `ci-logs-ship` sent) both call this, so the recipes see the
+/// end of every log in both places; the Developer-Agent sees less of a log when the shipped
+/// tail is shorter than [`MAX_LOG_SCAN_BYTES`].
 pub fn evidence_lines<R: Read>(
     findings: &[Finding],
     failed: &[FailedTest],
     logs: impl IntoIterator<Item = EvidenceLog<R>>,
 ) -> Vec<EvidenceLine> {
+    let redactor = Redactor::builtin();
+    let mut counts = Redactions::default();
     let mut out = Vec::new();
     for f in findings {
-        for (i, l) in f.excerpt.lines().enumerate() {
+        let excerpt = redactor.redact(&f.excerpt, &mut counts);
+        for (i, l) in excerpt.lines().enumerate() {
             if out.len() >= MAX_EVIDENCE_LINES {
                 return out;
             }
@@ -151,53 +216,129 @@ pub fn evidence_lines<R: Read>(
     }
     for t in failed {
         if let Some(m) = &t.message {
-            for l in m.lines() {
+            let origin = format!("test {}", t.name.chars().take(100).collect::<String>());
+            for l in redactor.redact(m, &mut counts).lines() {
                 if out.len() >= MAX_EVIDENCE_LINES {
                     return out;
                 }
                 out.push(EvidenceLine {
-                    origin: format!("test {}", t.name.chars().take(100).collect::<String>()),
+                    origin: origin.clone(),
                     text: l.to_string(),
                 });
             }
         }
     }
+    let mut budget = MAX_EVIDENCE_LOG_BYTES;
     for log in logs {
-        if out.len() >= MAX_EVIDENCE_LINES {
+        if out.len() >= MAX_EVIDENCE_LINES || budget == 0 {
             break;
         }
-        log_lines(log, &mut out);
+        log_lines(log, &mut budget, &mut out);
     }
     out
 }
 
-/// Appends one log's cleaned lines to `out`, up to the caps of [`evidence_lines`].
-fn log_lines<R: Read>(log: EvidenceLog<R>, out: &mut Vec<EvidenceLine>) {
-    let room = MAX_EVIDENCE_LINES.saturating_sub(out.len());
-    let mut reader = BufReader::new(log.reader.take(MAX_LOG_SCAN_BYTES));
-    let mut raw_lines: Vec<Vec<u8>> = Vec::new();
-    let mut buf = Vec::new();
-    while raw_lines.len() < room {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let mut l = std::mem::take(&mut buf);
-                while l.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    l.pop();
-                }
-                l.truncate(MAX_EVIDENCE_LINE_BYTES);
-                raw_lines.push(l);
+/// The end of a stream: its last bytes (starting at a line start), how many lines came
+/// before them, and whether the stream was read to its end.
+struct Tail {
+    bytes: Vec<u8>,
+    lines_before: u64,
+    complete: bool,
+}
+
+/// Reads `reader` to its end keeping its last `cap` bytes (a ring of at most `2 × cap` bytes
+/// that drops its front half when full), then drops a line cut at the front.
+fn read_tail<R: Read>(mut reader: R, cap: usize) -> Tail {
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut lines_before = 0u64;
+    let mut cut_mid_line = false;
+    let mut complete = true;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut drop_front = |bytes: &mut Vec<u8>, keep: usize| {
+        let cut = bytes.len().saturating_sub(keep);
+        if cut > 0 {
+            lines_before += memchr::memchr_iter(b'\n', &bytes[..cut]).count() as u64;
+            cut_mid_line = bytes[cut - 1] != b'\n';
+            bytes.drain(..cut);
+        }
+    };
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                complete = false;
+                break;
             }
         }
+        if bytes.len() >= cap.saturating_mul(2).max(chunk.len()) {
+            drop_front(&mut bytes, cap);
+        }
     }
-    let format = detect_format(raw_lines.iter().take(20).map(|l| l.as_slice()));
+    drop_front(&mut bytes, cap);
+    if cut_mid_line {
+        match memchr::memchr(b'\n', &bytes) {
+            Some(i) => {
+                bytes.drain(..=i);
+                lines_before += 1;
+            }
+            None => bytes.clear(),
+        }
+    }
+    Tail {
+        bytes,
+        lines_before,
+        complete,
+    }
+}
+
+/// Appends the cleaned, redacted lines of one log's end to `out`, within the caps of
+/// [`evidence_lines`]; `budget` is what is left of [`MAX_EVIDENCE_LOG_BYTES`].
+fn log_lines<R: Read>(log: EvidenceLog<R>, budget: &mut u64, out: &mut Vec<EvidenceLine>) {
+    let cap = usize::try_from(MAX_LOG_SCAN_BYTES.min(*budget)).unwrap_or(usize::MAX);
+    let tail = read_tail(log.reader, cap);
+    *budget = budget.saturating_sub(tail.bytes.len() as u64);
+    let mut raw: Vec<&[u8]> = tail.bytes.split(|b| *b == b'\n').collect();
+    if tail.bytes.last().is_none_or(|b| *b == b'\n') {
+        raw.pop(); // after the last newline: no line
+    }
+    let first = match log.numbers {
+        LineNumbers::FirstIs(n) => n.saturating_add(tail.lines_before),
+        LineNumbers::LastIs(_) if !tail.complete => return,
+        LineNumbers::LastIs(n) => n.saturating_add(1).saturating_sub(raw.len() as u64).max(1),
+    };
+    // More lines than fit: the last ones.
+    let skip = raw
+        .len()
+        .saturating_sub(MAX_EVIDENCE_LINES.saturating_sub(out.len()));
+    let raw = &raw[skip..];
+    let first = first.saturating_add(skip as u64);
+    let format = log
+        .format
+        .unwrap_or_else(|| detect_format(raw.iter().take(20).copied()));
+    let mut text = String::with_capacity(raw.iter().map(|l| l.len() + 1).sum());
     let mut scratch = Vec::new();
-    for (n, l) in raw_lines.iter().enumerate() {
-        let text = String::from_utf8_lossy(clean_line(format, l, &mut scratch)).into_owned();
+    for l in raw {
+        let mut l = *l;
+        while let [rest @ .., b'\r'] = l {
+            l = rest;
+        }
+        let l = &l[..l.len().min(MAX_EVIDENCE_LINE_BYTES)];
+        text.push_str(&String::from_utf8_lossy(clean_line(
+            format,
+            l,
+            &mut scratch,
+        )));
+        text.push('\n');
+    }
+    drop(tail);
+    // Redaction keeps every line where it was, so the numbering holds.
+    let text = Redactor::builtin().redact(&text, &mut Redactions::default());
+    for (n, l) in text.split_terminator('\n').enumerate() {
         out.push(EvidenceLine {
-            origin: format!("{}:{}", log.label, log.first_line.saturating_add(n as u64)),
-            text,
+            origin: format!("{}:{}", log.label, first.saturating_add(n as u64)),
+            text: l.to_string(),
         });
     }
 }
@@ -231,43 +372,37 @@ pub fn dockerignore_exception(repo: &Path, lines: &[EvidenceLine], out: &mut Rec
             let Some(tok) = cap.get(1).map(|m| m.as_str()) else {
                 continue;
             };
-            let (candidates, mapping) = if tok.starts_with('/') {
-                let c = context_paths_for(tok, &copy_list, |p| {
+            // (context path, how the log's path maps to it)
+            let candidates: Vec<(String, String)> = if tok.starts_with('/') {
+                let mut c: Vec<(String, String)> = context_paths_for(tok, &copy_list, |p| {
                     repo.join(p).symlink_metadata().is_ok_and(|m| m.is_dir())
-                });
+                })
+                .into_iter()
+                .map(|(p, ci)| {
+                    let via = format!("Dockerfile line {} copies it to {}", ci.line, ci.dest);
+                    (p, via)
+                })
+                .collect();
                 // BuildKit names context files with a leading `/` ("/tsconfig.json": not found).
-                let mut c = c;
                 let direct = tok.trim_start_matches('/').to_string();
                 if c.is_empty() && is_file(repo, &direct) && l.text.contains("cache key") {
-                    c.push(direct);
+                    c.push((direct, "it is a build-context path".into()));
                 }
-                let via = copy_list
-                    .iter()
-                    .find(|ci| {
-                        !context_paths_for(tok, std::slice::from_ref(ci), |p| repo.join(p).is_dir())
-                            .is_empty()
-                    })
-                    .map(|ci| format!("Dockerfile line {} copies it to {}", ci.line, ci.dest))
-                    .unwrap_or_else(|| "it is a build-context path".into());
-                (c, via)
+                c
             } else {
-                (
-                    vec![tok.trim_start_matches("./").to_string()],
+                vec![(
+                    tok.trim_start_matches("./").to_string(),
                     "it is a build-context path".into(),
-                )
+                )]
             };
-            for c in candidates {
+            for (c, mapping) in candidates {
                 if found.iter().any(|(p, _, _)| *p == c) || !is_file(repo, &c) {
                     continue;
                 }
                 if !ignore.is_excluded(&c) {
                     continue;
                 }
-                found.push((
-                    c,
-                    format!("{}: {}", l.origin, clip(&l.text, 200)),
-                    mapping.clone(),
-                ));
+                found.push((c, quote_evidence(l), mapping));
             }
         }
     }
@@ -463,7 +598,7 @@ fn failing_imports(lines: &[EvidenceLine]) -> (Vec<FailingImport>, Vec<FailingIm
                 if let Some(m) = c.get(1) {
                     let s = m.as_str().to_string();
                     if !js_specs.iter().any(|(x, _)| *x == s) {
-                        js_specs.push((s, format!("{}: {}", l.origin, clip(&l.text, 200))));
+                        js_specs.push((s, quote_evidence(l)));
                     }
                 }
             }
@@ -472,7 +607,7 @@ fn failing_imports(lines: &[EvidenceLine]) -> (Vec<FailingImport>, Vec<FailingIm
             if let Some(m) = c.get(1) {
                 let s = m.as_str().to_string();
                 if !py_mods.iter().any(|(x, _)| *x == s) {
-                    py_mods.push((s, format!("{}: {}", l.origin, clip(&l.text, 200))));
+                    py_mods.push((s, quote_evidence(l)));
                 }
             }
         }
@@ -500,54 +635,89 @@ fn py_import_line_re(module: &str) -> Option<Regex> {
     .ok()
 }
 
-/// The `import-case` recipe (JS/TS relative imports and Python modules).
+/// The `import-case` recipe (JS/TS relative imports and Python modules). Every source file
+/// is read once and checked for all failing imports.
 pub fn import_case(repo: &Path, lines: &[EvidenceLine], out: &mut RecipeOutput) {
     let (js_specs, py_mods) = failing_imports(lines);
     if !js_specs.is_empty() {
-        let files = source_files(repo, JS_EXTS);
-        for (spec, evidence) in &js_specs {
-            js_import_case(repo, &files, spec, evidence, out);
+        let mut cases: Vec<JsCase> = js_specs
+            .iter()
+            .map(|(spec, evidence)| JsCase {
+                spec,
+                evidence,
+                quoted: quoted_specs(spec),
+                edits: Vec::new(),
+                fixed_to: None,
+                resolved_file: String::new(),
+                ambiguous: false,
+            })
+            .collect();
+        for f in source_files(repo, JS_EXTS) {
+            let Some(text) = read_small(repo, &f) else {
+                continue;
+            };
+            for c in cases.iter_mut().filter(|c| !c.ambiguous) {
+                c.scan(repo, &f, &text);
+            }
+        }
+        for c in cases {
+            c.finish(out);
         }
     }
     if !py_mods.is_empty() {
-        let files = source_files(repo, &["py"]);
-        for (module, evidence) in &py_mods {
-            py_import_case(repo, &files, module, evidence, out);
+        let mut cases: Vec<PyCase> = py_mods
+            .iter()
+            .filter_map(|(module, evidence)| PyCase::new(repo, module, evidence))
+            .collect();
+        if !cases.is_empty() {
+            for f in source_files(repo, &["py"]) {
+                let Some(text) = read_small(repo, &f) else {
+                    continue;
+                };
+                for c in &mut cases {
+                    c.scan(&f, &text);
+                }
+            }
+        }
+        for c in cases {
+            c.finish(out);
         }
     }
 }
 
-fn js_import_case(
-    repo: &Path,
-    files: &[String],
-    spec: &str,
-    evidence: &str,
-    out: &mut RecipeOutput,
-) {
-    let quoted = quoted_specs(spec);
-    let mut edits = Vec::new();
-    let mut fixed_to = None;
-    let mut resolved_file = String::new();
-    for f in files {
-        let Some(text) = read_small(repo, f) else {
-            continue;
-        };
-        if !quoted.iter().any(|q| text.contains(q.as_str())) {
-            continue;
+/// One failing JS/TS specifier and the edits found for it so far.
+struct JsCase<'a> {
+    spec: &'a str,
+    evidence: &'a str,
+    quoted: Vec<String>,
+    edits: Vec<Edit>,
+    fixed_to: Option<String>,
+    resolved_file: String,
+    /// The specifier resolves differently from different files: nothing is done.
+    ambiguous: bool,
+}
+
+impl JsCase<'_> {
+    /// Checks one source file `f` (its `text`) for an import of the specifier that only
+    /// resolves case-insensitively, and adds the edits fixing its letter case.
+    fn scan(&mut self, repo: &Path, f: &str, text: &str) {
+        let spec = self.spec;
+        if !self.quoted.iter().any(|q| text.contains(q.as_str())) {
+            return;
         }
         let dir = f.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         let Some(target) = normalise_rel(dir, spec) else {
-            continue;
+            return;
         };
         if target.is_empty() {
-            continue;
+            return;
         }
         // Exact resolution works: this file's import is fine.
         if RESOLVE_SUFFIXES
             .iter()
             .any(|s| is_file(repo, &format!("{target}{s}")))
         {
-            continue;
+            return;
         }
         let mut real = None;
         for s in RESOLVE_SUFFIXES {
@@ -559,7 +729,7 @@ fn js_import_case(
             }
         }
         let Some((real_path, suffix)) = real else {
-            continue;
+            return;
         };
         let real_target = &real_path[..real_path.len() - suffix.len()];
         // Rebuild the specifier: keep its `./`/`../` prefix, take the real case of the rest.
@@ -571,28 +741,28 @@ fn js_import_case(
         let tail_len = spec.split('/').count() - up;
         let real_parts: Vec<&str> = real_target.split('/').collect();
         if real_parts.len() < tail_len {
-            continue;
+            return;
         }
         let new_tail = real_parts[real_parts.len() - tail_len..].join("/");
         let new_spec = format!("{}/{new_tail}", prefix.join("/"));
         if new_spec == spec || !new_spec.eq_ignore_ascii_case(spec) {
-            continue;
+            return;
         }
-        match &fixed_to {
+        match &self.fixed_to {
             Some(x) if *x != new_spec => {
-                out.notes.push(format!("recipe import-case: {spec:?} resolves differently from different files; nothing done"));
+                self.ambiguous = true;
                 return;
             }
-            _ => fixed_to = Some(new_spec.clone()),
+            _ => self.fixed_to = Some(new_spec.clone()),
         }
-        resolved_file = real_path.clone();
+        self.resolved_file = real_path.clone();
         for (n, line) in text.split('\n').enumerate() {
             let line = line.trim_end_matches('\r');
             let is_import = line.contains("import")
                 || line.contains("require")
                 || line.contains("from ")
                 || line.contains("export");
-            if !is_import || !quoted.iter().any(|q| line.contains(q.as_str())) {
+            if !is_import || !self.quoted.iter().any(|q| line.contains(q.as_str())) {
                 continue;
             }
             let mut new_line = line.to_string();
@@ -600,8 +770,8 @@ fn js_import_case(
                 new_line = new_line.replace(&format!("{q}{spec}{q}"), &format!("{q}{new_spec}{q}"));
             }
             let ln = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            edits.push(Edit::ReplaceLines {
-                path: f.clone(),
+            self.edits.push(Edit::ReplaceLines {
+                path: f.to_string(),
                 start_line: ln,
                 end_line: ln,
                 expected: line.to_string(),
@@ -609,7 +779,18 @@ fn js_import_case(
             });
         }
     }
-    if let (Some(new_spec), false) = (fixed_to, edits.is_empty()) {
+
+    /// The instruction (or the note saying why there is none).
+    fn finish(self, out: &mut RecipeOutput) {
+        let spec = self.spec;
+        if self.ambiguous {
+            out.notes.push(format!("recipe import-case: {spec:?} resolves differently from different files; nothing done"));
+            return;
+        }
+        let (Some(new_spec), false) = (self.fixed_to, self.edits.is_empty()) else {
+            return;
+        };
+        let (evidence, resolved_file) = (self.evidence, self.resolved_file);
         out.instructions.push(Instruction {
             summary: clip_summary(
                 &format!(
@@ -617,69 +798,77 @@ fn js_import_case(
                 ),
             ),
             source: Some("recipe:import-case".into()),
-            edits,
+            edits: self.edits,
         });
     }
 }
 
-fn py_import_case(
-    repo: &Path,
-    files: &[String],
-    module: &str,
-    evidence: &str,
-    out: &mut RecipeOutput,
-) {
-    let rel = module.replace('.', "/");
-    for root in ["", "src/"] {
-        let exact = [
-            format!("{root}{rel}.py"),
-            format!("{root}{rel}/__init__.py"),
-        ];
-        if exact.iter().any(|p| is_file(repo, p)) {
-            return;
-        }
-    }
-    let mut real = None;
-    for root in ["", "src/"] {
-        for suffix in [".py", "/__init__.py"] {
-            if let Some(r) = resolve_case_insensitive(repo, &format!("{root}{rel}{suffix}")) {
-                let r = r.strip_prefix(root).unwrap_or(&r).to_string();
-                real = Some(r[..r.len() - suffix.len()].replace('/', "."));
-                break;
+/// One failing Python module whose files exist in another letter case, and the edits found
+/// for it so far.
+struct PyCase<'a> {
+    module: &'a str,
+    evidence: &'a str,
+    new_module: String,
+    line_re: Regex,
+    edits: Vec<Edit>,
+}
+
+impl<'a> PyCase<'a> {
+    /// `None` when the module resolves exactly (at the root or under `src/`), or no module
+    /// of another letter case exists.
+    fn new(repo: &Path, module: &'a str, evidence: &'a str) -> Option<Self> {
+        let rel = module.replace('.', "/");
+        for root in ["", "src/"] {
+            let exact = [
+                format!("{root}{rel}.py"),
+                format!("{root}{rel}/__init__.py"),
+            ];
+            if exact.iter().any(|p| is_file(repo, p)) {
+                return None;
             }
         }
-        if real.is_some() {
-            break;
+        let mut real = None;
+        'roots: for root in ["", "src/"] {
+            for suffix in [".py", "/__init__.py"] {
+                if let Some(r) = resolve_case_insensitive(repo, &format!("{root}{rel}{suffix}")) {
+                    let r = r.strip_prefix(root).unwrap_or(&r).to_string();
+                    real = Some(r[..r.len() - suffix.len()].replace('/', "."));
+                    break 'roots;
+                }
+            }
         }
+        let new_module = real?;
+        if new_module == module || !new_module.eq_ignore_ascii_case(module) {
+            return None;
+        }
+        Some(PyCase {
+            module,
+            evidence,
+            new_module,
+            line_re: py_import_line_re(module)?,
+            edits: Vec::new(),
+        })
     }
-    let Some(new_module) = real else { return };
-    if new_module == module || !new_module.eq_ignore_ascii_case(module) {
-        return;
-    }
-    let Some(line_re) = py_import_line_re(module) else {
-        return;
-    };
-    let mut edits = Vec::new();
-    for f in files {
-        let Some(text) = read_small(repo, f) else {
-            continue;
-        };
-        if !text.contains(module) {
-            continue;
+
+    /// Adds the edits fixing the module's letter case in one source file `f` (its `text`).
+    fn scan(&mut self, f: &str, text: &str) {
+        if !text.contains(self.module) {
+            return;
         }
         for (n, line) in text.split('\n').enumerate() {
             let line = line.trim_end_matches('\r');
-            if !line_re.is_match(line) {
+            if !self.line_re.is_match(line) {
                 continue;
             }
-            let new_line = line_re
+            let new_line = self
+                .line_re
                 .replace(line, |c: &regex::Captures| {
-                    c[1].replacen(module, &new_module, 1)
+                    c[1].replacen(self.module, &self.new_module, 1)
                 })
                 .into_owned();
             let ln = u32::try_from(n + 1).unwrap_or(u32::MAX);
-            edits.push(Edit::ReplaceLines {
-                path: f.clone(),
+            self.edits.push(Edit::ReplaceLines {
+                path: f.to_string(),
                 start_line: ln,
                 end_line: ln,
                 expected: line.to_string(),
@@ -687,13 +876,19 @@ fn py_import_case(
             });
         }
     }
-    if !edits.is_empty() {
+
+    /// The instruction, when any file imports the module.
+    fn finish(self, out: &mut RecipeOutput) {
+        if self.edits.is_empty() {
+            return;
+        }
+        let (module, new_module, evidence) = (self.module, &self.new_module, self.evidence);
         out.instructions.push(Instruction {
             summary: clip_summary(
                 &format!("Fix the letter case of Python import {module:?} to {new_module:?}: the log says no module is named so ({evidence}); the module's files use that case."),
             ),
             source: Some("recipe:import-case".into()),
-            edits,
+            edits: self.edits,
         });
     }
 }
@@ -747,7 +942,7 @@ pub fn playwright_timeout(repo: &Path, lines: &[EvidenceLine], cap: u64, out: &m
             if let (Some(file), Ok(line)) =
                 (map_to_repo(repo, p.as_str()), n.as_str().parse::<usize>())
             {
-                frame = Some((file, line, l.origin.clone()));
+                frame = Some((file, line));
                 break;
             }
         }
@@ -755,7 +950,7 @@ pub fn playwright_timeout(repo: &Path, lines: &[EvidenceLine], cap: u64, out: &m
             break;
         }
     }
-    let Some((file, line_no, origin)) = frame else {
+    let Some((file, line_no)) = frame else {
         return;
     };
     let Some(text) = read_small(repo, &file) else {
@@ -792,8 +987,8 @@ pub fn playwright_timeout(repo: &Path, lines: &[EvidenceLine], cap: u64, out: &m
     out.instructions.push(Instruction {
         summary: clip_summary(
             &format!(
-                "Raise the locator wait timeout at {file}:{line_no} from {expired} ms to {new_ms} ms (policy cap {cap} ms): the log says the wait timed out ({origin}: {}).",
-                clip(&lines[pos].text, 200)
+                "Raise the locator wait timeout at {file}:{line_no} from {expired} ms to {new_ms} ms (policy cap {cap} ms): the log says the wait timed out ({}).",
+                quote_evidence(&lines[pos])
             ),
         ),
         source: Some("recipe:playwright-timeout".into()),
@@ -913,4 +1108,126 @@ pub fn files_wanted(repo: &Path, listing: &[String], lines: &[EvidenceLine]) -> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "ghp_0123456789abcdefghijklmnopqrstuvwxyZ";
+
+    fn log<R: Read>(reader: R, numbers: LineNumbers) -> EvidenceLog<R> {
+        EvidenceLog {
+            label: "job.log".into(),
+            numbers,
+            format: None,
+            reader,
+        }
+    }
+
+    #[test]
+    fn a_stream_keeps_its_end_and_numbers_lines_from_its_start() {
+        let text: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
+        let tail = read_tail(text.as_bytes(), 100);
+        let kept = String::from_utf8(tail.bytes).expect("utf8");
+        assert!(kept.ends_with("line 1000\n"), "{kept}");
+        assert!(kept.len() <= 100 && kept.starts_with("line "), "{kept}");
+        let first: u64 = kept["line ".len()..kept.find('\n').expect("nl")]
+            .parse()
+            .expect("n");
+        assert_eq!(tail.lines_before + 1, first, "the cut line is dropped");
+        assert!(tail.complete);
+        // Shorter than the cap: all of it.
+        let tail = read_tail(&b"a\nb"[..], 100);
+        assert_eq!(
+            (tail.bytes.as_slice(), tail.lines_before),
+            (&b"a\nb"[..], 0)
+        );
+    }
+
+    #[test]
+    fn log_lines_are_numbered_from_either_end_and_redacted() {
+        let text =
+            format!("2024-01-01T00:00:00.0000000Z one\nCannot find module './Util' {TOKEN}\nthree");
+        for numbers in [LineNumbers::FirstIs(41), LineNumbers::LastIs(43)] {
+            let mut log = log(text.as_bytes(), numbers);
+            log.format = Some(LogFormat::RawGithub);
+            let lines = evidence_lines(&[], &[], [log]);
+            let got: Vec<(&str, &str)> = lines
+                .iter()
+                .map(|l| (l.origin.as_str(), l.text.as_str()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    ("job.log:41", "one"),
+                    (
+                        "job.log:42",
+                        "Cannot find module './Util' [REDACTED:github-pat]"
+                    ),
+                    ("job.log:43", "three"),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn findings_tests_and_key_blocks_are_redacted() {
+        let finding: Finding = serde_json::from_value(serde_json::json!({
+            "rule": "r", "category": "unknown", "log": "a.log", "line_start": 3, "line_end": 3,
+            "rank": 1, "score": 1.0, "excerpt": format!("token {TOKEN}"),
+        }))
+        .expect("finding");
+        let test: FailedTest = serde_json::from_value(serde_json::json!({
+            "name": "t", "report": "r.xml", "message": format!("Authorization: Bearer {TOKEN}"),
+        }))
+        .expect("test");
+        let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAzbase64secretline\n-----END RSA PRIVATE KEY-----\n";
+        let lines = evidence_lines(
+            &[finding],
+            &[test],
+            [log(key.as_bytes(), LineNumbers::FirstIs(1))],
+        );
+        let all: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
+        assert!(
+            !all.contains(TOKEN) && !all.contains("base64secretline"),
+            "{all}"
+        );
+        assert_eq!(lines.len(), 5, "{lines:?}");
+    }
+
+    #[test]
+    fn a_big_file_is_read_from_its_tail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.log");
+        let mut text = String::from("Cannot find module './First'\n");
+        let filler = "x".repeat(99) + "\n";
+        while text.len() as u64 <= MAX_LOG_SCAN_BYTES + 1000 {
+            text.push_str(&filler);
+        }
+        text.push_str("Cannot find module './Last'\n");
+        std::fs::write(&path, &text).expect("write");
+        let info = LogInfo {
+            path: path.display().to_string(),
+            bytes: text.len() as u64,
+            lines: text.matches('\n').count() as u64,
+            sha256: String::new(),
+            format: LogFormat::Plain,
+        };
+        let opened = EvidenceLog::open(&info).expect("open");
+        assert_eq!(opened.numbers, LineNumbers::LastIs(info.lines));
+        let lines = evidence_lines(&[], &[], [opened]);
+        let last = lines.last().expect("lines");
+        assert_eq!(last.origin, format!("{}:{}", info.path, info.lines));
+        assert_eq!(last.text, "Cannot find module './Last'");
+        assert!(lines.iter().all(|l| !l.text.contains("First")));
+        assert!(lines
+            .iter()
+            .all(|l| l.text.len() == 99 || l.text.contains("Last")));
+        // The file changed since the context was written: read from the start.
+        let mut changed = info.clone();
+        changed.bytes += 1;
+        let opened = EvidenceLog::open(&changed).expect("open");
+        assert_eq!(opened.numbers, LineNumbers::FirstIs(1));
+    }
 }

@@ -59,7 +59,6 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, DiffRefusal> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut i = 0;
     let mut files = Vec::new();
-    let mut new_mode_ok: Option<bool> = None;
     while i < lines.len() {
         let line = lines[i];
         let bare = line.trim_end_matches(['\n', '\r']);
@@ -79,7 +78,6 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, DiffRefusal> {
                     ),
                 ));
             }
-            new_mode_ok = Some(true);
             i += 1;
             continue;
         }
@@ -144,7 +142,6 @@ pub fn parse(text: &str) -> Result<Vec<FilePatch>, DiffRefusal> {
                 }
                 _ => {}
             }
-            let _ = new_mode_ok.take();
             i += 2;
             let mut hunks = Vec::new();
             while i < lines.len() && lines[i].starts_with("@@") {

@@ -29,12 +29,6 @@ pub const REMOVED_ENV: &[&str] = &[
     "GITHUB_STEP_SUMMARY",
 ];
 
-/// Test ids that can be passed as arguments: not empty, at most 512 bytes, no control
-/// characters, and not starting with `-` (an id must not become an option of the runner).
-pub fn usable_test_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 512 && !id.starts_with('-') && !id.chars().any(char::is_control)
-}
-
 /// Runs `argv` in `cwd` with `timeout` through the same bounded runner self-heal uses
 /// ([`crate::heal::process::run_bounded`]): its own process group, killed as a group at the
 /// timeout, standard input empty, the last [`OUTPUT_TAIL_BYTES`] of combined output kept and
@@ -142,9 +136,24 @@ mod tests {
 
     #[test]
     fn hostile_ids_are_not_options() {
-        assert!(usable_test_id("tests/a.spec.ts:12"));
-        assert!(usable_test_id("x; touch pwned"));
-        assert!(!usable_test_id("--config=evil.js"));
-        assert!(!usable_test_id("a\nb"));
+        use crate::artifact::check_test_id;
+        assert!(check_test_id("tests/a.spec.ts:12").is_ok());
+        assert!(check_test_id("tests/test_x.py::test_y[a-b]").is_ok());
+        assert!(
+            check_test_id("x; touch pwned").is_ok(),
+            "argv, never a shell"
+        );
+        for bad in [
+            "",
+            "--config=evil.js",
+            "-x",
+            "@args.txt",
+            "+x",
+            "a\nb",
+            "a\0b",
+            &"a".repeat(513),
+        ] {
+            assert!(check_test_id(bad).is_err(), "{bad:?}");
+        }
     }
 }

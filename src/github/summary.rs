@@ -4,7 +4,7 @@
 //! run inside them, and table cells escape `|`, `<`, `>` and `&` and fold newlines, so a log
 //! line can neither close a block nor inject HTML.
 
-use crate::artifact::{Context, Decision, Finding};
+use crate::artifact::{Context, Decision, Finding, FixMetadata};
 
 /// How many evidence blocks summaries show.
 pub const TOP_EVIDENCE: usize = 3;
@@ -59,6 +59,42 @@ pub fn code_block(text: &str, lang: &str) -> String {
     format!("{fence}{lang}\n{}\n{fence}\n", body.trim_end_matches('\n'))
 }
 
+/// An inline code span around untrusted text, for prose (not for a table cell, where GFM
+/// splits on `|` even inside code spans). CommonMark shows a code span's text literally
+/// (no entity or backslash decoding), so the text is not escaped: control, invisible and
+/// bidirectional-override characters are dropped, the backtick fence is longer than any run
+/// of backticks inside (so the text cannot close it), and the text is padded with one space
+/// on each side when it starts or ends with a backtick or with a space at both ends (CommonMark
+/// strips exactly one such space from each side). Empty text gives a span holding one space.
+pub fn code_span(text: &str) -> String {
+    let body: String = text
+        .chars()
+        .filter(|c| !c.is_control() && !crate::fix::path::is_invisible_or_bidi(*c))
+        .collect();
+    if body.is_empty() {
+        return "` `".into();
+    }
+    let mut longest = 0usize;
+    let mut run = 0usize;
+    for c in body.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = body.starts_with('`')
+        || body.ends_with('`')
+        || (body.starts_with(' ') && body.ends_with(' ') && body.chars().any(|c| c != ' '));
+    if pad {
+        format!("{fence} {body} {fence}")
+    } else {
+        format!("{fence}{body}{fence}")
+    }
+}
+
 /// `log:line` or `log:start-end` for a finding (1-based lines of the original log).
 pub fn finding_location(f: &Finding) -> String {
     if f.line_start == f.line_end {
@@ -92,15 +128,17 @@ pub fn context_markdown(ctx: &Context) -> String {
     }
     for f in top {
         let source = match (&f.file, f.file_line) {
-            (Some(file), Some(line)) => format!(" · source `{}:{line}`", cell(file)),
-            (Some(file), None) => format!(" · source `{}`", cell(file)),
+            (Some(file), Some(line)) => {
+                format!(" · source {}", code_span(&format!("{file}:{line}")))
+            }
+            (Some(file), None) => format!(" · source {}", code_span(file)),
             _ => String::new(),
         };
         md.push_str(&format!(
-            "**#{} `{}`** — rule `{}` ({}){}\n\n",
+            "**#{} {}** — rule {} ({}){}\n\n",
             f.rank,
-            cell(&finding_location(f)),
-            cell(&f.rule),
+            code_span(&finding_location(f)),
+            code_span(&f.rule),
             f.category,
             source
         ));
@@ -199,6 +237,38 @@ pub fn report_markdown(r: &crate::artifact::HealReport) -> String {
     s
 }
 
+/// The job summary section for fix-agent metadata: the guardrail table (and refusals) of
+/// [`crate::fix::pr::guardrails_markdown`], the validation, whether a manual review is needed
+/// and why, and the names of the patch and metadata files.
+pub fn fix_markdown(m: &FixMetadata) -> String {
+    let mut s = String::from("### ci-remedy fix-agent\n\n");
+    s.push_str(&crate::fix::pr::guardrails_markdown(
+        &m.guardrails,
+        m.patch_bytes,
+        &m.risk,
+    ));
+    s.push_str(&format!(
+        "\n**Validation:** {}",
+        m.validation.status.as_str()
+    ));
+    if let Some(c) = m.validation.exit_code {
+        s.push_str(&format!(" (exit code {c})"));
+    }
+    s.push_str(&format!(
+        " · **needs manual review:** {}\n",
+        if m.needs_manual_review { "yes" } else { "no" }
+    ));
+    for r in &m.review_reasons {
+        s.push_str(&format!("- {}\n", cell(r)));
+    }
+    s.push_str(&format!(
+        "\nPatch: {} · metadata: {}\n",
+        code_span(&m.patch_file),
+        code_span(&format!("metadata-{}.json", m.run.run_id_for_file_name()))
+    ));
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +278,57 @@ mod tests {
         let b = code_block("a\n```\n<script>", "text");
         assert!(b.starts_with("````text\n"));
         assert!(b.ends_with("\n````\n"));
+    }
+
+    /// The text CommonMark shows for a code span (spec 6.1): the content between the opening
+    /// backtick run and the next run of the same length, one space stripped from each side
+    /// when both ends are spaces and it is not all spaces. None: no such closing run.
+    fn rendered_code_span(md: &str) -> Option<String> {
+        let open = md.chars().take_while(|c| *c == '`').count();
+        let rest = &md[open..];
+        let mut i = 0;
+        let bytes = rest.as_bytes();
+        while i < bytes.len() {
+            if bytes[i] == b'`' {
+                let run = bytes[i..].iter().take_while(|b| **b == b'`').count();
+                if run == open {
+                    let mut content = rest[..i].to_string();
+                    if content.len() >= 2
+                        && content.starts_with(' ')
+                        && content.ends_with(' ')
+                        && content.chars().any(|c| c != ' ')
+                    {
+                        content = content[1..content.len() - 1].to_string();
+                    }
+                    return (i + run == rest.len()).then_some(content);
+                }
+                i += run;
+            } else {
+                i += 1;
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn code_spans_show_the_text_literally() {
+        for text in [
+            "__tests__/test_utils.py",
+            "a`b",
+            "`x`",
+            "``",
+            " padded ",
+            "a & <b> &amp; \\_ @user | x",
+            "  ",
+        ] {
+            let span = code_span(text);
+            assert_eq!(rendered_code_span(&span).as_deref(), Some(text), "{span}");
+        }
+        assert_eq!(code_span("__init__.py"), "`__init__.py`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x`"), "`` `x` ``");
+        assert_eq!(code_span("a\nb\u{202e}c\u{200b}"), "`abc`");
+        assert_eq!(code_span(""), "` `");
     }
 
     #[test]

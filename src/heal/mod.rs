@@ -29,15 +29,16 @@ pub const MAX_RERUN_TEST_BYTES: usize = 64 * 1024;
 /// test's `id`, else its `name`, verbatim.
 ///
 /// Errors (with a sentence saying why) when there are none, more than [`MAX_RERUN_TESTS`] or
-/// [`MAX_RERUN_TEST_BYTES`], or when an id is empty, contains a NUL byte or starts with `-`
-/// (the test runner could read it as an option such as `--config=…`).
+/// [`MAX_RERUN_TEST_BYTES`], or when an id fails [`crate::artifact::check_test_id`] (empty,
+/// too long, a control character, a leading `-`, `@` or `+` the runner could read as an
+/// option or an argument file).
 pub fn failed_test_ids(context: &Context) -> Result<Vec<String>, String> {
     let mut ids: Vec<String> = Vec::new();
     for t in &context.tests.failed {
         let id = t.id.as_deref().unwrap_or(&t.name);
-        if id.is_empty() || id.contains('\0') || id.starts_with('-') {
+        if let Err(why) = crate::artifact::check_test_id(id) {
             return Err(format!(
-                "failed test id {:?} is empty, contains a NUL byte or starts with `-`",
+                "failed test id {:?} {why}",
                 crate::cli::one_line(&id.chars().take(80).collect::<String>())
             ));
         }
