@@ -410,6 +410,43 @@ fn pr_mode_picks_the_newest_run_with_an_artifact_and_from_dir_works_offline() {
 }
 
 #[test]
+fn from_dir_refuses_a_file_name_that_would_print_a_workflow_command() {
+    let (repo, base) = repo();
+    let (patch, f, a, r) = make_patch(repo.path(), "tests/login.spec.ts", SPEC_AFTER);
+    // A downloaded directory whose patch file name carries a newline and a workflow command;
+    // the metadata names it, so every other check agrees.
+    let name = "patch-7\n::warning::pwned.diff";
+    let mut meta = metadata(&patch, (f, a, r), &base, "7", "test_only");
+    meta.patch_file = name.into();
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join(name), &patch).expect("write");
+    std::fs::write(
+        dir.path().join("metadata-7.json"),
+        serde_json::to_vec(&meta).expect("json"),
+    )
+    .expect("write");
+    let out = tempfile::tempdir().expect("out");
+    let o = gh_bin(BIN, None)
+        .arg("--from-dir")
+        .arg(dir.path())
+        .arg("--repo-dir")
+        .arg(repo.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !stdout.lines().any(|l| l.trim_start().starts_with("::")),
+        "{stdout}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("unsafe entry name"), "{stderr}");
+    assert!(!out.path().join("fix-agent").exists());
+}
+
+#[test]
 fn no_token_is_a_clear_error() {
     let (repo, _) = repo();
     let o = gh_bin(BIN, None)

@@ -154,7 +154,10 @@ fn run(args: &Args, policy: &Policy) -> Result<u8, FetchError> {
         .map_err(|e| failed(e.to_string(), "check that --out is writable"))?;
     write_atomic(&dir.join(&files.metadata_name), &files.metadata)
         .map_err(|e| failed(e.to_string(), "check that --out is writable"))?;
-    println!("patch: {}", patch_path.display());
+    print!(
+        "{}",
+        quote_untrusted(&patch_path.display().to_string(), "patch: ")
+    );
     if args.apply {
         apply(args, &v, &patch_path)?;
     }

@@ -172,13 +172,19 @@ pub struct FixArtifact {
     pub metadata: Vec<u8>,
 }
 
-/// Picks the fix-agent files from zip entries. The artifact `fix-agent-apply` uploads holds
-/// exactly `patch-*.diff`, `metadata-*.json` and optionally `input.json`, at its root; any
-/// other entry (a second patch, a nested file, a script) is refused.
+/// Picks the fix-agent files from zip entries (or the files of a downloaded directory). The
+/// artifact `fix-agent-apply` uploads holds exactly `patch-*.diff`, `metadata-*.json` and
+/// optionally `input.json`, at its root; any other entry (a second patch, a nested file, a
+/// script) is refused, and so is any name [`safe_entry_name`] refuses.
 pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ZipProblem> {
     let mut patch = None;
     let mut metadata = None;
     for (name, data) in entries {
+        // The gate a zip and a downloaded directory share: a name is printed and used as a
+        // file name later, so a newline (a workflow command on stdout) or `..` never passes.
+        if !safe_entry_name(&name) {
+            return Err(ZipProblem::UnsafeName(name));
+        }
         let is = |pre: &str, ext: &str| {
             name.starts_with(pre) && name.ends_with(ext) && !name.contains('/')
         };
@@ -262,6 +268,15 @@ mod tests {
         assert!(matches!(
             fix_artifact(read_zip(&z).expect("zip")),
             Err(ZipProblem::Missing(_))
+        ));
+        // The files of a downloaded directory pass the same name check.
+        let entries = vec![
+            ("patch-1\n::warning::x.diff".to_string(), b"d".to_vec()),
+            ("metadata-1.json".to_string(), b"{}".to_vec()),
+        ];
+        assert!(matches!(
+            fix_artifact(entries),
+            Err(ZipProblem::UnsafeName(_))
         ));
     }
 }
