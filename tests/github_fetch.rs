@@ -152,7 +152,8 @@ fn tampered_patch_sha_mismatch_is_refused() {
 fn traversal_and_extra_entries_are_refused() {
     let (repo, base) = repo();
     let (good, _) = good_artifact(repo.path(), &base);
-    let entries = ci_remedy::github::api::artifacts::read_zip(&good).expect("zip");
+    use ci_remedy::github::api::artifacts::{read_zip, EntryUse};
+    let entries = read_zip(&good, |_| EntryUse::Read).expect("zip");
     let get = |n: &str| {
         entries
             .iter()

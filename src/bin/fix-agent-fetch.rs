@@ -9,7 +9,7 @@ use clap::Parser;
 use ci_remedy::artifact::write_atomic;
 use ci_remedy::cli::{exit, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::fix::recheck::{verify_artifact, Verified};
-use ci_remedy::github::api::artifacts::{self, fix_artifact, read_zip, FixArtifact};
+use ci_remedy::github::api::artifacts::{self, fix_artifact, read_fix_zip, FixArtifact};
 use ci_remedy::github::api::types::{Artifact, Pull};
 use ci_remedy::github::api::{ApiError, GitHub, Repo};
 use ci_remedy::github::commands::quote_untrusted;
@@ -228,13 +228,7 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
         ),
         other => other.into(),
     })?;
-    let entries = read_zip(&zip).map_err(|e| {
-        failed(
-            e.to_string(),
-            "the artifact is not what fix-agent-apply uploads; do not use it",
-        )
-    })?;
-    let files = fix_artifact(entries).map_err(|e| {
+    let files = read_fix_zip(&zip).map_err(|e| {
         failed(
             e.to_string(),
             "the artifact is not what fix-agent-apply uploads; do not use it",

@@ -11,6 +11,8 @@ use super::{check_sha, ApiError, GitHub, Repo, MAX_PAGES};
 pub const MAX_ARTIFACT_ZIP_BYTES: usize = 16 * 1024 * 1024;
 /// The largest single entry read from a zip (uncompressed): 8 MiB.
 pub const MAX_ENTRY_BYTES: u64 = 8 * 1024 * 1024;
+/// The most bytes read from one zip in all (uncompressed): 32 MiB.
+pub const MAX_TOTAL_BYTES: u64 = 32 * 1024 * 1024;
 /// The most entries a zip may have.
 pub const MAX_ENTRIES: usize = 256;
 
@@ -109,10 +111,27 @@ pub fn safe_entry_name(name: &str) -> bool {
             .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
-/// Reads every file entry of a zip in memory: `(name, bytes)` in archive order. Directory
-/// entries are skipped (their names are still checked). Every name is checked with
-/// [`safe_entry_name`] before anything is read.
-pub fn read_zip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ZipProblem> {
+/// What [`read_zip`] does with a file entry, decided from its name before it is inflated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryUse {
+    /// Inflate it and return it.
+    Read,
+    /// Leave it packed (it costs nothing).
+    Skip,
+    /// Refuse the whole zip ([`ZipProblem::Extra`]).
+    Refuse,
+}
+
+/// Reads the file entries of a zip that `select` wants, in memory: `(name, bytes)` in
+/// archive order. First, without inflating anything, every entry name (directories too) is
+/// checked with [`safe_entry_name`], `select` is asked about each file entry, and the sizes
+/// the zip declares for the wanted ones are checked against [`MAX_ENTRY_BYTES`] each and
+/// [`MAX_TOTAL_BYTES`] in all; then only the wanted entries are inflated, each read stopping
+/// at those caps whatever its declared size.
+pub fn read_zip(
+    bytes: &[u8],
+    select: impl Fn(&str) -> EntryUse,
+) -> Result<Vec<(String, Vec<u8>)>, ZipProblem> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
     if zip.len() > MAX_ENTRIES {
@@ -121,6 +140,8 @@ pub fn read_zip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ZipProblem> {
             zip.len()
         )));
     }
+    let mut wanted = Vec::new();
+    let mut declared = 0u64;
     for i in 0..zip.len() {
         let f = zip
             .by_index_raw(i)
@@ -129,15 +150,13 @@ pub fn read_zip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ZipProblem> {
         if !safe_entry_name(&name) || f.enclosed_name().is_none() {
             return Err(ZipProblem::UnsafeName(name));
         }
-    }
-    let mut out = Vec::new();
-    for i in 0..zip.len() {
-        let f = zip
-            .by_index(i)
-            .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
-        let name = f.name().to_string();
         if f.is_dir() {
             continue;
+        }
+        match select(&name) {
+            EntryUse::Skip => continue,
+            EntryUse::Refuse => return Err(ZipProblem::Extra(name)),
+            EntryUse::Read => {}
         }
         if f.size() > MAX_ENTRY_BYTES {
             return Err(ZipProblem::TooLarge(format!(
@@ -145,18 +164,38 @@ pub fn read_zip(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ZipProblem> {
                 f.size()
             )));
         }
-        let mut data = Vec::new();
-        f.take(MAX_ENTRY_BYTES + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| ZipProblem::Corrupt(format!("{name}: {e}")))?;
-        if data.len() as u64 > MAX_ENTRY_BYTES {
+        declared = declared.saturating_add(f.size());
+        if declared > MAX_TOTAL_BYTES {
             return Err(ZipProblem::TooLarge(format!(
-                "{name} is more than {MAX_ENTRY_BYTES} bytes"
+                "the entries to read hold more than {MAX_TOTAL_BYTES} bytes"
             )));
         }
+        wanted.push((i, name));
+    }
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for (i, name) in wanted {
+        let f = zip
+            .by_index(i)
+            .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+        let cap = MAX_ENTRY_BYTES.min(MAX_TOTAL_BYTES - total);
+        let data = read_capped(f, cap).map_err(|e| ZipProblem::Corrupt(format!("{name}: {e}")))?;
+        let Some(data) = data else {
+            return Err(ZipProblem::TooLarge(format!(
+                "{name} inflates to more than its declared size allows ({cap} bytes left)"
+            )));
+        };
+        total += data.len() as u64;
         out.push((name, data));
     }
     Ok(out)
+}
+
+/// Reads at most `cap` bytes: `None` when there is more.
+fn read_capped(r: impl Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut data = Vec::new();
+    r.take(cap.saturating_add(1)).read_to_end(&mut data)?;
+    Ok((data.len() as u64 <= cap).then_some(data))
 }
 
 /// The files of a fix-agent artifact.
@@ -172,10 +211,26 @@ pub struct FixArtifact {
     pub metadata: Vec<u8>,
 }
 
+/// Which entries of a fix-agent artifact are read: `patch-*.diff` and `metadata-*.json` at
+/// its root. `input.json` (fix-agent-prepare's) and `pr-result-*.json` (fix-agent-pr's result,
+/// which lands in the same directory with the default `--out`) are ci-remedy's own files and
+/// are skipped, never read; anything else is refused.
+pub fn fix_entry_use(name: &str) -> EntryUse {
+    let is =
+        |pre: &str, ext: &str| name.starts_with(pre) && name.ends_with(ext) && !name.contains('/');
+    if is("patch-", ".diff") || is("metadata-", ".json") {
+        EntryUse::Read
+    } else if name == "input.json" || is("pr-result-", ".json") {
+        EntryUse::Skip
+    } else {
+        EntryUse::Refuse
+    }
+}
+
 /// Picks the fix-agent files from zip entries (or the files of a downloaded directory). The
 /// artifact `fix-agent-apply` uploads holds exactly `patch-*.diff`, `metadata-*.json` and
-/// optionally `input.json`, at its root; any other entry (a second patch, a nested file, a
-/// script) is refused, and so is any name [`safe_entry_name`] refuses.
+/// optionally `input.json`, at its root ([`fix_entry_use`]); any other entry (a second patch,
+/// a nested file, a script) is refused, and so is any name [`safe_entry_name`] refuses.
 pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ZipProblem> {
     let mut patch = None;
     let mut metadata = None;
@@ -185,18 +240,20 @@ pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ZipP
         if !safe_entry_name(&name) {
             return Err(ZipProblem::UnsafeName(name));
         }
-        let is = |pre: &str, ext: &str| {
-            name.starts_with(pre) && name.ends_with(ext) && !name.contains('/')
-        };
-        if is("patch-", ".diff") && patch.is_none() {
-            patch = Some((name, data));
-        } else if is("metadata-", ".json") && metadata.is_none() {
-            metadata = Some((name, data));
-        } else if name == "input.json" {
-            continue;
+        match fix_entry_use(&name) {
+            EntryUse::Skip => continue,
+            EntryUse::Refuse => return Err(ZipProblem::Extra(name)),
+            EntryUse::Read => {}
+        }
+        let slot = if name.starts_with("patch-") {
+            &mut patch
         } else {
+            &mut metadata
+        };
+        if slot.is_some() {
             return Err(ZipProblem::Extra(name));
         }
+        *slot = Some((name, data));
     }
     let (patch_name, patch) = patch.ok_or_else(|| ZipProblem::Missing("patch-*.diff".into()))?;
     let (metadata_name, metadata) =
@@ -207,6 +264,12 @@ pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ZipP
         metadata_name,
         metadata,
     })
+}
+
+/// Reads a fix-agent artifact zip: [`read_zip`] with [`fix_entry_use`] (a refused entry stops
+/// it before anything is inflated), then [`fix_artifact`].
+pub fn read_fix_zip(bytes: &[u8]) -> Result<FixArtifact, ZipProblem> {
+    fix_artifact(read_zip(bytes, fix_entry_use)?)
 }
 
 #[cfg(test)]
@@ -222,6 +285,81 @@ mod tests {
             w.write_all(d).expect("write");
         }
         w.finish().expect("finish").into_inner()
+    }
+
+    /// A zip of stored (uncompressed) entries, so a test can damage an entry's bytes.
+    fn stored_zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (n, d) in entries {
+            w.start_file(*n, opts).expect("start");
+            w.write_all(d).expect("write");
+        }
+        w.finish().expect("finish").into_inner()
+    }
+
+    #[test]
+    fn the_total_is_capped_before_anything_is_inflated() {
+        // Five entries of 7 MiB: each under the entry cap, 35 MiB in all.
+        let big = vec![0u8; 7 * 1024 * 1024];
+        let names: Vec<String> = (0..5).map(|i| format!("report-{i}.json")).collect();
+        let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &big[..])).collect();
+        let z = zip_of(&entries);
+        assert!(
+            z.len() < 1024 * 1024,
+            "deflated zeros are small: {}",
+            z.len()
+        );
+        assert!(matches!(
+            read_zip(&z, |_| EntryUse::Read),
+            Err(ZipProblem::TooLarge(m)) if m.contains("more than 33554432 bytes")
+        ));
+        // Only what the caller wants counts.
+        let one = read_zip(&z, |n| {
+            if n == "report-0.json" {
+                EntryUse::Read
+            } else {
+                EntryUse::Skip
+            }
+        })
+        .expect("one entry");
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].1.len(), big.len());
+    }
+
+    #[test]
+    fn entries_not_wanted_are_never_inflated() {
+        let mut z = stored_zip_of(&[
+            ("report-1.json", b"{}"),
+            ("junk.bin", b"AAAAAAAAAAAAAAAAAAAAAAAA"),
+        ]);
+        // Damage junk.bin's data: reading it fails its CRC-32.
+        let at = z
+            .windows(24)
+            .position(|w| w == b"AAAAAAAAAAAAAAAAAAAAAAAA")
+            .expect("data");
+        z[at] = b'B';
+        assert!(matches!(
+            read_zip(&z, |_| EntryUse::Read),
+            Err(ZipProblem::Corrupt(_))
+        ));
+        let reports = |n: &str| {
+            if n.starts_with("report-") {
+                EntryUse::Read
+            } else {
+                EntryUse::Skip
+            }
+        };
+        assert_eq!(
+            read_zip(&z, reports).expect("skipped"),
+            vec![("report-1.json".to_string(), b"{}".to_vec())]
+        );
+        // A refused entry stops the read before anything is inflated.
+        assert_eq!(
+            read_zip(&z, fix_entry_use),
+            Err(ZipProblem::Extra("report-1.json".into()))
+        );
     }
 
     #[test]
@@ -246,29 +384,37 @@ mod tests {
 
     #[test]
     fn reads_and_refuses() {
-        let z = zip_of(&[("patch-1.diff", b"d"), ("metadata-1.json", b"{}")]);
-        let f = fix_artifact(read_zip(&z).expect("zip")).expect("artifact");
+        let all = |_: &str| EntryUse::Read;
+        let z = zip_of(&[
+            ("patch-1.diff", b"d"),
+            ("metadata-1.json", b"{}"),
+            ("input.json", b"{}"),
+        ]);
+        let f = read_fix_zip(&z).expect("artifact");
         assert_eq!(f.patch, b"d");
         let z = zip_of(&[("../evil", b"x")]);
-        assert!(matches!(read_zip(&z), Err(ZipProblem::UnsafeName(_))));
+        assert!(matches!(read_zip(&z, all), Err(ZipProblem::UnsafeName(_))));
         let z = zip_of(&[
             ("patch-1.diff", b"d"),
             ("metadata-1.json", b"{}"),
             ("run.sh", b"x"),
         ]);
+        assert_eq!(read_fix_zip(&z), Err(ZipProblem::Extra("run.sh".into())));
+        let z = zip_of(&[
+            ("patch-1.diff", b"d"),
+            ("patch-2.diff", b"d"),
+            ("metadata-1.json", b"{}"),
+        ]);
         assert_eq!(
-            fix_artifact(read_zip(&z).expect("zip")),
-            Err(ZipProblem::Extra("run.sh".into()))
+            read_fix_zip(&z),
+            Err(ZipProblem::Extra("patch-2.diff".into()))
         );
         assert!(matches!(
-            read_zip(b"PK\x03\x04garbage"),
+            read_zip(b"PK\x03\x04garbage", all),
             Err(ZipProblem::Corrupt(_))
         ));
         let z = zip_of(&[("metadata-1.json", b"{}")]);
-        assert!(matches!(
-            fix_artifact(read_zip(&z).expect("zip")),
-            Err(ZipProblem::Missing(_))
-        ));
+        assert!(matches!(read_fix_zip(&z), Err(ZipProblem::Missing(_))));
         // The files of a downloaded directory pass the same name check.
         let entries = vec![
             ("patch-1\n::warning::x.diff".to_string(), b"d".to_vec()),

@@ -5,7 +5,7 @@
 use crate::artifact::RunInfo;
 use crate::heal::PriorAttempts;
 
-use super::artifacts::{download, list_run_artifacts, read_zip};
+use super::artifacts::{download, list_run_artifacts, read_zip, EntryUse};
 use super::{artifacts, check_sha, ApiError, GitHub, Repo};
 
 /// The most earlier runs examined.
@@ -62,13 +62,10 @@ pub fn prior_attempts(
                     continue;
                 }
             };
-            match read_zip(&zip) {
+            match read_zip(&zip, report_entry) {
                 Ok(entries) => {
                     for (name, bytes) in entries {
-                        let base = name.rsplit('/').next().unwrap_or(&name);
-                        if base.starts_with("report-") && base.ends_with(".json") {
-                            prior.add_report(&format!("{shown}/{name}"), &bytes, run);
-                        }
+                        prior.add_report(&format!("{shown}/{name}"), &bytes, run);
                     }
                 }
                 Err(e) => prior.ignored.push(format!("{shown}: {e}")),
@@ -79,4 +76,14 @@ pub fn prior_attempts(
         "in the `{artifact_prefix}*` artifacts of {examined} earlier run(s) of this workflow (GitHub API)"
     ));
     Ok(prior)
+}
+
+/// Only the `report-*.json` entries (at any depth) of a self-heal artifact are inflated.
+fn report_entry(name: &str) -> EntryUse {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    if base.starts_with("report-") && base.ends_with(".json") {
+        EntryUse::Read
+    } else {
+        EntryUse::Skip
+    }
 }
