@@ -9,7 +9,7 @@ use clap::Parser;
 use ci_remedy::artifact::write_atomic;
 use ci_remedy::cli::{exit, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::fix::recheck::{verify_artifact, Verified};
-use ci_remedy::github::api::artifacts::{self, fix_artifact, read_fix_zip, FixArtifact};
+use ci_remedy::github::api::artifacts::{self, read_dir_artifact, read_fix_zip, FixArtifact};
 use ci_remedy::github::api::types::{Artifact, Pull};
 use ci_remedy::github::api::{ApiError, GitHub, Repo};
 use ci_remedy::github::commands::quote_untrusted;
@@ -122,7 +122,12 @@ fn main() -> ExitCode {
 fn run(args: &Args, policy: &Policy) -> Result<u8, FetchError> {
     let (files, origin) = match &args.from_dir {
         Some(dir) => (
-            read_dir_artifact(dir)?,
+            read_dir_artifact(dir).map_err(|e| {
+                failed(
+                    e.to_string(),
+                    "pass the directory `gh run download -n fix-agent-…` wrote; it must hold only the artifact's files",
+                )
+            })?,
             format!("directory {}", dir.display()),
         ),
         None => fetch(args)?,
@@ -248,47 +253,6 @@ fn unreachable_usage<T>() -> Result<T, FetchError> {
     Err(FetchError::Usage(
         "pass --run RUN_ID, --pr N or --from-dir DIR".into(),
     ))
-}
-
-/// Reads `patch-*.diff` and `metadata-*.json` from a downloaded artifact directory (regular
-/// files only, at most 8 MiB each, no other entries than `input.json`).
-fn read_dir_artifact(dir: &Path) -> Result<FixArtifact, FetchError> {
-    let rd = std::fs::read_dir(dir).map_err(|e| {
-        failed(
-            format!("cannot read {}: {e}", dir.display()),
-            "pass the directory `gh run download -n fix-agent-…` wrote",
-        )
-    })?;
-    let mut entries = Vec::new();
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ft = e
-            .file_type()
-            .map_err(|err| failed(format!("{name}: {err}"), "check the directory"))?;
-        if !ft.is_file() {
-            return Err(failed(
-                format!("{name:?} in {} is not a regular file", dir.display()),
-                "the directory must hold only the artifact's files",
-            ));
-        }
-        let len = e.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-        if len > artifacts::MAX_ENTRY_BYTES {
-            return Err(failed(
-                format!("{name} is larger than {} bytes", artifacts::MAX_ENTRY_BYTES),
-                "this is not a fix-agent artifact",
-            ));
-        }
-        let data = std::fs::read(e.path())
-            .map_err(|err| failed(format!("{name}: {err}"), "check the directory"))?;
-        entries.push((name, data));
-    }
-    entries.sort();
-    fix_artifact(entries).map_err(|e| {
-        failed(
-            e.to_string(),
-            "the directory must hold only the fix-agent artifact's files",
-        )
-    })
 }
 
 fn print_report(v: &Verified, origin: &str) {

@@ -3,6 +3,7 @@
 //! entry's own name.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use super::types::{Artifact, WorkflowRun};
 use super::{check_sha, ApiError, GitHub, Repo, MAX_PAGES};
@@ -75,24 +76,31 @@ pub fn download(gh: &GitHub, repo: &Repo, artifact: &Artifact) -> Result<Vec<u8>
     gh.download_redirect(&path, MAX_ARTIFACT_ZIP_BYTES)
 }
 
-/// Problems with an artifact zip.
+/// Problems with a fix-agent or self-heal artifact: its zip, or the directory it was
+/// downloaded into.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ZipProblem {
+pub enum ArtifactProblem {
     /// Not a readable zip (truncated, corrupted, unsupported compression).
     #[error("the artifact zip is corrupted: {0}")]
     Corrupt(String),
+    /// A directory that cannot be listed, or a file in it that cannot be read (`path: why`).
+    #[error("cannot read {0}")]
+    Io(String),
     /// An entry name that could escape a directory (`../`, absolute, backslash, drive, control
     /// characters).
-    #[error("the artifact zip has an unsafe entry name {0:?}")]
+    #[error("the artifact has an unsafe entry name {0:?}")]
     UnsafeName(String),
-    /// An entry larger than [`MAX_ENTRY_BYTES`], or too many entries.
-    #[error("the artifact zip is too large: {0}")]
+    /// A directory entry that is not a regular file (a symlink, a subdirectory).
+    #[error("the artifact's {0:?} is not a regular file")]
+    NotAFile(String),
+    /// An entry larger than [`MAX_ENTRY_BYTES`], too many bytes in all, or too many entries.
+    #[error("the artifact is too large: {0}")]
     TooLarge(String),
     /// An entry the artifact must not have.
-    #[error("the artifact zip has an unexpected entry {0:?}")]
+    #[error("the artifact has an unexpected entry {0:?}")]
     Extra(String),
     /// A required entry is missing.
-    #[error("the artifact zip has no {0}")]
+    #[error("the artifact has no {0}")]
     Missing(String),
 }
 
@@ -118,7 +126,7 @@ pub enum EntryUse {
     Read,
     /// Leave it packed (it costs nothing).
     Skip,
-    /// Refuse the whole zip ([`ZipProblem::Extra`]).
+    /// Refuse the whole zip ([`ArtifactProblem::Extra`]).
     Refuse,
 }
 
@@ -131,11 +139,11 @@ pub enum EntryUse {
 pub fn read_zip(
     bytes: &[u8],
     select: impl Fn(&str) -> EntryUse,
-) -> Result<Vec<(String, Vec<u8>)>, ZipProblem> {
+) -> Result<Vec<(String, Vec<u8>)>, ArtifactProblem> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+        .map_err(|e| ArtifactProblem::Corrupt(e.to_string()))?;
     if zip.len() > MAX_ENTRIES {
-        return Err(ZipProblem::TooLarge(format!(
+        return Err(ArtifactProblem::TooLarge(format!(
             "{} entries, at most {MAX_ENTRIES}",
             zip.len()
         )));
@@ -145,28 +153,28 @@ pub fn read_zip(
     for i in 0..zip.len() {
         let f = zip
             .by_index_raw(i)
-            .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+            .map_err(|e| ArtifactProblem::Corrupt(e.to_string()))?;
         let name = String::from_utf8_lossy(f.name_raw()).into_owned();
         if !safe_entry_name(&name) || f.enclosed_name().is_none() {
-            return Err(ZipProblem::UnsafeName(name));
+            return Err(ArtifactProblem::UnsafeName(name));
         }
         if f.is_dir() {
             continue;
         }
         match select(&name) {
             EntryUse::Skip => continue,
-            EntryUse::Refuse => return Err(ZipProblem::Extra(name)),
+            EntryUse::Refuse => return Err(ArtifactProblem::Extra(name)),
             EntryUse::Read => {}
         }
         if f.size() > MAX_ENTRY_BYTES {
-            return Err(ZipProblem::TooLarge(format!(
+            return Err(ArtifactProblem::TooLarge(format!(
                 "{name} is {} bytes, at most {MAX_ENTRY_BYTES}",
                 f.size()
             )));
         }
         declared = declared.saturating_add(f.size());
         if declared > MAX_TOTAL_BYTES {
-            return Err(ZipProblem::TooLarge(format!(
+            return Err(ArtifactProblem::TooLarge(format!(
                 "the entries to read hold more than {MAX_TOTAL_BYTES} bytes"
             )));
         }
@@ -177,11 +185,12 @@ pub fn read_zip(
     for (i, name) in wanted {
         let f = zip
             .by_index(i)
-            .map_err(|e| ZipProblem::Corrupt(e.to_string()))?;
+            .map_err(|e| ArtifactProblem::Corrupt(e.to_string()))?;
         let cap = MAX_ENTRY_BYTES.min(MAX_TOTAL_BYTES - total);
-        let data = read_capped(f, cap).map_err(|e| ZipProblem::Corrupt(format!("{name}: {e}")))?;
+        let data =
+            read_capped(f, cap).map_err(|e| ArtifactProblem::Corrupt(format!("{name}: {e}")))?;
         let Some(data) = data else {
-            return Err(ZipProblem::TooLarge(format!(
+            return Err(ArtifactProblem::TooLarge(format!(
                 "{name} inflates to more than its declared size allows ({cap} bytes left)"
             )));
         };
@@ -231,18 +240,18 @@ pub fn fix_entry_use(name: &str) -> EntryUse {
 /// artifact `fix-agent-apply` uploads holds exactly `patch-*.diff`, `metadata-*.json` and
 /// optionally `input.json`, at its root ([`fix_entry_use`]); any other entry (a second patch,
 /// a nested file, a script) is refused, and so is any name [`safe_entry_name`] refuses.
-pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ZipProblem> {
+pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ArtifactProblem> {
     let mut patch = None;
     let mut metadata = None;
     for (name, data) in entries {
         // The gate a zip and a downloaded directory share: a name is printed and used as a
         // file name later, so a newline (a workflow command on stdout) or `..` never passes.
         if !safe_entry_name(&name) {
-            return Err(ZipProblem::UnsafeName(name));
+            return Err(ArtifactProblem::UnsafeName(name));
         }
         match fix_entry_use(&name) {
             EntryUse::Skip => continue,
-            EntryUse::Refuse => return Err(ZipProblem::Extra(name)),
+            EntryUse::Refuse => return Err(ArtifactProblem::Extra(name)),
             EntryUse::Read => {}
         }
         let slot = if name.starts_with("patch-") {
@@ -251,13 +260,14 @@ pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ZipP
             &mut metadata
         };
         if slot.is_some() {
-            return Err(ZipProblem::Extra(name));
+            return Err(ArtifactProblem::Extra(name));
         }
         *slot = Some((name, data));
     }
-    let (patch_name, patch) = patch.ok_or_else(|| ZipProblem::Missing("patch-*.diff".into()))?;
+    let (patch_name, patch) =
+        patch.ok_or_else(|| ArtifactProblem::Missing("patch-*.diff".into()))?;
     let (metadata_name, metadata) =
-        metadata.ok_or_else(|| ZipProblem::Missing("metadata-*.json".into()))?;
+        metadata.ok_or_else(|| ArtifactProblem::Missing("metadata-*.json".into()))?;
     Ok(FixArtifact {
         patch_name,
         patch,
@@ -268,8 +278,78 @@ pub fn fix_artifact(entries: Vec<(String, Vec<u8>)>) -> Result<FixArtifact, ZipP
 
 /// Reads a fix-agent artifact zip: [`read_zip`] with [`fix_entry_use`] (a refused entry stops
 /// it before anything is inflated), then [`fix_artifact`].
-pub fn read_fix_zip(bytes: &[u8]) -> Result<FixArtifact, ZipProblem> {
+pub fn read_fix_zip(bytes: &[u8]) -> Result<FixArtifact, ArtifactProblem> {
     fix_artifact(read_zip(bytes, fix_entry_use)?)
+}
+
+/// One entry of a directory listing ([`list_dir`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirFile {
+    /// The file name (lossily decoded).
+    pub name: String,
+    /// The path (`dir/name`, the real name).
+    pub path: PathBuf,
+    /// True for a regular file (symlinks are not followed).
+    pub is_file: bool,
+}
+
+/// The entries directly in `dir`, sorted by name. Errors: the directory cannot be listed,
+/// or an entry's type cannot be read.
+pub fn list_dir(dir: &Path) -> std::io::Result<Vec<DirFile>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        out.push(DirFile {
+            name: e.file_name().to_string_lossy().into_owned(),
+            path: e.path(),
+            is_file: e.file_type()?.is_file(),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Reads a fix-agent artifact from the directory it was downloaded into (`gh run download`,
+/// or `fix-agent-apply`'s `OUT/fix-agent/`) with the zip's rules: at most [`MAX_ENTRIES`]
+/// entries, every name checked with [`safe_entry_name`] and [`fix_entry_use`] before
+/// anything is read, regular files only, at most [`MAX_ENTRY_BYTES`] each and
+/// [`MAX_TOTAL_BYTES`] in all (the reads stop at the caps), then [`fix_artifact`].
+pub fn read_dir_artifact(dir: &Path) -> Result<FixArtifact, ArtifactProblem> {
+    let io =
+        |what: &Path, e: std::io::Error| ArtifactProblem::Io(format!("{}: {e}", what.display()));
+    let files = list_dir(dir).map_err(|e| io(dir, e))?;
+    if files.len() > MAX_ENTRIES {
+        return Err(ArtifactProblem::TooLarge(format!(
+            "{} entries, at most {MAX_ENTRIES}",
+            files.len()
+        )));
+    }
+    let mut entries = Vec::new();
+    let mut total = 0u64;
+    for f in files {
+        if !safe_entry_name(&f.name) {
+            return Err(ArtifactProblem::UnsafeName(f.name));
+        }
+        if !f.is_file {
+            return Err(ArtifactProblem::NotAFile(f.name));
+        }
+        match fix_entry_use(&f.name) {
+            EntryUse::Skip => continue,
+            EntryUse::Refuse => return Err(ArtifactProblem::Extra(f.name)),
+            EntryUse::Read => {}
+        }
+        let cap = MAX_ENTRY_BYTES.min(MAX_TOTAL_BYTES - total);
+        let file = std::fs::File::open(&f.path).map_err(|e| io(&f.path, e))?;
+        let Some(data) = read_capped(file, cap).map_err(|e| io(&f.path, e))? else {
+            return Err(ArtifactProblem::TooLarge(format!(
+                "{} is more than {cap} bytes",
+                f.name
+            )));
+        };
+        total += data.len() as u64;
+        entries.push((f.name, data));
+    }
+    fix_artifact(entries)
 }
 
 #[cfg(test)]
@@ -313,7 +393,7 @@ mod tests {
         );
         assert!(matches!(
             read_zip(&z, |_| EntryUse::Read),
-            Err(ZipProblem::TooLarge(m)) if m.contains("more than 33554432 bytes")
+            Err(ArtifactProblem::TooLarge(m)) if m.contains("more than 33554432 bytes")
         ));
         // Only what the caller wants counts.
         let one = read_zip(&z, |n| {
@@ -342,7 +422,7 @@ mod tests {
         z[at] = b'B';
         assert!(matches!(
             read_zip(&z, |_| EntryUse::Read),
-            Err(ZipProblem::Corrupt(_))
+            Err(ArtifactProblem::Corrupt(_))
         ));
         let reports = |n: &str| {
             if n.starts_with("report-") {
@@ -358,8 +438,39 @@ mod tests {
         // A refused entry stops the read before anything is inflated.
         assert_eq!(
             read_zip(&z, fix_entry_use),
-            Err(ZipProblem::Extra("report-1.json".into()))
+            Err(ArtifactProblem::Extra("report-1.json".into()))
         );
+    }
+
+    #[test]
+    fn a_directory_is_read_with_the_zip_rules() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path();
+        std::fs::write(d.join("patch-1.diff"), b"d").expect("write");
+        std::fs::write(d.join("metadata-1.json"), b"{}").expect("write");
+        std::fs::write(d.join("input.json"), b"{}").expect("write");
+        std::fs::write(d.join("pr-result-1.json"), b"{}").expect("write");
+        let f = read_dir_artifact(d).expect("artifact");
+        assert_eq!(
+            (f.patch_name.as_str(), f.patch.as_slice()),
+            ("patch-1.diff", &b"d"[..])
+        );
+        // A second patch is refused, not picked by name.
+        std::fs::write(d.join("patch-2.diff"), b"d").expect("write");
+        assert_eq!(
+            read_dir_artifact(d),
+            Err(ArtifactProblem::Extra("patch-2.diff".into()))
+        );
+        std::fs::remove_file(d.join("patch-2.diff")).expect("rm");
+        std::fs::create_dir(d.join("sub")).expect("mkdir");
+        assert_eq!(
+            read_dir_artifact(d),
+            Err(ArtifactProblem::NotAFile("sub".into()))
+        );
+        assert!(matches!(
+            read_dir_artifact(&d.join("missing")),
+            Err(ArtifactProblem::Io(_))
+        ));
     }
 
     #[test]
@@ -393,13 +504,19 @@ mod tests {
         let f = read_fix_zip(&z).expect("artifact");
         assert_eq!(f.patch, b"d");
         let z = zip_of(&[("../evil", b"x")]);
-        assert!(matches!(read_zip(&z, all), Err(ZipProblem::UnsafeName(_))));
+        assert!(matches!(
+            read_zip(&z, all),
+            Err(ArtifactProblem::UnsafeName(_))
+        ));
         let z = zip_of(&[
             ("patch-1.diff", b"d"),
             ("metadata-1.json", b"{}"),
             ("run.sh", b"x"),
         ]);
-        assert_eq!(read_fix_zip(&z), Err(ZipProblem::Extra("run.sh".into())));
+        assert_eq!(
+            read_fix_zip(&z),
+            Err(ArtifactProblem::Extra("run.sh".into()))
+        );
         let z = zip_of(&[
             ("patch-1.diff", b"d"),
             ("patch-2.diff", b"d"),
@@ -407,14 +524,14 @@ mod tests {
         ]);
         assert_eq!(
             read_fix_zip(&z),
-            Err(ZipProblem::Extra("patch-2.diff".into()))
+            Err(ArtifactProblem::Extra("patch-2.diff".into()))
         );
         assert!(matches!(
             read_zip(b"PK\x03\x04garbage", all),
-            Err(ZipProblem::Corrupt(_))
+            Err(ArtifactProblem::Corrupt(_))
         ));
         let z = zip_of(&[("metadata-1.json", b"{}")]);
-        assert!(matches!(read_fix_zip(&z), Err(ZipProblem::Missing(_))));
+        assert!(matches!(read_fix_zip(&z), Err(ArtifactProblem::Missing(_))));
         // The files of a downloaded directory pass the same name check.
         let entries = vec![
             ("patch-1\n::warning::x.diff".to_string(), b"d".to_vec()),
@@ -422,7 +539,7 @@ mod tests {
         ];
         assert!(matches!(
             fix_artifact(entries),
-            Err(ZipProblem::UnsafeName(_))
+            Err(ArtifactProblem::UnsafeName(_))
         ));
     }
 }

@@ -60,18 +60,14 @@ pub struct CommentInputs {
     pub unreadable: Vec<String>,
 }
 
-fn first_matching(dir: &Path, prefix: &str, suffix: &str) -> Option<std::path::PathBuf> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
+/// The last (by name) regular file in `dir` named `prefix…suffix`.
+fn last_matching(dir: &Path, prefix: &str, suffix: &str) -> Option<std::path::PathBuf> {
+    super::artifacts::list_dir(dir)
         .ok()?
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with(prefix) && n.ends_with(suffix) && e.file_type().is_ok_and(|t| t.is_file())
-        })
-        .map(|e| e.path())
-        .collect();
-    names.sort();
-    names.pop()
+        .into_iter()
+        .filter(|f| f.is_file && f.name.starts_with(prefix) && f.name.ends_with(suffix))
+        .next_back()
+        .map(|f| f.path)
 }
 
 impl CommentInputs {
@@ -97,11 +93,8 @@ impl CommentInputs {
         }
         c.context = load(Some(heal.join("context.json")), &mut c.unreadable);
         c.decision = load(Some(heal.join("decision.json")), &mut c.unreadable);
-        c.report = load(first_matching(&heal, "report-", ".json"), &mut c.unreadable);
-        c.metadata = load(
-            first_matching(&fix, "metadata-", ".json"),
-            &mut c.unreadable,
-        );
+        c.report = load(last_matching(&heal, "report-", ".json"), &mut c.unreadable);
+        c.metadata = load(last_matching(&fix, "metadata-", ".json"), &mut c.unreadable);
         c
     }
 
