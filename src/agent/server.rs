@@ -14,7 +14,7 @@
 //! `Retry-After` over the per-token rate; 408 past the request timeout; 502 when the upstream
 //! Developer-Agent fails; 500 when storage fails. No error answer contains a token.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,10 +32,11 @@ use crate::artifact::{
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::fix::recipes::{evidence_lines, EvidenceLine, EvidenceLog};
+use crate::logs::source::LogSource;
 use crate::net::{ClientConfig, Token};
 use crate::policy::fix_agent::FixAgentPolicy;
 
-use super::payload::{validate_payload, CloudAgentEnvelope, ErrorBody, LogsPayload};
+use super::payload::{validate_payload, CloudAgentEnvelope, ErrorBody, LogsPayload, PayloadLog};
 use super::repository::run_recipes;
 use super::store::store_payload;
 
@@ -260,12 +261,15 @@ async fn handle_locally(
 
 fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer, String> {
     let entry = store_payload(&st.cfg.data_dir, payload).map_err(|e| e.to_string())?;
-    let specs: Vec<String> = entry
+    // Each stored file is read as it is — a log tail may start with zip magic bytes, so the
+    // `--log` spec rules (zip sniffing, globs) must not apply — and named as the payload
+    // names it.
+    let sources: Vec<LogSource> = entry
         .log_files
         .iter()
-        .map(|p| p.display().to_string())
+        .zip(source_names(&payload.logs))
+        .map(|(path, name)| LogSource::file(path.clone(), name))
         .collect();
-    let sources = crate::logs::source::resolve(&specs).map_err(|e| e.to_string())?;
     let analysis = analyze(
         &st.pack,
         &sources,
@@ -275,7 +279,7 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
     .map_err(|e| e.to_string())?;
     let instructions = match &entry.repository {
         Some(repo) => {
-            let lines = evidence(payload, &entry.log_files, &analysis.findings);
+            let lines = evidence(payload, &sources, &analysis.findings);
             match run_recipes(repo, &lines, &st.cfg.recipe_policy) {
                 Ok(run) => {
                     write_json_atomic(&entry.dir.join("recipes.json"), &run)
@@ -298,45 +302,57 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
     Ok(answer)
 }
 
+/// The payload's log names as the stored logs' source names: a repeated name gets ` (2)`,
+/// ` (3)`… so a finding names exactly one stored log.
+fn source_names(logs: &[PayloadLog]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    logs.iter()
+        .map(|l| {
+            let mut name = l.name.clone();
+            let mut n = 1;
+            while !seen.insert(name.clone()) {
+                n += 1;
+                name = format!("{} ({n})", l.name);
+            }
+            name
+        })
+        .collect()
+}
+
 /// The recipes' evidence for a stored payload, built like `fix-agent-prepare` builds it
 /// ([`crate::fix::recipes::evidence_lines`]): the findings, the failed tests, then the stored
-/// logs. Lines are labelled with the payload's log names and original line numbers (a tail's
-/// `first_line` added), not the server's file names.
+/// logs (`sources`, in payload order). Lines are labelled with the payload's log names and
+/// original line numbers (a tail's `first_line` added).
 fn evidence(
     payload: &LogsPayload,
-    log_files: &[PathBuf],
+    sources: &[LogSource],
     findings: &[Finding],
 ) -> Vec<EvidenceLine> {
-    let label = |stored: &str| {
-        log_files
-            .iter()
-            .position(|p| p.display().to_string() == stored)
-            .and_then(|i| payload.logs.get(i))
-    };
     let findings: Vec<Finding> = findings
         .iter()
         .map(|f| {
             let mut f = f.clone();
-            if let Some(log) = label(&f.log) {
+            let log = sources
+                .iter()
+                .zip(&payload.logs)
+                .find(|(s, _)| s.name == f.log)
+                .map(|(_, log)| log);
+            if let Some(log) = log {
+                let offset = log.first_line.saturating_sub(1);
                 f.log = log.name.clone();
-                f.line_start = f
-                    .line_start
-                    .saturating_add(log.first_line.saturating_sub(1));
-                f.line_end = f.line_end.saturating_add(log.first_line.saturating_sub(1));
+                f.line_start = f.line_start.saturating_add(offset);
+                f.line_end = f.line_end.saturating_add(offset);
             }
             f
         })
         .collect();
-    let logs = log_files
-        .iter()
-        .zip(&payload.logs)
-        .filter_map(|(path, log)| {
-            Some(EvidenceLog {
-                label: log.name.clone(),
-                first_line: log.first_line.max(1),
-                reader: std::fs::File::open(path).ok()?,
-            })
-        });
+    let logs = sources.iter().zip(&payload.logs).filter_map(|(s, log)| {
+        Some(EvidenceLog {
+            label: log.name.clone(),
+            first_line: log.first_line.max(1),
+            reader: s.open().ok()?,
+        })
+    });
     evidence_lines(&findings, &payload.failed_tests, logs)
 }
 
