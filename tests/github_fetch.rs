@@ -294,6 +294,38 @@ fn retries_5xx_and_secondary_rate_limit_then_succeeds() {
 }
 
 #[test]
+fn the_storage_download_is_retried_like_any_request() {
+    let (repo, base) = repo();
+    let (zip, _) = good_artifact(repo.path(), &base);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = Server::start(move |r, base_url| match r.route() {
+        "/repos/o/r/actions/runs/7/artifacts" => Resp::json(
+            200,
+            json!({"total_count": 1, "artifacts": [
+                {"id": 11, "name": "fix-agent", "size_in_bytes": 10, "expired": false}
+            ]}),
+        ),
+        "/repos/o/r/actions/artifacts/11/zip" => {
+            Resp::json(302, json!({})).with("location", &format!("{base_url}/dl/11"))
+        }
+        "/dl/11" => match c.fetch_add(1, Ordering::SeqCst) {
+            0 => Resp::json(429, json!({"message": "slow down"})).with("retry-after", "0"),
+            1 => Resp::json(503, json!({"message": "unavailable"})),
+            _ => Resp::bytes(200, zip.clone()),
+        },
+        _ => Resp::not_found(),
+    });
+    let out = tempfile::tempdir().expect("out");
+    let o = run_fetch(&server, repo.path(), out.path(), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "429, 503, then 200");
+    for r in server.requests().iter().filter(|r| r.route() == "/dl/11") {
+        assert_eq!(r.header("authorization"), None);
+    }
+}
+
+#[test]
 fn rate_limit_beyond_the_budget_fails_at_once_with_a_clear_error() {
     let (repo, _) = repo();
     let server = Server::start(|_, _| {

@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -33,7 +33,7 @@ use crate::artifact::{
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::fix::recipes::{evidence_lines, EvidenceLine, EvidenceLog};
 use crate::logs::source::LogSource;
-use crate::net::{ClientConfig, Token};
+use crate::net::{ClientConfig, HttpClient, NetError, Resend, Token};
 use crate::policy::fix_agent::FixAgentPolicy;
 
 use super::payload::{validate_payload, CloudAgentEnvelope, ErrorBody, LogsPayload, PayloadLog};
@@ -78,6 +78,10 @@ pub struct AppState {
     pack: RulePack,
     limiter: RateLimiter,
     recipe_slots: Arc<tokio::sync::Semaphore>,
+    /// The client for the upstream Developer-Agent, built on the first forward (on the
+    /// blocking pool: a blocking reqwest client must not be built inside an async task) and
+    /// reused for every later one.
+    upstream: OnceLock<Result<HttpClient, String>>,
 }
 
 impl AppState {
@@ -90,9 +94,25 @@ impl AppState {
             pack,
             limiter,
             recipe_slots,
+            upstream: OnceLock::new(),
         })
     }
+
+    /// The upstream client (see `upstream`). Call from blocking code only.
+    fn upstream_client(&self) -> Result<&HttpClient, NetError> {
+        self.upstream
+            .get_or_init(|| HttpClient::new(self.cfg.upstream_client.clone()))
+            .as_ref()
+            .map_err(|reason| NetError::Unreachable {
+                target: UPSTREAM.into(),
+                attempts: 0,
+                reason: reason.clone(),
+            })
+    }
 }
+
+/// How errors name the upstream Developer-Agent.
+const UPSTREAM: &str = "the Developer-Agent";
 
 /// The router with every endpoint and the body-size and timeout limits.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -139,7 +159,7 @@ async fn ci_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
         Err(resp) => return resp,
     };
     let answer = match st.cfg.upstream_url.clone() {
-        Some(url) => forward(&st, url, payload).await,
+        Some(url) => forward(st.clone(), url, payload).await,
         None => handle_locally(st, payload).await,
     };
     match answer {
@@ -416,7 +436,7 @@ pub fn build_answer(
 }
 
 async fn forward(
-    st: &AppState,
+    st: Arc<AppState>,
     url: String,
     payload: LogsPayload,
 ) -> Result<DeveloperAgentAnswer, Response> {
@@ -430,10 +450,11 @@ async fn forward(
             ))
         }
     };
-    let token = st.cfg.developer_agent_token.clone();
-    let cfg = st.cfg.upstream_client.clone();
+    // A payload that arrives twice is stored and classified again: safe to resend.
     let result = tokio::task::spawn_blocking(move || {
-        crate::net::post_json(&url, token.as_ref(), &body, &cfg, "the Developer-Agent")
+        let token = st.cfg.developer_agent_token.as_ref();
+        st.upstream_client()?
+            .post_json(&url, token, &body, UPSTREAM, Resend::Always)
     })
     .await;
     let bad_gateway = |msg: String| {

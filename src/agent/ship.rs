@@ -18,7 +18,7 @@ use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::fix::recipes::{evidence_lines, EvidenceLog};
 use crate::logs::redact::Redactor;
 use crate::logs::source::{resolve, LogSource, Origin};
-use crate::net::{post_json, ClientConfig, NetError, Token};
+use crate::net::{ClientConfig, HttpClient, NetError, Resend, Token};
 use crate::reports::{read_junit, read_playwright_json};
 
 use super::payload::{LogsPayload, PayloadLog, PAYLOAD_SCHEMA};
@@ -432,7 +432,23 @@ pub fn ship(
         }
     };
     let endpoint = endpoint_url(url);
-    match post_json(&endpoint, Some(token), &body, cfg, "the Cloud-Agent") {
+    // The payload is stored and classified again when it arrives twice: safe to resend.
+    let sent = HttpClient::new(cfg.clone())
+        .map_err(|reason| NetError::Unreachable {
+            target: "the Cloud-Agent".into(),
+            attempts: 0,
+            reason,
+        })
+        .and_then(|client| {
+            client.post_json(
+                &endpoint,
+                Some(token),
+                &body,
+                "the Cloud-Agent",
+                Resend::Always,
+            )
+        });
+    match sent {
         Ok(resp) => {
             let elapsed = ms(started);
             let ct = resp.content_type.clone().unwrap_or_default();

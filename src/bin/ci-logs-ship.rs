@@ -112,6 +112,7 @@ fn main() -> ExitCode {
                 base_delay: base,
                 max_delay: base.saturating_mul(8),
                 max_retry_after: duration("max-retry-after", &args.max_retry_after)?,
+                budget: None,
             },
             max_response_bytes: MAX_ANSWER_BYTES,
         })
