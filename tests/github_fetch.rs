@@ -480,6 +480,26 @@ fn from_dir_refuses_a_file_name_that_would_print_a_workflow_command() {
 }
 
 #[test]
+fn a_bad_client_setting_names_its_variable_not_the_api_url() {
+    let (repo, _) = repo();
+    let server = Server::start(|_, _| Resp::not_found());
+    let out = tempfile::tempdir().expect("out");
+    let o = gh_bin(BIN, Some(&server))
+        .env("CI_REMEDY_GITHUB_RETRIES", "many")
+        .args(["--repo", "o/r", "--run", "7", "--repo-dir"])
+        .arg(repo.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("CI_REMEDY_GITHUB_RETRIES"), "{err}");
+    assert!(!err.contains("GITHUB_API_URL"), "{err}");
+    assert!(server.requests().is_empty());
+}
+
+#[test]
 fn no_token_is_a_clear_error() {
     let (repo, _) = repo();
     let o = gh_bin(BIN, None)

@@ -63,6 +63,12 @@ pub enum ApiError {
         /// Why.
         why: String,
     },
+    /// A `CI_REMEDY_GITHUB_*` variable has a bad value (the message names it).
+    #[error("invalid client setting: {why}")]
+    InvalidConfig {
+        /// The variable and what is wrong with its value.
+        why: String,
+    },
     /// An argument that goes into a URL is malformed (repository, sha, workflow file).
     #[error("invalid {what} {value:?}: {why}")]
     InvalidArgument {
@@ -163,6 +169,7 @@ impl ApiError {
         match self {
             ApiError::NoToken => "export GITHUB_TOKEN (in a workflow: env: GITHUB_TOKEN: ${{ github.token }}), or GH_TOKEN=$(gh auth token)",
             ApiError::InvalidBase { .. } => "GITHUB_API_URL must look like https://api.github.com or https://HOST/api/v3",
+            ApiError::InvalidConfig { .. } => "CI_REMEDY_GITHUB_RETRIES is 0..=20; the other CI_REMEDY_GITHUB_* variables are durations like 500ms, 2s or 1m",
             ApiError::InvalidArgument { .. } => "check the arguments (OWNER/REPO, a 40-hex sha, a workflow file name)",
             ApiError::Unauthorized { .. } => "the token is invalid or expired; create a new one",
             ApiError::Forbidden { .. } => "the token lacks a permission: actions: read for artifacts, pull-requests: write for comments and PRs, contents: write for branches",
@@ -512,10 +519,7 @@ impl GitHub {
             .ok()
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        let settings = ClientSettings::from_env().map_err(|why| ApiError::InvalidBase {
-            url: base.clone(),
-            why,
-        })?;
+        let settings = ClientSettings::from_env().map_err(|why| ApiError::InvalidConfig { why })?;
         GitHub::new(&base, Some(token), settings)
     }
 
