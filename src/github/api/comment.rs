@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::artifact::{read_json, Context, Decision, FixMetadata, GuardDecision, HealReport};
-use crate::github::summary::{cell, context_markdown};
+use crate::github::summary::{cell, context_markdown, decision_markdown, report_markdown};
 
 use super::types::IssueComment;
 use super::{ApiError, GitHub, Repo, Request};
@@ -134,44 +134,10 @@ pub fn build_body(key: &str, inputs: &CommentInputs, link: &RunLink) -> String {
         md.push_str("### Self-heal\n\n");
     }
     if let Some(d) = &inputs.decision {
-        md.push_str(&format!(
-            "**Decision:** {} · attempt {} of {}\n\n| gate | result | detail |\n|---|---|---|\n",
-            if d.allowed { "allowed" } else { "not allowed" },
-            d.attempt,
-            d.max_attempts
-        ));
-        for g in &d.gates {
-            md.push_str(&format!(
-                "| {} | {} | {} |\n",
-                cell(&g.name),
-                if g.passed { "pass" } else { "**fail**" },
-                cell(&g.detail.chars().take(300).collect::<String>())
-            ));
-        }
-        md.push('\n');
+        md.push_str(&decision_markdown(d));
     }
     if let Some(r) = &inputs.report {
-        md.push_str(&format!(
-            "**Outcome:** `{}` · next: `{}` · {}\n\n",
-            r.outcome.as_str(),
-            r.escalate_to.as_str(),
-            cell(&r.detail.chars().take(300).collect::<String>())
-        ));
-        if !r.actions.is_empty() {
-            md.push_str("| action | exit | ms | timed out |\n|---|---|---|---|\n");
-            for a in &r.actions {
-                md.push_str(&format!(
-                    "| {} | {} | {} | {} |\n",
-                    cell(&a.name),
-                    a.exit_code
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    a.duration_ms,
-                    a.timed_out
-                ));
-            }
-            md.push('\n');
-        }
+        md.push_str(&report_markdown(r));
     }
     if let Some(m) = &inputs.metadata {
         let g = &m.guardrails;
@@ -351,6 +317,41 @@ mod tests {
     fn marker_is_sanitised() {
         assert_eq!(marker("ci"), "<!-- ci-remedy:sticky-comment ci -->");
         assert_eq!(marker("a-->b"), "<!-- ci-remedy:sticky-comment a---b -->");
+    }
+
+    #[test]
+    fn self_heal_tables_are_the_job_summary_ones() {
+        let report: HealReport = serde_json::from_value(serde_json::json!({
+            "schema": "ci-remedy/self-heal-report/v1",
+            "tool": {"name": "self-heal-execute", "version": "0"},
+            "run": {"repository": "o/r", "run_id": "7", "run_attempt": 1, "event_name": "push",
+                "sha": "abc", "ref": "refs/heads/main", "workflow": "ci", "job": "test"},
+            "category": "network",
+            "attempt": 1,
+            "actions": [{"name": "clear-cache", "command": ["true"], "exit_code": 0,
+                "duration_ms": 5, "timed_out": false, "output_tail": ""}],
+            "rerun": {"mode": "failed", "tests": [], "result": {"name": "rerun",
+                "command": ["npm", "test"], "exit_code": null, "duration_ms": 900,
+                "timed_out": true, "output_tail": ""}},
+            "outcome": "still_failing",
+            "escalate_to": "human",
+            "detail": "y".repeat(400)
+        }))
+        .expect("report");
+        let inputs = CommentInputs {
+            report: Some(report.clone()),
+            ..CommentInputs::default()
+        };
+        let link = RunLink {
+            repo: "o/r".into(),
+            run_id: "7".into(),
+            artifact: "fix-agent".into(),
+        };
+        let body = build_body("k", &inputs, &link);
+        assert!(body.contains(&report_markdown(&report)), "{body}");
+        // The rerun has its row, and the detail is cut.
+        assert!(body.contains("| rerun | - | 900 | yes |"), "{body}");
+        assert!(!body.contains(&"y".repeat(301)), "{body}");
     }
 
     #[test]
