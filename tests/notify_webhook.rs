@@ -153,11 +153,13 @@ fn nothing_is_sent_without_an_enabled_reason() {
     assert_eq!(s["status"], "not_escalated");
 
     let meta = dir.path().join("metadata.json");
-    std::fs::write(
-        &meta,
-        r#"{"guardrails":{"decision":"rejected"},"validation":{"status":"skipped"}}"#,
-    )
-    .expect("write");
+    let mut m: serde_json::Value = serde_json::from_str(include_str!(
+        "../fixtures/dashboard/artifacts/7002/fix-agent/fix-agent/metadata-7002.json"
+    ))
+    .expect("fixture");
+    m["guardrails"]["decision"] = "rejected".into();
+    m["validation"]["status"] = "skipped".into();
+    std::fs::write(&meta, m.to_string()).expect("write");
     let (_, s) = notify(
         dir.path(),
         &url,

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use ci_remedy::artifact::{read_json, write_json_atomic, Context, HealReport, RunInfo, ToolInfo};
+use ci_remedy::artifact::{
+    read_json, write_json_atomic, Context, FixMetadata, HealReport, RunInfo, ToolInfo,
+};
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
 use ci_remedy::net::{ClientConfig, HttpClient, NetError, Resend, RetryPolicy};
@@ -134,7 +136,7 @@ fn main() -> ExitCode {
         Ok((
             load::<Context>(args.context.as_deref())?,
             load::<HealReport>(args.report.as_deref())?,
-            load::<serde_json::Value>(args.fix_metadata.as_deref())?,
+            load::<FixMetadata>(args.fix_metadata.as_deref())?,
         ))
     })();
     let (context, report, metadata) = match inputs {
