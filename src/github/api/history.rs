@@ -39,7 +39,7 @@ pub fn prior_attempts(
     let mut prior = PriorAttempts::default();
     let mut examined = 0usize;
     let mut downloads = 0usize;
-    for r in runs.iter().filter(|r| r.id != run_id).take(MAX_RUNS) {
+    'runs: for r in runs.iter().filter(|r| r.id != run_id).take(MAX_RUNS) {
         examined += 1;
         let list = list_run_artifacts(gh, &repo, r.id)?;
         for a in list.iter().filter(|a| a.name.starts_with(artifact_prefix)) {
@@ -53,7 +53,7 @@ pub fn prior_attempts(
                 prior.ignored.push(format!(
                     "more than {MAX_DOWNLOADS} artifacts; the rest were not read"
                 ));
-                break;
+                break 'runs;
             }
             let zip = match download(gh, &repo, a) {
                 Ok(z) => z,
