@@ -65,8 +65,7 @@ fn last_matching(dir: &Path, prefix: &str, suffix: &str) -> Option<std::path::Pa
     super::artifacts::list_dir(dir)
         .ok()?
         .into_iter()
-        .filter(|f| f.is_file && f.name.starts_with(prefix) && f.name.ends_with(suffix))
-        .next_back()
+        .rfind(|f| f.is_file && f.name.starts_with(prefix) && f.name.ends_with(suffix))
         .map(|f| f.path)
 }
 
