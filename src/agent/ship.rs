@@ -391,45 +391,45 @@ pub fn origin(url: &str) -> Option<String> {
         .filter(|o| o != "null")
 }
 
-/// What [`ship`] produced.
+/// What [`ship`] did: the exchange's part of the status artifact, and the answer.
 #[derive(Debug, Clone)]
 pub struct Shipped {
-    /// The status artifact's content.
-    pub status: ShipStatus,
+    /// How it ended.
+    pub outcome: ShipOutcome,
+    /// One line on why (untrusted parts quoted from the service are cut to 512 bytes).
+    pub detail: String,
+    /// The last HTTP status received.
+    pub http_status: Option<u16>,
+    /// Requests made.
+    pub attempts: u32,
+    /// Wall time of the exchange, milliseconds.
+    pub duration_ms: u64,
     /// The validated answer, when one was received.
     pub answer: Option<DeveloperAgentAnswer>,
+}
+
+impl Shipped {
+    /// Nothing was sent; `detail` says why.
+    pub fn skipped(detail: impl Into<String>) -> Shipped {
+        Shipped {
+            outcome: ShipOutcome::Skipped,
+            detail: detail.into(),
+            http_status: None,
+            attempts: 0,
+            duration_ms: 0,
+            answer: None,
+        }
+    }
 }
 
 /// Posts `payload` to `url` (see [`endpoint_url`]) and validates the answer: a 2xx with a JSON
 /// content type whose body [`parse_answer`] accepts (bare answer or Cloud-Agent envelope).
 /// Never fails: every problem becomes a [`ShipOutcome`].
-pub fn ship(
-    payload: &LogsPayload,
-    url: &str,
-    token: &Token,
-    cfg: &ClientConfig,
-) -> (
-    ShipOutcome,
-    String,
-    Option<u16>,
-    u32,
-    u64,
-    Option<DeveloperAgentAnswer>,
-) {
+pub fn ship(payload: &LogsPayload, url: &str, token: &Token, cfg: &ClientConfig) -> Shipped {
     let started = Instant::now();
-    let ms = |s: Instant| s.elapsed().as_millis() as u64;
     let body = match serde_json::to_vec(payload) {
         Ok(b) => b,
-        Err(e) => {
-            return (
-                ShipOutcome::Skipped,
-                format!("cannot serialize the payload: {e}"),
-                None,
-                0,
-                0,
-                None,
-            )
-        }
+        Err(e) => return Shipped::skipped(format!("cannot serialize the payload: {e}")),
     };
     let endpoint = endpoint_url(url);
     // The payload is stored and classified again when it arrives twice: safe to resend.
@@ -448,12 +448,19 @@ pub fn ship(
                 Resend::Always,
             )
         });
+    let done = |outcome, detail, http_status, attempts, answer| Shipped {
+        outcome,
+        detail,
+        http_status,
+        attempts,
+        duration_ms: started.elapsed().as_millis() as u64,
+        answer,
+    };
     match sent {
         Ok(resp) => {
-            let elapsed = ms(started);
             let ct = resp.content_type.clone().unwrap_or_default();
             if !is_json_content_type(&ct) {
-                return (
+                return done(
                     ShipOutcome::InvalidAnswer,
                     format!(
                         "the answer's Content-Type is {:?}, not application/json",
@@ -461,12 +468,11 @@ pub fn ship(
                     ),
                     Some(resp.status),
                     resp.attempts,
-                    elapsed,
                     None,
                 );
             }
             match parse_answer(&resp.body) {
-                Ok(a) => (
+                Ok(a) => done(
                     ShipOutcome::Answered,
                     format!(
                         "answered {} ({:.2})",
@@ -474,21 +480,18 @@ pub fn ship(
                     ),
                     Some(resp.status),
                     resp.attempts,
-                    elapsed,
                     Some(a),
                 ),
-                Err(e) => (
+                Err(e) => done(
                     ShipOutcome::InvalidAnswer,
                     cut(&e, 512),
                     Some(resp.status),
                     resp.attempts,
-                    elapsed,
                     None,
                 ),
             }
         }
         Err(e) => {
-            let elapsed = ms(started);
             let outcome = match &e {
                 NetError::Status { status, .. } if *status != 429 && *status < 500 => {
                     ShipOutcome::Rejected
@@ -504,14 +507,7 @@ pub fn ship(
                     detail.push_str(&cut(body_head, 300));
                 }
             }
-            (
-                outcome,
-                cut(&detail, 512),
-                e.status(),
-                e.attempts(),
-                elapsed,
-                None,
-            )
+            done(outcome, cut(&detail, 512), e.status(), e.attempts(), None)
         }
     }
 }

@@ -169,6 +169,14 @@ fn run(args: &Args, policy: &Policy) -> Result<u8, FetchError> {
     Ok(EXIT_OK)
 }
 
+/// Where the artifact comes from.
+enum ArtifactSource {
+    /// A workflow run.
+    Run(u64),
+    /// The newest run of a pull request's head that has one.
+    Pr(u64),
+}
+
 fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
     let repo_text = args
         .repo
@@ -176,18 +184,22 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
         .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
         .ok_or_else(|| FetchError::Usage("no repository: pass --repo OWNER/REPO".into()))?;
     let repo = Repo::parse(&repo_text)?;
-    if args.run.is_none() && args.pr.is_none() {
-        return Err(FetchError::Usage(
-            "pass --run RUN_ID, --pr N or --from-dir DIR".into(),
-        ));
-    }
+    let from = match (args.run, args.pr) {
+        (Some(run), _) => ArtifactSource::Run(run),
+        (None, Some(pr)) => ArtifactSource::Pr(pr),
+        (None, None) => {
+            return Err(FetchError::Usage(
+                "pass --run RUN_ID, --pr N or --from-dir DIR".into(),
+            ))
+        }
+    };
     let gh = GitHub::from_env()?;
     let wanted = |a: &Artifact| match &args.artifact {
         Some(n) => a.name == *n,
         None => a.name.starts_with("fix-agent"),
     };
-    let (run_id, artifact) = match (args.run, args.pr) {
-        (Some(run), _) => {
+    let (run_id, artifact) = match from {
+        ArtifactSource::Run(run) => {
             let list = artifacts::list_run_artifacts(&gh, &repo, run).map_err(|e| match e {
                 ApiError::NotFound { .. } => failed(
                     format!("run {run} not found in {repo}"),
@@ -203,7 +215,7 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
             })?;
             (run, a)
         }
-        (None, Some(pr)) => {
+        ArtifactSource::Pr(pr) => {
             let pull: Pull = gh.get_json(&format!("{}/pulls/{pr}", repo.path()))?;
             let runs = artifacts::runs_for_sha(&gh, &repo, 0, &pull.head.sha, 30)?;
             let mut found = None;
@@ -224,7 +236,6 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
                 )
             })?
         }
-        _ => unreachable_usage()?,
     };
     let zip = artifacts::download(&gh, &repo, &artifact).map_err(|e| match e {
         ApiError::Gone { .. } => failed(
@@ -246,12 +257,6 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
             artifact.name,
             zip.len()
         ),
-    ))
-}
-
-fn unreachable_usage<T>() -> Result<T, FetchError> {
-    Err(FetchError::Usage(
-        "pass --run RUN_ID, --pr N or --from-dir DIR".into(),
     ))
 }
 

@@ -34,7 +34,7 @@ pub mod types;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::{HeaderMap, StatusCode, Uri};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
@@ -450,12 +450,34 @@ impl std::fmt::Debug for GitHub {
     }
 }
 
+/// The methods the client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// `PATCH`.
+    Patch,
+}
+
+impl Verb {
+    /// `GET`, `POST` or `PATCH`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Patch => "PATCH",
+        }
+    }
+}
+
 /// One request: method, path (relative to the API base, with query; absolute for a
 /// download) and JSON body.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
     /// The method.
-    pub method: Method,
+    pub method: Verb,
     /// `/repos/…?…`.
     pub path: String,
     /// The JSON body.
@@ -472,7 +494,7 @@ impl<'a> Request<'a> {
     /// A GET of `path`.
     pub fn get(path: impl Into<String>) -> Request<'a> {
         Request {
-            method: Method::GET,
+            method: Verb::Get,
             path: path.into(),
             body: None,
             idempotent: true,
@@ -483,7 +505,7 @@ impl<'a> Request<'a> {
     /// A POST of `body` to `path`; `idempotent` as documented on the field.
     pub fn post(path: impl Into<String>, body: &'a serde_json::Value, idempotent: bool) -> Self {
         Request {
-            method: Method::POST,
+            method: Verb::Post,
             path: path.into(),
             body: Some(body),
             idempotent,
@@ -494,7 +516,7 @@ impl<'a> Request<'a> {
     /// A PATCH of `body` to `path` (idempotent).
     pub fn patch(path: impl Into<String>, body: &'a serde_json::Value) -> Self {
         Request {
-            method: Method::PATCH,
+            method: Verb::Patch,
             path: path.into(),
             body: Some(body),
             idempotent: true,
@@ -504,7 +526,7 @@ impl<'a> Request<'a> {
 
     fn shown(&self) -> String {
         let p = self.path.split('?').next().unwrap_or("");
-        format!("{} {}", self.method, p)
+        format!("{} {}", self.method.as_str(), p)
     }
 }
 
@@ -596,11 +618,6 @@ impl GitHub {
             base_path,
             settings,
         })
-    }
-
-    /// The API base URL.
-    pub fn base(&self) -> &Uri {
-        &self.base
     }
 
     /// Sends one request with the retry policy. 2xx and 3xx answers are returned; everything
@@ -715,11 +732,9 @@ impl GitHub {
         let path = req.path.clone();
         let fut = async {
             let resp = match req.method {
-                Method::GET => octo._get(path.as_str()).await,
-                Method::POST => octo._post(path.as_str(), req.body).await,
-                Method::PATCH => octo._patch(path.as_str(), req.body).await,
-                Method::PUT => octo._put(path.as_str(), req.body).await,
-                _ => octo._delete(path.as_str(), req.body).await,
+                Verb::Get => octo._get(path.as_str()).await,
+                Verb::Post => octo._post(path.as_str(), req.body).await,
+                Verb::Patch => octo._patch(path.as_str(), req.body).await,
             }
             .map_err(|e| SendError::Transport(crate::cli::one_line(&e.to_string())))?;
             let (parts, body) = resp.into_parts();
@@ -873,7 +888,7 @@ impl GitHub {
             .ok_or_else(|| bad("the Location has no host"))?
             .clone();
         let dl = Request {
-            method: Method::GET,
+            method: Verb::Get,
             path: target.to_string(),
             body: None,
             idempotent: true,
