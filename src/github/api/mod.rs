@@ -328,16 +328,16 @@ impl std::fmt::Display for Repo {
     }
 }
 
-/// Checks a commit sha (40 or 64 lowercase or uppercase hex digits) for use in a URL.
+/// Checks a commit sha: exactly 40 (SHA-1) or 64 (SHA-256) lowercase or uppercase hex
+/// digits, nothing around them, so it can go into a URL or a git command line.
 pub fn check_sha(sha: &str) -> Result<&str, ApiError> {
-    let s = sha.trim();
-    if (s.len() == 40 || s.len() == 64) && s.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(s)
+    if (sha.len() == 40 || sha.len() == 64) && sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(sha)
     } else {
         Err(ApiError::InvalidArgument {
             what: "commit sha",
-            value: s.chars().take(80).flat_map(char::escape_debug).collect(),
-            why: "expected 40 hex digits".into(),
+            value: sha.chars().take(80).flat_map(char::escape_debug).collect(),
+            why: "expected 40 or 64 hex digits".into(),
         })
     }
 }
@@ -990,6 +990,19 @@ mod tests {
             rate_limit_wait(StatusCode::NOT_FOUND, &h, b"", sec, 0),
             None
         );
+    }
+
+    #[test]
+    fn shas() {
+        assert!(check_sha(&"a".repeat(40)).is_ok());
+        assert!(check_sha(&"A".repeat(64)).is_ok());
+        for bad in [
+            " ".to_string() + &"a".repeat(40),
+            "a".repeat(41),
+            "g".repeat(40),
+        ] {
+            assert!(check_sha(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
