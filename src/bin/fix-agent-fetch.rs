@@ -17,8 +17,9 @@ use ci_remedy::policy::Policy;
 
 const AFTER_HELP: &str = "\
 The artifact is untrusted (a run can be tampered with). Before anything is written:
-  the zip may hold only patch-*.diff, metadata-*.json and input.json at its root (no `../`,
-  absolute or extra entries); the patch's sha256, size and file name must match the
+  the zip (or the --from-dir directory) may hold only patch-*.diff, metadata-*.json and
+  input.json at its root (no `../`, absolute, control-character or extra entries; fix-agent-pr's
+  pr-result-*.json is skipped), at most 32 MiB unpacked; the patch's sha256, size and file name must match the
   metadata; the guard runs again on the patch text (paths, scope, caps, Trojan-source,
   test weakening), against the patch's base commit when the local repository has it; the
   files, lines and risk class it finds must match the metadata.
