@@ -8,8 +8,9 @@
 //! The entry is written into a hidden `.incoming-*` directory first and renamed into place, so
 //! a reader never sees half an entry and concurrent posts of the same run never mix files.
 //!
-//! The run id is sanitised with [`RunInfo::run_id_for_file_name`] (`[A-Za-z0-9_-]`, at most 64
-//! bytes), so no payload can name a path outside the data directory.
+//! The run id is sanitised with [`crate::artifact::RunInfo::run_id_for_file_name`]
+//! (`[A-Za-z0-9_-]`, at most 64 bytes), so no payload can name a path outside the data
+//! directory.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
