@@ -109,6 +109,30 @@ fn health_and_a_valid_payload_is_stored_and_answered() {
 }
 
 #[test]
+fn a_log_tail_starting_with_zip_magic_is_read_as_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let agent = Agent::start(
+        &[("AGENT_TOKEN", TOKEN)],
+        &["--data-dir", data.to_str().expect("utf8")],
+    );
+    // A tail cut in the middle of binary output can start with `PK\x03\x04`; the stored
+    // file is a log, not a zip someone named with `--log`.
+    let (status, answer) = post_payload(
+        &agent,
+        "/process-logs",
+        Some(TOKEN),
+        &payload(
+            "77",
+            "PK\u{3}\u{4}binary junk\nnpm ERR! code ECONNRESET\nnpm ERR! network aborted\n",
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["classification"]["category"], "network", "{answer}");
+    agent.stop();
+}
+
+#[test]
 fn missing_and_wrong_tokens_are_401_and_write_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");

@@ -152,7 +152,8 @@ fn tampered_patch_sha_mismatch_is_refused() {
 fn traversal_and_extra_entries_are_refused() {
     let (repo, base) = repo();
     let (good, _) = good_artifact(repo.path(), &base);
-    let entries = ci_remedy::github::api::artifacts::read_zip(&good).expect("zip");
+    use ci_remedy::github::api::artifacts::{read_zip, EntryUse};
+    let entries = read_zip(&good, |_| EntryUse::Read).expect("zip");
     let get = |n: &str| {
         entries
             .iter()
@@ -293,6 +294,38 @@ fn retries_5xx_and_secondary_rate_limit_then_succeeds() {
 }
 
 #[test]
+fn the_storage_download_is_retried_like_any_request() {
+    let (repo, base) = repo();
+    let (zip, _) = good_artifact(repo.path(), &base);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = Server::start(move |r, base_url| match r.route() {
+        "/repos/o/r/actions/runs/7/artifacts" => Resp::json(
+            200,
+            json!({"total_count": 1, "artifacts": [
+                {"id": 11, "name": "fix-agent", "size_in_bytes": 10, "expired": false}
+            ]}),
+        ),
+        "/repos/o/r/actions/artifacts/11/zip" => {
+            Resp::json(302, json!({})).with("location", &format!("{base_url}/dl/11"))
+        }
+        "/dl/11" => match c.fetch_add(1, Ordering::SeqCst) {
+            0 => Resp::json(429, json!({"message": "slow down"})).with("retry-after", "0"),
+            1 => Resp::json(503, json!({"message": "unavailable"})),
+            _ => Resp::bytes(200, zip.clone()),
+        },
+        _ => Resp::not_found(),
+    });
+    let out = tempfile::tempdir().expect("out");
+    let o = run_fetch(&server, repo.path(), out.path(), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "429, 503, then 200");
+    for r in server.requests().iter().filter(|r| r.route() == "/dl/11") {
+        assert_eq!(r.header("authorization"), None);
+    }
+}
+
+#[test]
 fn rate_limit_beyond_the_budget_fails_at_once_with_a_clear_error() {
     let (repo, _) = repo();
     let server = Server::start(|_, _| {
@@ -407,6 +440,63 @@ fn pr_mode_picks_the_newest_run_with_an_artifact_and_from_dir_works_offline() {
         .output()
         .expect("run");
     assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn from_dir_refuses_a_file_name_that_would_print_a_workflow_command() {
+    let (repo, base) = repo();
+    let (patch, f, a, r) = make_patch(repo.path(), "tests/login.spec.ts", SPEC_AFTER);
+    // A downloaded directory whose patch file name carries a newline and a workflow command;
+    // the metadata names it, so every other check agrees.
+    let name = "patch-7\n::warning::pwned.diff";
+    let mut meta = metadata(&patch, (f, a, r), &base, "7", "test_only");
+    meta.patch_file = name.into();
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join(name), &patch).expect("write");
+    std::fs::write(
+        dir.path().join("metadata-7.json"),
+        serde_json::to_vec(&meta).expect("json"),
+    )
+    .expect("write");
+    let out = tempfile::tempdir().expect("out");
+    let o = gh_bin(BIN, None)
+        .arg("--from-dir")
+        .arg(dir.path())
+        .arg("--repo-dir")
+        .arg(repo.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !stdout.lines().any(|l| l.trim_start().starts_with("::")),
+        "{stdout}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("unsafe entry name"), "{stderr}");
+    assert!(!out.path().join("fix-agent").exists());
+}
+
+#[test]
+fn a_bad_client_setting_names_its_variable_not_the_api_url() {
+    let (repo, _) = repo();
+    let server = Server::start(|_, _| Resp::not_found());
+    let out = tempfile::tempdir().expect("out");
+    let o = gh_bin(BIN, Some(&server))
+        .env("CI_REMEDY_GITHUB_RETRIES", "many")
+        .args(["--repo", "o/r", "--run", "7", "--repo-dir"])
+        .arg(repo.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("CI_REMEDY_GITHUB_RETRIES"), "{err}");
+    assert!(!err.contains("GITHUB_API_URL"), "{err}");
+    assert!(server.requests().is_empty());
 }
 
 #[test]

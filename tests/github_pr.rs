@@ -303,3 +303,16 @@ fn tampered_patch_fails_the_guard_gate() {
     assert_eq!(failed_gates(&v), vec!["guard"]);
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn a_patch_dir_with_other_files_is_refused_like_a_downloaded_artifact() {
+    let s = setup(POLICY_ON, "test_only");
+    // A second patch (an older run's) is refused, not picked by name.
+    std::fs::write(s.patch_dir.path().join("patch-10.diff"), "x").expect("write");
+    let server = github(0, false);
+    let o = cmd(&s, Some(&server)).output().expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("unexpected entry \"patch-7.diff\""), "{err}");
+    assert!(server.requests().is_empty());
+}

@@ -153,11 +153,13 @@ fn nothing_is_sent_without_an_enabled_reason() {
     assert_eq!(s["status"], "not_escalated");
 
     let meta = dir.path().join("metadata.json");
-    std::fs::write(
-        &meta,
-        r#"{"guardrails":{"decision":"rejected"},"validation":{"status":"skipped"}}"#,
-    )
-    .expect("write");
+    let mut m: serde_json::Value = serde_json::from_str(include_str!(
+        "../fixtures/dashboard/artifacts/7002/fix-agent/fix-agent/metadata-7002.json"
+    ))
+    .expect("fixture");
+    m["guardrails"]["decision"] = "rejected".into();
+    m["validation"]["status"] = "skipped".into();
+    std::fs::write(&meta, m.to_string()).expect("write");
     let (_, s) = notify(
         dir.path(),
         &url,
@@ -223,4 +225,48 @@ fn a_failing_webhook_is_retried_once_and_reported_without_the_url() {
         read_json(&dir.path().join("notify/notify-status.json"))["status"],
         "skipped"
     );
+}
+
+#[test]
+fn a_webhook_that_times_out_is_not_posted_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The receiver reads the message, then answers after the client gave up: it may have
+    // posted it, so a retry could post it twice.
+    let stub = Stub::start(vec![
+        Reply::Respond {
+            status: 200,
+            content_type: "application/json",
+            extra_headers: vec![],
+            body: b"ok".to_vec(),
+            delay: std::time::Duration::from_secs(2),
+        },
+        Reply::json(200, "ok"),
+    ]);
+    let url = format!("{}/hooks/{SECRET}", stub.url);
+    let r = report(dir.path(), "network", "still_failing", "human");
+    let o = common::bin(NOTIFY)
+        .env("CI_NOTIFY_WEBHOOK_URL", &url)
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_RUN_ID", "55")
+        .args([
+            "--out",
+            dir.path().to_str().expect("utf8"),
+            "--timeout",
+            "300ms",
+            "--retry-delay",
+            "10ms",
+            "--report",
+            r.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("run ci-notify");
+    assert_eq!(o.status.code(), Some(0));
+    let s = read_json(&dir.path().join("notify/notify-status.json"));
+    assert_eq!(s["status"], "failed", "{s}");
+    assert_eq!(s["attempts"], 1, "{s}");
+    assert!(
+        s["detail"].as_str().expect("detail").contains("timed out"),
+        "{s}"
+    );
+    assert_eq!(stub.connection_count(), 1);
 }

@@ -14,9 +14,9 @@
 //! `Retry-After` over the per-token rate; 408 past the request timeout; 502 when the upstream
 //! Developer-Agent fails; 500 when storage fails. No error answer contains a token.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -32,10 +32,11 @@ use crate::artifact::{
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::fix::recipes::{evidence_lines, EvidenceLine, EvidenceLog, LineNumbers};
-use crate::net::{ClientConfig, Token};
+use crate::logs::source::LogSource;
+use crate::net::{ClientConfig, HttpClient, NetError, Resend, Token};
 use crate::policy::fix_agent::FixAgentPolicy;
 
-use super::payload::{validate_payload, CloudAgentEnvelope, ErrorBody, LogsPayload};
+use super::payload::{validate_payload, CloudAgentEnvelope, ErrorBody, LogsPayload, PayloadLog};
 use super::repository::run_recipes;
 use super::store::store_payload;
 
@@ -77,6 +78,10 @@ pub struct AppState {
     pack: RulePack,
     limiter: RateLimiter,
     recipe_slots: Arc<tokio::sync::Semaphore>,
+    /// The client for the upstream Developer-Agent, built on the first forward (on the
+    /// blocking pool: a blocking reqwest client must not be built inside an async task) and
+    /// reused for every later one.
+    upstream: OnceLock<Result<HttpClient, String>>,
 }
 
 impl AppState {
@@ -89,9 +94,25 @@ impl AppState {
             pack,
             limiter,
             recipe_slots,
+            upstream: OnceLock::new(),
         })
     }
+
+    /// The upstream client (see `upstream`). Call from blocking code only.
+    fn upstream_client(&self) -> Result<&HttpClient, NetError> {
+        self.upstream
+            .get_or_init(|| HttpClient::new(self.cfg.upstream_client.clone()))
+            .as_ref()
+            .map_err(|reason| NetError::Unreachable {
+                target: UPSTREAM.into(),
+                attempts: 0,
+                reason: reason.clone(),
+            })
+    }
 }
+
+/// How errors name the upstream Developer-Agent.
+const UPSTREAM: &str = "the Developer-Agent";
 
 /// The router with every endpoint and the body-size and timeout limits.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -138,7 +159,7 @@ async fn ci_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
         Err(resp) => return resp,
     };
     let answer = match st.cfg.upstream_url.clone() {
-        Some(url) => forward(&st, url, payload).await,
+        Some(url) => forward(st.clone(), url, payload).await,
         None => handle_locally(st, payload).await,
     };
     match answer {
@@ -260,12 +281,15 @@ async fn handle_locally(
 
 fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer, String> {
     let entry = store_payload(&st.cfg.data_dir, payload).map_err(|e| e.to_string())?;
-    let specs: Vec<String> = entry
+    // Each stored file is read as it is — a log tail may start with zip magic bytes, so the
+    // `--log` spec rules (zip sniffing, globs) must not apply — and named as the payload
+    // names it.
+    let sources: Vec<LogSource> = entry
         .log_files
         .iter()
-        .map(|p| p.display().to_string())
+        .zip(source_names(&payload.logs))
+        .map(|(path, name)| LogSource::file(path.clone(), name))
         .collect();
-    let sources = crate::logs::source::resolve(&specs).map_err(|e| e.to_string())?;
     let analysis = analyze(
         &st.pack,
         &sources,
@@ -275,7 +299,7 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
     .map_err(|e| e.to_string())?;
     let instructions = match &entry.repository {
         Some(repo) => {
-            let lines = evidence(payload, &entry.log_files, &analysis.findings);
+            let lines = evidence(payload, &sources, &analysis.findings);
             match run_recipes(repo, &lines, &st.cfg.recipe_policy) {
                 Ok(run) => {
                     write_json_atomic(&entry.dir.join("recipes.json"), &run)
@@ -298,46 +322,58 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
     Ok(answer)
 }
 
+/// The payload's log names as the stored logs' source names: a repeated name gets ` (2)`,
+/// ` (3)`… so a finding names exactly one stored log.
+fn source_names(logs: &[PayloadLog]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    logs.iter()
+        .map(|l| {
+            let mut name = l.name.clone();
+            let mut n = 1;
+            while !seen.insert(name.clone()) {
+                n += 1;
+                name = format!("{} ({n})", l.name);
+            }
+            name
+        })
+        .collect()
+}
+
 /// The recipes' evidence for a stored payload, built like `fix-agent-prepare` builds it
 /// ([`crate::fix::recipes::evidence_lines`]): the findings, the failed tests, then the stored
-/// logs. Lines are labelled with the payload's log names and original line numbers (a tail's
-/// `first_line` added), not the server's file names.
+/// logs (`sources`, in payload order). Lines are labelled with the payload's log names and
+/// original line numbers (a tail's `first_line` added).
 fn evidence(
     payload: &LogsPayload,
-    log_files: &[PathBuf],
+    sources: &[LogSource],
     findings: &[Finding],
 ) -> Vec<EvidenceLine> {
-    let label = |stored: &str| {
-        log_files
-            .iter()
-            .position(|p| p.display().to_string() == stored)
-            .and_then(|i| payload.logs.get(i))
-    };
     let findings: Vec<Finding> = findings
         .iter()
         .map(|f| {
             let mut f = f.clone();
-            if let Some(log) = label(&f.log) {
+            let log = sources
+                .iter()
+                .zip(&payload.logs)
+                .find(|(s, _)| s.name == f.log)
+                .map(|(_, log)| log);
+            if let Some(log) = log {
+                let offset = log.first_line.saturating_sub(1);
                 f.log = log.name.clone();
-                f.line_start = f
-                    .line_start
-                    .saturating_add(log.first_line.saturating_sub(1));
-                f.line_end = f.line_end.saturating_add(log.first_line.saturating_sub(1));
+                f.line_start = f.line_start.saturating_add(offset);
+                f.line_end = f.line_end.saturating_add(offset);
             }
             f
         })
         .collect();
-    let logs = log_files
-        .iter()
-        .zip(&payload.logs)
-        .filter_map(|(path, log)| {
-            Some(EvidenceLog {
-                label: log.name.clone(),
-                numbers: LineNumbers::FirstIs(log.first_line.max(1)),
-                format: None,
-                reader: std::fs::File::open(path).ok()?,
-            })
-        });
+    let logs = sources.iter().zip(&payload.logs).filter_map(|(s, log)| {
+        Some(EvidenceLog {
+            label: log.name.clone(),
+            numbers: LineNumbers::FirstIs(log.first_line.max(1)),
+            format: None,
+            reader: s.open().ok()?,
+        })
+    });
     evidence_lines(&findings, &payload.failed_tests, logs)
 }
 
@@ -401,7 +437,7 @@ pub fn build_answer(
 }
 
 async fn forward(
-    st: &AppState,
+    st: Arc<AppState>,
     url: String,
     payload: LogsPayload,
 ) -> Result<DeveloperAgentAnswer, Response> {
@@ -415,10 +451,11 @@ async fn forward(
             ))
         }
     };
-    let token = st.cfg.developer_agent_token.clone();
-    let cfg = st.cfg.upstream_client.clone();
+    // A payload that arrives twice is stored and classified again: safe to resend.
     let result = tokio::task::spawn_blocking(move || {
-        crate::net::post_json(&url, token.as_ref(), &body, &cfg, "the Developer-Agent")
+        let token = st.cfg.developer_agent_token.as_ref();
+        st.upstream_client()?
+            .post_json(&url, token, &body, UPSTREAM, Resend::Always)
     })
     .await;
     let bad_gateway = |msg: String| {

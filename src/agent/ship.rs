@@ -2,23 +2,23 @@
 //! local classification, the repository section), post it, validate the answer, and describe
 //! what happened in a [`ShipStatus`] artifact (`ci-remedy/ci-logs-ship/v1`).
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::artifact::{
-    parse_answer, write_json_atomic, DeveloperAgentAnswer, FailedTest, Redactions, RunInfo,
-    ToolInfo,
+    parse_answer, write_json_atomic, DeveloperAgentAnswer, FailedTest, LogInfo, Redactions,
+    RunInfo, ToolInfo,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::fix::recipes::{evidence_lines, EvidenceLog, LineNumbers};
 use crate::logs::redact::Redactor;
-use crate::logs::source::{resolve, LogSource};
-use crate::net::{post_json, ClientConfig, NetError, Token};
+use crate::logs::source::{resolve, LogSource, Origin};
+use crate::net::{ClientConfig, HttpClient, NetError, Resend, Token};
 use crate::reports::{read_junit, read_playwright_json};
 
 use super::payload::{LogsPayload, PayloadLog, PAYLOAD_SCHEMA};
@@ -193,9 +193,47 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
             t.message = Some(redactor.redact(m, &mut redactions));
         }
     }
+    let sent_sources = &sources[..sources.len().min(super::payload::MAX_PAYLOAD_LOGS)];
+    // The analysis reads every log once and measures it (bytes, lines, sha256); the tails
+    // below then read only their last bytes.
+    let mut findings = Vec::new();
+    let mut infos: Vec<LogInfo> = Vec::new();
+    let classification = match analyze(pack, &sources, &failed, &AnalyzeOptions::default()) {
+        Ok(a) => {
+            findings = a.findings;
+            infos = a.logs;
+            let mut c = a.classification;
+            c.summary = redactor.redact(&c.summary, &mut redactions);
+            Some(c)
+        }
+        Err(e) => {
+            // It stops at the first log it cannot read: measure the logs to send one by one,
+            // so what can be read is still sent (without a classification).
+            let before = errors.len();
+            for s in sent_sources {
+                match analyze(
+                    pack,
+                    std::slice::from_ref(s),
+                    &[],
+                    &AnalyzeOptions::default(),
+                ) {
+                    Ok(a) => infos.extend(a.logs),
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+            if errors.len() == before {
+                errors.push(e.to_string());
+            }
+            None
+        }
+    };
     let mut logs = Vec::new();
-    for s in sources.iter().take(super::payload::MAX_PAYLOAD_LOGS) {
-        match read_tail(s, input.max_log_bytes) {
+    for s in sent_sources {
+        // A log the analysis could not read has its error listed already.
+        let Some(info) = infos.iter().find(|i| i.path == s.name) else {
+            continue;
+        };
+        match read_tail(s, input.max_log_bytes, info) {
             Ok(mut log) => {
                 log.content = redactor.redact(&log.content, &mut redactions);
                 logs.push(log);
@@ -203,19 +241,6 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
             Err(e) => errors.push(e),
         }
     }
-    let mut findings = Vec::new();
-    let classification = match analyze(pack, &sources, &failed, &AnalyzeOptions::default()) {
-        Ok(a) => {
-            findings = a.findings;
-            let mut c = a.classification;
-            c.summary = redactor.redact(&c.summary, &mut redactions);
-            Some(c)
-        }
-        Err(e) => {
-            errors.push(e.to_string());
-            None
-        }
-    };
     let mut repository = None;
     let mut sent = None;
     if let Some(ri) = &input.repository {
@@ -261,62 +286,91 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
     }
 }
 
-/// Reads a log in one pass, keeping its last `cap` bytes (cut forward to a line start when
-/// truncated), its size, sha256 and the 1-based line number where the kept text starts.
-pub fn read_tail(source: &LogSource, cap: u64) -> Result<PayloadLog, String> {
-    let mut reader = source.open().map_err(|e| e.to_string())?;
-    let cap = usize::try_from(cap).unwrap_or(usize::MAX).max(1);
-    let mut hasher = Sha256::new();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut dropped_lines: u64 = 0;
-    let mut last_dropped: Option<u8> = None;
-    let mut total: u64 = 0;
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut drop_front = |buf: &mut Vec<u8>, n: usize, dropped_lines: &mut u64| {
-        if n == 0 {
-            return;
+/// The last `cap` bytes of a log that the analysis measured (`info`: its size, line count
+/// and sha256), cut forward to a line start when truncated (unless the tail is one line),
+/// with the 1-based line number where the kept text starts, counted from the end:
+/// `info.lines - lines kept + 1`. A plain file is read from `info.bytes - cap` on (one seek,
+/// nothing before it is read, bytes appended since are not); a zip entry is streamed,
+/// keeping only the last bytes. Errors: the log cannot be read, or it is shorter than
+/// `info.bytes` (it changed since).
+pub fn read_tail(source: &LogSource, cap: u64, info: &LogInfo) -> Result<PayloadLog, String> {
+    let cap = cap.max(1);
+    // One byte more than the tail when there is one: it says whether the tail starts a line.
+    let want = cap.saturating_add(1).min(info.bytes);
+    let io = |e: std::io::Error| format!("cannot read {}: {e}", source.name);
+    let buf = match &source.origin {
+        Origin::File(path) => {
+            let mut f = File::open(path).map_err(io)?;
+            f.seek(SeekFrom::Start(info.bytes - want)).map_err(io)?;
+            let mut buf = Vec::new();
+            f.take(want).read_to_end(&mut buf).map_err(io)?;
+            buf
         }
-        *dropped_lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        last_dropped = Some(buf[n - 1]);
-        buf.drain(..n);
+        Origin::ZipEntry { .. } => {
+            let mut r = source.open().map_err(|e| e.to_string())?;
+            last_bytes(&mut r, want, info.bytes).map_err(io)?
+        }
     };
-    loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("cannot read {}: {e}", source.name)),
-        };
-        hasher.update(&chunk[..n]);
-        total += n as u64;
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > cap.saturating_mul(2) {
-            let n = buf.len() - cap;
-            drop_front(&mut buf, n, &mut dropped_lines);
-        }
+    if buf.len() as u64 != want {
+        return Err(format!(
+            "{} changed since it was analysed ({} bytes expected)",
+            source.name, info.bytes
+        ));
     }
-    if buf.len() > cap {
-        let n = buf.len() - cap;
-        drop_front(&mut buf, n, &mut dropped_lines);
-    }
-    let truncated = (buf.len() as u64) < total;
-    if truncated && last_dropped != Some(b'\n') {
-        // Cut forward to the start of a line (unless the tail is a single line).
-        if let Some(i) = memchr::memchr(b'\n', &buf) {
-            if i + 1 < buf.len() {
-                buf.drain(..=i);
-                dropped_lines += 1;
+    let truncated = info.bytes > cap;
+    let mut tail = buf.as_slice();
+    if truncated {
+        let before = tail[0];
+        tail = &tail[1..];
+        if before != b'\n' {
+            // Cut forward to the start of a line (unless the tail is a single line).
+            if let Some(i) = memchr::memchr(b'\n', tail) {
+                if i + 1 < tail.len() {
+                    tail = &tail[i + 1..];
+                }
             }
         }
     }
+    let tail_lines = memchr::memchr_iter(b'\n', tail).count() as u64
+        + u64::from(tail.last().is_some_and(|b| *b != b'\n'));
     Ok(PayloadLog {
         name: source.name.clone(),
-        bytes: total,
-        sha256: Some(format!("{:x}", hasher.finalize())),
+        bytes: info.bytes,
+        sha256: Some(info.sha256.clone()),
         truncated,
-        first_line: dropped_lines + 1,
-        content: String::from_utf8_lossy(&buf).into_owned(),
+        first_line: info.lines.saturating_sub(tail_lines) + 1,
+        content: String::from_utf8_lossy(tail).into_owned(),
     })
+}
+
+/// Streams `r` to its end, keeping its last `keep` bytes; errors unless it had exactly
+/// `total` bytes.
+fn last_bytes(r: &mut dyn Read, keep: u64, total: u64) -> std::io::Result<Vec<u8>> {
+    let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut read = 0u64;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        read += n as u64;
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > keep.saturating_mul(2).max(chunk.len()) {
+            buf.drain(..buf.len() - keep);
+        }
+    }
+    if read != total {
+        return Err(std::io::Error::other(format!(
+            "{read} bytes, the analysis read {total}"
+        )));
+    }
+    let cut = buf.len().saturating_sub(keep);
+    buf.drain(..cut);
+    Ok(buf)
 }
 
 /// Where a Cloud-Agent URL posts: the URL itself when it has a path, else
@@ -338,53 +392,76 @@ pub fn origin(url: &str) -> Option<String> {
         .filter(|o| o != "null")
 }
 
-/// What [`ship`] produced.
+/// What [`ship`] did: the exchange's part of the status artifact, and the answer.
 #[derive(Debug, Clone)]
 pub struct Shipped {
-    /// The status artifact's content.
-    pub status: ShipStatus,
+    /// How it ended.
+    pub outcome: ShipOutcome,
+    /// One line on why (untrusted parts quoted from the service are cut to 512 bytes).
+    pub detail: String,
+    /// The last HTTP status received.
+    pub http_status: Option<u16>,
+    /// Requests made.
+    pub attempts: u32,
+    /// Wall time of the exchange, milliseconds.
+    pub duration_ms: u64,
     /// The validated answer, when one was received.
     pub answer: Option<DeveloperAgentAnswer>,
+}
+
+impl Shipped {
+    /// Nothing was sent; `detail` says why.
+    pub fn skipped(detail: impl Into<String>) -> Shipped {
+        Shipped {
+            outcome: ShipOutcome::Skipped,
+            detail: detail.into(),
+            http_status: None,
+            attempts: 0,
+            duration_ms: 0,
+            answer: None,
+        }
+    }
 }
 
 /// Posts `payload` to `url` (see [`endpoint_url`]) and validates the answer: a 2xx with a JSON
 /// content type whose body [`parse_answer`] accepts (bare answer or Cloud-Agent envelope).
 /// Never fails: every problem becomes a [`ShipOutcome`].
-pub fn ship(
-    payload: &LogsPayload,
-    url: &str,
-    token: &Token,
-    cfg: &ClientConfig,
-) -> (
-    ShipOutcome,
-    String,
-    Option<u16>,
-    u32,
-    u64,
-    Option<DeveloperAgentAnswer>,
-) {
+pub fn ship(payload: &LogsPayload, url: &str, token: &Token, cfg: &ClientConfig) -> Shipped {
     let started = Instant::now();
-    let ms = |s: Instant| s.elapsed().as_millis() as u64;
     let body = match serde_json::to_vec(payload) {
         Ok(b) => b,
-        Err(e) => {
-            return (
-                ShipOutcome::Skipped,
-                format!("cannot serialize the payload: {e}"),
-                None,
-                0,
-                0,
-                None,
-            )
-        }
+        Err(e) => return Shipped::skipped(format!("cannot serialize the payload: {e}")),
     };
     let endpoint = endpoint_url(url);
-    match post_json(&endpoint, Some(token), &body, cfg, "the Cloud-Agent") {
+    // The payload is stored and classified again when it arrives twice: safe to resend.
+    let sent = HttpClient::new(cfg.clone())
+        .map_err(|reason| NetError::Unreachable {
+            target: "the Cloud-Agent".into(),
+            attempts: 0,
+            reason,
+        })
+        .and_then(|client| {
+            client.post_json(
+                &endpoint,
+                Some(token),
+                &body,
+                "the Cloud-Agent",
+                Resend::Always,
+            )
+        });
+    let done = |outcome, detail, http_status, attempts, answer| Shipped {
+        outcome,
+        detail,
+        http_status,
+        attempts,
+        duration_ms: started.elapsed().as_millis() as u64,
+        answer,
+    };
+    match sent {
         Ok(resp) => {
-            let elapsed = ms(started);
             let ct = resp.content_type.clone().unwrap_or_default();
             if !is_json_content_type(&ct) {
-                return (
+                return done(
                     ShipOutcome::InvalidAnswer,
                     format!(
                         "the answer's Content-Type is {:?}, not application/json",
@@ -392,12 +469,11 @@ pub fn ship(
                     ),
                     Some(resp.status),
                     resp.attempts,
-                    elapsed,
                     None,
                 );
             }
             match parse_answer(&resp.body) {
-                Ok(a) => (
+                Ok(a) => done(
                     ShipOutcome::Answered,
                     format!(
                         "answered {} ({:.2})",
@@ -405,21 +481,18 @@ pub fn ship(
                     ),
                     Some(resp.status),
                     resp.attempts,
-                    elapsed,
                     Some(a),
                 ),
-                Err(e) => (
+                Err(e) => done(
                     ShipOutcome::InvalidAnswer,
                     cut(&e, 512),
                     Some(resp.status),
                     resp.attempts,
-                    elapsed,
                     None,
                 ),
             }
         }
         Err(e) => {
-            let elapsed = ms(started);
             let outcome = match &e {
                 NetError::Status { status, .. } if *status != 429 && *status < 500 => {
                     ShipOutcome::Rejected
@@ -435,14 +508,7 @@ pub fn ship(
                     detail.push_str(&cut(body_head, 300));
                 }
             }
-            (
-                outcome,
-                cut(&detail, 512),
-                e.status(),
-                e.attempts(),
-                elapsed,
-                None,
-            )
+            done(outcome, cut(&detail, 512), e.status(), e.attempts(), None)
         }
     }
 }
@@ -496,24 +562,107 @@ mod tests {
         }
     }
 
+    /// The source and what the analysis measured of it.
+    fn measured(path: &Path) -> (LogSource, LogInfo) {
+        let s = source(path);
+        let pack = RulePack::builtin().expect("pack");
+        let mut a = analyze(
+            &pack,
+            std::slice::from_ref(&s),
+            &[],
+            &AnalyzeOptions::default(),
+        )
+        .expect("analyze");
+        (s, a.logs.remove(0))
+    }
+
     #[test]
     fn tail_is_capped_at_a_line_start_with_its_line_number() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("a.log");
         let text: String = (1..=5000).map(|i| format!("line {i}\n")).collect();
         std::fs::write(&p, &text).expect("write");
-        let log = read_tail(&source(&p), 1024).expect("read");
+        let (s, info) = measured(&p);
+        let log = read_tail(&s, 1024, &info).expect("read");
         assert!(log.truncated);
         assert_eq!(log.bytes, text.len() as u64);
+        assert_eq!(log.sha256.as_deref(), Some(info.sha256.as_str()));
         assert!(log.content.len() <= 1024);
         assert!(log.content.ends_with("line 5000\n"));
         let first = log.content.lines().next().expect("line");
         assert_eq!(first, format!("line {}", log.first_line));
 
-        let small = read_tail(&source(&p), 1 << 20).expect("read");
+        let small = read_tail(&s, 1 << 20, &info).expect("read");
         assert!(!small.truncated);
         assert_eq!(small.first_line, 1);
         assert_eq!(small.content, text);
+
+        // A log that shrank since it was analysed.
+        std::fs::write(&p, "line 1\n").expect("write");
+        assert!(read_tail(&s, 1024, &info)
+            .expect_err("changed")
+            .contains("changed since it was analysed"));
+    }
+
+    #[test]
+    fn first_line_is_counted_from_the_end_of_a_big_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // ~4.6 MB, lines of varying length, no newline at the very end.
+        let mut text: String = (1..=200_000)
+            .map(|i| format!("line {i} {}\n", "x".repeat(i % 37)))
+            .collect();
+        text.push_str("last line without a newline");
+        let p = dir.path().join("big.log");
+        std::fs::write(&p, &text).expect("write");
+        let (s, info) = measured(&p);
+        assert_eq!(info.lines, 200_001);
+        for cap in [1u64, 10, 100, 4095, 4096, 65_537, 1 << 20] {
+            let log = read_tail(&s, cap, &info).expect("read");
+            assert!(log.truncated);
+            assert!(text.ends_with(&log.content), "cap {cap}");
+            // The number of the kept text's first line is right: count it in the original.
+            let start = text.len() - log.content.len();
+            let expected = text[..start].matches('\n').count() as u64 + 1;
+            assert_eq!(log.first_line, expected, "cap {cap}");
+            // Cut forward to a line start, unless the tail is (part of) one line.
+            if log.content.contains('\n') {
+                assert!(
+                    text[..start].ends_with('\n'),
+                    "cap {cap}: not at a line start"
+                );
+            }
+        }
+        // A tail that starts exactly at a line start keeps that line.
+        let line = "line 200000 ".to_string() + &"x".repeat(200_000 % 37) + "\n";
+        let cap = (line.len() + "last line without a newline".len()) as u64;
+        let log = read_tail(&s, cap, &info).expect("read");
+        assert_eq!(log.first_line, 200_000);
+        assert!(log.content.starts_with("line 200000 "), "{}", log.content);
+    }
+
+    #[test]
+    fn a_zip_entry_tail_is_streamed_to_the_same_result() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text: String = (1..=30_000).map(|i| format!("step line {i}\n")).collect();
+        let plain = dir.path().join("1_build.txt");
+        std::fs::write(&plain, &text).expect("write");
+        let zip_path = dir.path().join("logs.zip");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).expect("create"));
+        w.start_file("1_build.txt", zip::write::SimpleFileOptions::default())
+            .expect("start");
+        w.write_all(text.as_bytes()).expect("write");
+        w.finish().expect("finish");
+        let sources = resolve(&[zip_path.display().to_string()]).expect("resolve");
+        let pack = RulePack::builtin().expect("pack");
+        let a = analyze(&pack, &sources, &[], &AnalyzeOptions::default()).expect("analyze");
+        let (s, info) = measured(&plain);
+        for cap in [5u64, 1000, 100_000, 1 << 20] {
+            let from_zip = read_tail(&sources[0], cap, &a.logs[0]).expect("zip tail");
+            let from_file = read_tail(&s, cap, &info).expect("file tail");
+            assert_eq!(from_zip.content, from_file.content, "cap {cap}");
+            assert_eq!(from_zip.first_line, from_file.first_line, "cap {cap}");
+        }
     }
 
     #[test]

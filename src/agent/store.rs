@@ -8,8 +8,9 @@
 //! The entry is written into a hidden `.incoming-*` directory first and renamed into place, so
 //! a reader never sees half an entry and concurrent posts of the same run never mix files.
 //!
-//! The run id is sanitised with [`RunInfo::run_id_for_file_name`] (`[A-Za-z0-9_-]`, at most 64
-//! bytes), so no payload can name a path outside the data directory.
+//! The run id is sanitised with [`crate::artifact::RunInfo::run_id_for_file_name`]
+//! (`[A-Za-z0-9_-]`, at most 64 bytes), so no payload can name a path outside the data
+//! directory.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::artifact::{write_json_atomic, ArtifactError, Redactions};
 use crate::logs::redact::Redactor;
 
-use super::payload::{LogsPayload, RepositorySnapshot};
+use super::payload::{LogsPayload, PayloadLog, RepositoryFile, RepositorySnapshot};
 
 /// Storage errors; each names the path.
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +49,6 @@ pub struct StoredEntry {
     pub dir: PathBuf,
     /// The stored log files, in payload order.
     pub log_files: Vec<PathBuf>,
-    /// Secrets the server's own redaction pass found (the client should have removed them).
-    pub redactions: Redactions,
     /// The payload's repository section with every file's content redacted again, as stored.
     pub repository: Option<RepositorySnapshot>,
 }
@@ -86,15 +85,41 @@ pub fn store_payload(data_dir: &Path, payload: &LogsPayload) -> Result<StoredEnt
         f.sync_all().map_err(werr(&path))?;
         names.push(name);
     }
-    let mut meta = payload.clone();
-    for log in &mut meta.logs {
-        log.content = String::new();
-    }
-    if let Some(repo) = &mut meta.repository {
-        for f in &mut repo.files {
-            f.content = redactor.redact(&f.content, &mut redactions);
-        }
-    }
+    // The payload without log contents (they are the log files) and with the repository's
+    // files redacted again; nothing is copied only to be blanked.
+    let repository = payload.repository.as_ref().map(|r| RepositorySnapshot {
+        paths: r.paths.clone(),
+        truncated: r.truncated,
+        files: r
+            .files
+            .iter()
+            .map(|f| RepositoryFile {
+                path: f.path.clone(),
+                content: redactor.redact(&f.content, &mut redactions),
+            })
+            .collect(),
+    });
+    let meta = LogsPayload {
+        schema: payload.schema.clone(),
+        tool: payload.tool.clone(),
+        run: payload.run.clone(),
+        logs: payload
+            .logs
+            .iter()
+            .map(|l| PayloadLog {
+                name: l.name.clone(),
+                bytes: l.bytes,
+                sha256: l.sha256.clone(),
+                truncated: l.truncated,
+                first_line: l.first_line,
+                content: String::new(),
+            })
+            .collect(),
+        failed_tests: payload.failed_tests.clone(),
+        classification: payload.classification.clone(),
+        redactions: payload.redactions.clone(),
+        repository,
+    };
     write_json_atomic(&incoming.path().join("payload.json"), &meta)?;
 
     let entry_name = format!(
@@ -115,7 +140,6 @@ pub fn store_payload(data_dir: &Path, payload: &LogsPayload) -> Result<StoredEnt
     Ok(StoredEntry {
         log_files: names.iter().map(|n| dir.join(n)).collect(),
         dir,
-        redactions,
         repository: meta.repository,
     })
 }

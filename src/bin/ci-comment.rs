@@ -58,7 +58,14 @@ struct Args {
 }
 
 fn skip(env: &ActionsEnv, why: &str) -> ExitCode {
-    println!("ci-comment: skipped: {}", ci_remedy::cli::one_line(why));
+    // `why` can quote GitHub's error message: untrusted.
+    print!(
+        "{}",
+        ci_remedy::github::commands::quote_untrusted(
+            &ci_remedy::cli::one_line(why),
+            "ci-comment: skipped: "
+        )
+    );
     let _ = env.set_outputs(&[
         ("comment-action", "skipped".to_string()),
         ("comment-url", String::new()),

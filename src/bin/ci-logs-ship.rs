@@ -11,7 +11,7 @@ use clap::Parser;
 use ci_remedy::agent::repository::RepositoryLimits;
 use ci_remedy::agent::ship::{
     build_payload, origin, ship, write_artifacts, BuiltPayload, RepositoryInput, SentLog,
-    ShipInput, ShipOutcome, ShipStatus, MAX_ANSWER_BYTES, SHIP_STATUS_SCHEMA,
+    ShipInput, ShipStatus, Shipped, MAX_ANSWER_BYTES, SHIP_STATUS_SCHEMA,
 };
 use ci_remedy::artifact::{RunInfo, ToolInfo};
 use ci_remedy::classify::RulePack;
@@ -112,6 +112,7 @@ fn main() -> ExitCode {
                 base_delay: base,
                 max_delay: base.saturating_mul(8),
                 max_retry_after: duration("max-retry-after", &args.max_retry_after)?,
+                budget: None,
             },
             max_response_bytes: MAX_ANSWER_BYTES,
         })
@@ -173,35 +174,23 @@ fn main() -> ExitCode {
         .ok()
         .filter(|u| !u.trim().is_empty());
     let token = Token::from_env("AGENT_TOKEN");
-    let (outcome, detail, http_status, attempts, duration_ms, answer) = match (&url, &token) {
+    let shipped = match (&url, &token) {
         (Some(url), Some(token)) => ship(&payload, url.trim(), token, &client),
-        (None, _) => (
-            ShipOutcome::Skipped,
-            "AGENT_URL is not set: nothing was sent".into(),
-            None,
-            0,
-            0,
-            None,
-        ),
-        (Some(_), None) => (
-            ShipOutcome::Skipped,
-            "AGENT_TOKEN is not set (or not a valid token): nothing was sent".into(),
-            None,
-            0,
-            0,
-            None,
-        ),
+        (None, _) => Shipped::skipped("AGENT_URL is not set: nothing was sent"),
+        (Some(_), None) => {
+            Shipped::skipped("AGENT_TOKEN is not set (or not a valid token): nothing was sent")
+        }
     };
     let mut status = ShipStatus {
         schema: SHIP_STATUS_SCHEMA.into(),
         tool: ToolInfo::new("ci-logs-ship"),
         run,
-        status: outcome,
-        detail,
+        status: shipped.outcome,
+        detail: shipped.detail,
         endpoint: url.as_deref().and_then(origin),
-        http_status,
-        attempts,
-        duration_ms,
+        http_status: shipped.http_status,
+        attempts: shipped.attempts,
+        duration_ms: shipped.duration_ms,
         payload_path: None,
         answer_path: None,
         logs: payload
@@ -219,7 +208,7 @@ fn main() -> ExitCode {
         repository,
         error: (!errors.is_empty()).then(|| errors.join("; ")),
     };
-    let path = match write_artifacts(&args.out, &payload, &mut status, answer.as_ref()) {
+    let path = match write_artifacts(&args.out, &payload, &mut status, shipped.answer.as_ref()) {
         Ok(p) => p,
         Err(e) => {
             cli::print_error(&e, Some("check that --out is a writable directory"));

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use ci_remedy::artifact::{read_json, write_json_atomic, Context, HealReport, RunInfo, ToolInfo};
+use ci_remedy::artifact::{
+    read_json, write_json_atomic, Context, FixMetadata, HealReport, RunInfo, ToolInfo,
+};
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
-use ci_remedy::net::{post_json, ClientConfig, RetryPolicy};
+use ci_remedy::net::{ClientConfig, HttpClient, NetError, Resend, RetryPolicy};
 use ci_remedy::notify::{
     dedup_key, escalation_reasons, Message, NotifyOutcome, NotifyStatus, Reason, SentEntry,
     SentState, WebhookKind, NOTIFY_STATUS_SCHEMA,
@@ -29,6 +31,11 @@ When it sends: when an enabled reason applies (--on), read from the artifacts:
   validation-failed    the fix metadata's validation.status is failed or timed_out
   --reason forces one. At most one message per run and category: the state file (--state)
   records what was sent; keep it across jobs (e.g. with actions/cache) for cross-job dedup.
+
+Delivery: one retry, after --retry-delay (or the webhook's Retry-After, up to 10s), when the
+webhook refused the message (HTTP 429 or 5xx) or could not be connected to. No retry after a
+timeout waiting for the answer: the message may have been posted, and a retry could post it
+twice.
 
 The message: the run link, the category, the top evidence (from the context) and what was
 tried (self-heal actions, rerun, patch). Slack gets mrkdwn with <, >, & escaped; Discord gets
@@ -77,7 +84,7 @@ struct Args {
     /// Time allowed for one request.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     timeout: String,
-    /// Wait before the one retry.
+    /// Wait before the one retry (see Delivery below).
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     retry_delay: String,
 }
@@ -129,7 +136,7 @@ fn main() -> ExitCode {
         Ok((
             load::<Context>(args.context.as_deref())?,
             load::<HealReport>(args.report.as_deref())?,
-            load::<serde_json::Value>(args.fix_metadata.as_deref())?,
+            load::<FixMetadata>(args.fix_metadata.as_deref())?,
         ))
     })();
     let (context, report, metadata) = match inputs {
@@ -206,10 +213,21 @@ fn main() -> ExitCode {
                         base_delay: retry_delay,
                         max_delay: retry_delay,
                         max_retry_after: Duration::from_secs(10),
+                        budget: None,
                     },
                     max_response_bytes: 64 * 1024,
                 };
-                match post_json(url, None, &body, &cfg, "the webhook") {
+                // A chat message must not be posted twice: the one retry only follows a
+                // refusal (429, 5xx) or a connection that could not be opened, never a
+                // timeout waiting for the answer (the message may have been posted).
+                let sent = HttpClient::new(cfg)
+                    .map_err(|reason| NetError::Unreachable {
+                        target: "the webhook".into(),
+                        attempts: 0,
+                        reason,
+                    })
+                    .and_then(|c| c.post_json(url, None, &body, "the webhook", Resend::IfRefused));
+                match sent {
                     Ok(resp) => {
                         status.status = NotifyOutcome::Sent;
                         status.attempts = resp.attempts;

@@ -9,7 +9,7 @@ use clap::Parser;
 use ci_remedy::artifact::write_atomic;
 use ci_remedy::cli::{self, exit, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::fix::recheck::{verify_artifact, Verified};
-use ci_remedy::github::api::artifacts::{self, fix_artifact, read_zip, FixArtifact};
+use ci_remedy::github::api::artifacts::{self, read_dir_artifact, read_fix_zip, FixArtifact};
 use ci_remedy::github::api::types::{Artifact, Pull};
 use ci_remedy::github::api::{ApiError, GitHub, Repo};
 use ci_remedy::github::commands::quote_untrusted;
@@ -17,8 +17,9 @@ use ci_remedy::policy::Policy;
 
 const AFTER_HELP: &str = "\
 The artifact is untrusted (a run can be tampered with). Before anything is written:
-  the zip may hold only patch-*.diff, metadata-*.json and input.json at its root (no `../`,
-  absolute or extra entries); the patch's sha256, size and file name must match the
+  the zip (or the --from-dir directory) may hold only patch-*.diff, metadata-*.json and
+  input.json at its root (no `../`, absolute, control-character or extra entries; fix-agent-pr's
+  pr-result-*.json is skipped), at most 32 MiB unpacked; the patch's sha256, size and file name must match the
   metadata; the guard runs again on the patch text (paths, scope, caps, Trojan-source,
   test weakening), against the patch's base commit when the local repository has it; the
   files, lines and risk class it finds must match the metadata.
@@ -116,7 +117,12 @@ fn main() -> ExitCode {
 fn run(args: &Args, policy: &Policy) -> Result<u8, FetchError> {
     let (files, origin) = match &args.from_dir {
         Some(dir) => (
-            read_dir_artifact(dir)?,
+            read_dir_artifact(dir).map_err(|e| {
+                failed(
+                    e.to_string(),
+                    "pass the directory `gh run download -n fix-agent-…` wrote; it must hold only the artifact's files",
+                )
+            })?,
             format!("directory {}", dir.display()),
         ),
         None => fetch(args)?,
@@ -148,11 +154,22 @@ fn run(args: &Args, policy: &Policy) -> Result<u8, FetchError> {
         .map_err(|e| failed(e.to_string(), "check that --out is writable"))?;
     write_atomic(&dir.join(&files.metadata_name), &files.metadata)
         .map_err(|e| failed(e.to_string(), "check that --out is writable"))?;
-    println!("patch: {}", patch_path.display());
+    print!(
+        "{}",
+        quote_untrusted(&patch_path.display().to_string(), "patch: ")
+    );
     if args.apply {
         apply(args, &v, &patch_path)?;
     }
     Ok(EXIT_OK)
+}
+
+/// Where the artifact comes from.
+enum ArtifactSource {
+    /// A workflow run.
+    Run(u64),
+    /// The newest run of a pull request's head that has one.
+    Pr(u64),
 }
 
 fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
@@ -162,18 +179,22 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
         .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
         .ok_or_else(|| FetchError::Usage("no repository: pass --repo OWNER/REPO".into()))?;
     let repo = Repo::parse(&repo_text)?;
-    if args.run.is_none() && args.pr.is_none() {
-        return Err(FetchError::Usage(
-            "pass --run RUN_ID, --pr N or --from-dir DIR".into(),
-        ));
-    }
+    let from = match (args.run, args.pr) {
+        (Some(run), _) => ArtifactSource::Run(run),
+        (None, Some(pr)) => ArtifactSource::Pr(pr),
+        (None, None) => {
+            return Err(FetchError::Usage(
+                "pass --run RUN_ID, --pr N or --from-dir DIR".into(),
+            ))
+        }
+    };
     let gh = GitHub::from_env()?;
     let wanted = |a: &Artifact| match &args.artifact {
         Some(n) => a.name == *n,
         None => a.name.starts_with("fix-agent"),
     };
-    let (run_id, artifact) = match (args.run, args.pr) {
-        (Some(run), _) => {
+    let (run_id, artifact) = match from {
+        ArtifactSource::Run(run) => {
             let list = artifacts::list_run_artifacts(&gh, &repo, run).map_err(|e| match e {
                 ApiError::NotFound { .. } => failed(
                     format!("run {run} not found in {repo}"),
@@ -189,7 +210,7 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
             })?;
             (run, a)
         }
-        (None, Some(pr)) => {
+        ArtifactSource::Pr(pr) => {
             let pull: Pull = gh.get_json(&format!("{}/pulls/{pr}", repo.path()))?;
             let runs = artifacts::runs_for_sha(&gh, &repo, 0, &pull.head.sha, 30)?;
             let mut found = None;
@@ -210,7 +231,6 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
                 )
             })?
         }
-        _ => unreachable_usage()?,
     };
     let zip = artifacts::download(&gh, &repo, &artifact).map_err(|e| match e {
         ApiError::Gone { .. } => failed(
@@ -219,13 +239,7 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
         ),
         other => other.into(),
     })?;
-    let entries = read_zip(&zip).map_err(|e| {
-        failed(
-            e.to_string(),
-            "the artifact is not what fix-agent-apply uploads; do not use it",
-        )
-    })?;
-    let files = fix_artifact(entries).map_err(|e| {
+    let files = read_fix_zip(&zip).map_err(|e| {
         failed(
             e.to_string(),
             "the artifact is not what fix-agent-apply uploads; do not use it",
@@ -239,53 +253,6 @@ fn fetch(args: &Args) -> Result<(FixArtifact, String), FetchError> {
             zip.len()
         ),
     ))
-}
-
-fn unreachable_usage<T>() -> Result<T, FetchError> {
-    Err(FetchError::Usage(
-        "pass --run RUN_ID, --pr N or --from-dir DIR".into(),
-    ))
-}
-
-/// Reads `patch-*.diff` and `metadata-*.json` from a downloaded artifact directory (regular
-/// files only, at most 8 MiB each, no other entries than `input.json`).
-fn read_dir_artifact(dir: &Path) -> Result<FixArtifact, FetchError> {
-    let rd = std::fs::read_dir(dir).map_err(|e| {
-        failed(
-            format!("cannot read {}: {e}", dir.display()),
-            "pass the directory `gh run download -n fix-agent-…` wrote",
-        )
-    })?;
-    let mut entries = Vec::new();
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ft = e
-            .file_type()
-            .map_err(|err| failed(format!("{name}: {err}"), "check the directory"))?;
-        if !ft.is_file() {
-            return Err(failed(
-                format!("{name:?} in {} is not a regular file", dir.display()),
-                "the directory must hold only the artifact's files",
-            ));
-        }
-        let len = e.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-        if len > artifacts::MAX_ENTRY_BYTES {
-            return Err(failed(
-                format!("{name} is larger than {} bytes", artifacts::MAX_ENTRY_BYTES),
-                "this is not a fix-agent artifact",
-            ));
-        }
-        let data = std::fs::read(e.path())
-            .map_err(|err| failed(format!("{name}: {err}"), "check the directory"))?;
-        entries.push((name, data));
-    }
-    entries.sort();
-    fix_artifact(entries).map_err(|e| {
-        failed(
-            e.to_string(),
-            "the directory must hold only the fix-agent artifact's files",
-        )
-    })
 }
 
 fn print_report(v: &Verified, origin: &str) {

@@ -1,7 +1,7 @@
 //! fix-agent-pr: open a DRAFT pull request from a fix-agent patch, only when every policy gate
 //! passes (off by default).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -12,6 +12,7 @@ use ci_remedy::cli::{
     self, exit, one_line, print_error, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
 };
 use ci_remedy::fix::recheck::verify_artifact;
+use ci_remedy::github::api::artifacts::read_dir_artifact;
 use ci_remedy::github::api::comment::pr_from_event;
 use ci_remedy::github::api::fix_pr::{run, PrRequest};
 use ci_remedy::github::api::{GitHub, Repo};
@@ -63,23 +64,6 @@ struct Args {
     out: PathBuf,
 }
 
-fn find(dir: &Path, pre: &str, ext: &str) -> Option<(String, Vec<u8>)> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(pre) && n.ends_with(ext))
-        .collect();
-    names.sort();
-    let n = names.pop()?;
-    let meta = std::fs::metadata(dir.join(&n)).ok()?;
-    if meta.len() > 8 * 1024 * 1024 {
-        return None;
-    }
-    Some((n.clone(), std::fs::read(dir.join(&n)).ok()?))
-}
-
 fn main() -> ExitCode {
     let args: Args = match cli::parse_args() {
         Ok(a) => a,
@@ -104,24 +88,21 @@ fn main() -> ExitCode {
             return exit(EXIT_USAGE);
         }
     };
-    let (Some((patch_name, patch)), Some((meta_name, meta))) = (
-        find(&args.patch_dir, "patch-", ".diff"),
-        find(&args.patch_dir, "metadata-", ".json"),
-    ) else {
-        print_error(
-            &format!(
-                "no readable patch-*.diff and metadata-*.json in {}",
-                args.patch_dir.display()
-            ),
-            Some("download the fix-agent artifact into --patch-dir first"),
-        );
-        return exit(EXIT_FAILED);
+    let files = match read_dir_artifact(&args.patch_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            print_error(
+                &format!("--patch-dir {}: {e}", args.patch_dir.display()),
+                Some("download the fix-agent artifact into --patch-dir first; it must hold only patch-*.diff, metadata-*.json and input.json"),
+            );
+            return exit(EXIT_FAILED);
+        }
     };
     let verified = match verify_artifact(
-        &meta,
-        &meta_name,
-        &patch,
-        &patch_name,
+        &files.metadata,
+        &files.metadata_name,
+        &files.patch,
+        &files.patch_name,
         &args.repo_dir,
         &policy.fix_agent,
     ) {

@@ -145,11 +145,11 @@ pub fn verify_artifact(
             ),
         );
     }
-    let base_ok = meta.base_sha.len() == 40 && meta.base_sha.chars().all(|c| c.is_ascii_hexdigit());
-    if !base_ok {
+    let base = crate::github::api::check_sha(&meta.base_sha).ok();
+    if base.is_none() {
         p(
             "base_sha",
-            "the metadata's base_sha is not a 40-hex commit".to_string(),
+            "the metadata's base_sha is not a commit sha (40 or 64 hex digits)".to_string(),
         );
     }
     let text = match std::str::from_utf8(patch) {
@@ -159,11 +159,7 @@ pub fn verify_artifact(
             String::from_utf8_lossy(patch).into_owned()
         }
     };
-    let snapshot = if base_ok {
-        base_snapshot(repo, &meta.base_sha, &text)
-    } else {
-        None
-    };
+    let snapshot = base.and_then(|b| base_snapshot(repo, b, &text));
     let (tree, checked_against) = match &snapshot {
         Some(dir) => (
             dir.path().to_path_buf(),

@@ -8,6 +8,8 @@ use crate::artifact::{Context, Decision, Finding, FixMetadata};
 
 /// How many evidence blocks summaries show.
 pub const TOP_EVIDENCE: usize = 3;
+/// The most characters of a gate's or a report's detail shown (then `…`).
+pub const MAX_DETAIL_CHARS: usize = 300;
 
 /// Escapes text for one Markdown table cell (or inline text): `|`, HTML specials and
 /// backticks are neutralised, control characters and newlines become spaces.
@@ -29,6 +31,15 @@ pub fn cell(text: &str) -> String {
         }
     }
     out
+}
+
+/// [`cell`] of at most [`MAX_DETAIL_CHARS`] characters of `text` (`…` when cut).
+fn detail_cell(text: &str) -> String {
+    let mut cut: String = text.chars().take(MAX_DETAIL_CHARS).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cell(&cut)
 }
 
 /// A fenced code block around untrusted text: the fence is longer than any run of backticks
@@ -181,7 +192,8 @@ pub fn context_markdown(ctx: &Context) -> String {
 }
 
 /// The self-heal decision as Markdown: allowed or not, category, confidence, attempt, and one
-/// table row per gate (name, pass/**fail**, detail escaped with [`cell`]).
+/// table row per gate (name, pass/**fail**, detail escaped with [`cell`] and cut to
+/// [`MAX_DETAIL_CHARS`]).
 pub fn decision_markdown(d: &Decision) -> String {
     let mut s = format!(
         "**Self-heal decision:** {} · category `{}` ({}) · confidence {:.2} · attempt {} of {}\n\n| gate | result | detail |\n|---|---|---|\n",
@@ -197,7 +209,7 @@ pub fn decision_markdown(d: &Decision) -> String {
             "| {} | {} | {} |\n",
             cell(&g.name),
             if g.passed { "pass" } else { "**fail**" },
-            cell(&g.detail)
+            detail_cell(&g.detail)
         ));
     }
     if !d.refused_actions.is_empty() {
@@ -210,14 +222,15 @@ pub fn decision_markdown(d: &Decision) -> String {
     s
 }
 
-/// The job summary section for a self-heal report: outcome, escalation, and a table of the
-/// actions and the rerun (exit code, duration in ms, timed out).
+/// The job summary section for a self-heal report: outcome, escalation, the detail (cut to
+/// [`MAX_DETAIL_CHARS`]), and a table of the actions and the rerun (exit code, duration in ms,
+/// timed out).
 pub fn report_markdown(r: &crate::artifact::HealReport) -> String {
     let mut s = format!(
         "**Self-heal outcome:** {} · escalate to: {}\n\n{}\n\n",
         r.outcome.as_str(),
         r.escalate_to.as_str(),
-        cell(&r.detail)
+        detail_cell(&r.detail)
     );
     let rerun = r.rerun.as_ref().map(|x| &x.result);
     let steps: Vec<_> = r.actions.iter().chain(rerun).collect();
@@ -329,6 +342,16 @@ mod tests {
         assert_eq!(code_span("`x`"), "`` `x` ``");
         assert_eq!(code_span("a\nb\u{202e}c\u{200b}"), "`abc`");
         assert_eq!(code_span(""), "` `");
+    }
+
+    #[test]
+    fn details_are_cut() {
+        let long = "x".repeat(MAX_DETAIL_CHARS + 50);
+        assert_eq!(
+            detail_cell(&long),
+            format!("{}…", "x".repeat(MAX_DETAIL_CHARS))
+        );
+        assert_eq!(detail_cell("a|b"), "a\\|b");
     }
 
     #[test]

@@ -123,9 +123,10 @@ pub struct LogSource {
 }
 
 impl LogSource {
-    fn file(path: PathBuf) -> LogSource {
+    /// A plain file read as it is (never sniffed for a zip), named `name` in findings.
+    pub fn file(path: PathBuf, name: impl Into<String>) -> LogSource {
         LogSource {
-            name: path.display().to_string(),
+            name: name.into(),
             origin: Origin::File(path),
             job: None,
             step: None,
@@ -296,7 +297,10 @@ fn expand_file(path: &Path, out: &mut Vec<LogSource>) -> Result<(), LogError> {
         f.seek(SeekFrom::Start(0)).map_err(io_err)?;
         zip_sources(path, f, out)
     } else {
-        out.push(LogSource::file(path.to_path_buf()));
+        out.push(LogSource::file(
+            path.to_path_buf(),
+            path.display().to_string(),
+        ));
         Ok(())
     }
 }

@@ -1,25 +1,30 @@
-//! HTTP client policy shared by the client binaries (`ci-logs-ship`, `ci-notify`) and the
-//! Cloud-Agent forwarder: connect and total timeouts, bounded retries with exponential backoff
-//! and full jitter, `Retry-After`, bounded response bodies, and bearer [`Token`]s that never
-//! print.
+//! HTTP client policy shared by the client binaries (`ci-logs-ship`, `ci-notify`), the
+//! Cloud-Agent forwarder and the GitHub client: connect and total timeouts, ONE retry
+//! mechanism ([`RetryPolicy`] and [`retry`]: bounded attempts and total time, exponential
+//! backoff with full jitter, server-requested waits such as `Retry-After`), bounded response
+//! bodies, and bearer [`Token`]s that never print.
 //!
-//! What is retried (and nothing else): connection errors, timeouts, HTTP 5xx and HTTP 429.
-//! Other 4xx answers are returned at once. Errors never contain the request URL (a webhook URL
-//! is a secret); they name the target by a caller-given label.
+//! What [`HttpClient::post_json`] retries (and nothing else): connection errors, HTTP 5xx and
+//! HTTP 429, and — when the request may be sent twice ([`Resend::Always`]) — timeouts and
+//! answers that broke off. Other 4xx answers are returned at once. Errors never contain the
+//! request URL (a webhook URL is a secret); they name the target by a caller-given label.
 
 mod token;
 
 pub use token::Token;
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// The `User-Agent` every request sends: `ci-remedy/<version>`.
+/// The `User-Agent` every request sends (this client and the GitHub client):
+/// `ci-remedy/<version>`.
 pub const USER_AGENT: &str = concat!("ci-remedy/", env!("CARGO_PKG_VERSION"));
 
-/// Retry schedule: at most `max_attempts` requests, waiting a random time in
-/// `0..=min(max_delay, base_delay * 2^(n-1))` before retry `n` (full jitter), or what the
-/// server's `Retry-After` asks when it asks at most `max_retry_after`.
+/// Retry schedule: at most `max_attempts` requests; before retry `n` (1-based) a wait the
+/// server asked for (`Retry-After`, a rate-limit reset) when it asked at most
+/// `max_retry_after`, else a random time in `0..=min(max_delay, base_delay * 2^(n-1))` (full
+/// jitter); and, with a `budget`, no retry whose wait would end after the budget (counted
+/// from the first request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Total requests, at least 1 (1 = no retry).
@@ -28,18 +33,24 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// The largest backoff ceiling.
     pub max_delay: Duration,
-    /// The longest `Retry-After` honoured; a server asking for more ends the retries.
+    /// The longest wait a server may ask for; a server asking for more ends the retries
+    /// ([`GaveUp::ServerWait`]).
     pub max_retry_after: Duration,
+    /// Total time (requests and waits) after which no retry starts ([`GaveUp::Budget`]);
+    /// `None`: only the attempts bound the time.
+    pub budget: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
-    /// 4 attempts, backoff ceilings 500 ms, 1 s, 2 s (at most 8 s), `Retry-After` up to 30 s.
+    /// 4 attempts, backoff ceilings 500 ms, 1 s, 2 s (at most 8 s), `Retry-After` up to 30 s,
+    /// no time budget.
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(30),
+            budget: None,
         }
     }
 }
@@ -56,8 +67,95 @@ impl RetryPolicy {
 
     /// A jittered wait before retry `retry` (1-based): uniform in `0..=ceiling(retry)`.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self.ceiling(retry).as_millis() as u64;
+        let ceiling = u64::try_from(self.ceiling(retry).as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::random_range(0..=ceiling))
+    }
+}
+
+/// What one attempt of [`retry`]'s operation came to.
+#[derive(Debug)]
+pub enum Step<T, E> {
+    /// Success: return `T`.
+    Done(T),
+    /// A failure that a retry cannot help: return `E` at once.
+    Fail(E),
+    /// A failure worth another attempt: after the wait the server asked for (`Some`), else
+    /// after the policy's backoff. `err` is returned when no retry follows.
+    Retry {
+        /// The wait the server asked for (`Retry-After`, a rate-limit reset).
+        after: Option<Duration>,
+        /// The error of this attempt.
+        err: E,
+    },
+}
+
+/// Why [`retry`] stopped after a retryable failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GaveUp {
+    /// `max_attempts` requests were made.
+    Attempts,
+    /// The server asked to wait this long, more than `max_retry_after`.
+    ServerWait(Duration),
+    /// Waiting this long would pass the budget.
+    Budget(Duration),
+}
+
+/// The error [`retry`] ends with.
+#[derive(Debug)]
+pub struct Failure<E> {
+    /// The last attempt's error.
+    pub err: E,
+    /// Attempts made, 1-based.
+    pub attempts: u32,
+    /// Why no retry followed; `None` when the operation answered [`Step::Fail`].
+    pub gave_up: Option<GaveUp>,
+}
+
+/// Runs `op(attempt)` (attempt 1-based) until it answers [`Step::Done`] or [`Step::Fail`],
+/// or a [`Step::Retry`] may not be retried under `policy` (checked in this order: the server's
+/// wait against `max_retry_after`, the wait against the budget, the attempts). Sleeps between
+/// attempts (blocking; do not call from an async task).
+pub fn retry<T, E>(
+    policy: &RetryPolicy,
+    mut op: impl FnMut(u32) -> Step<T, E>,
+) -> Result<T, Failure<E>> {
+    let start = Instant::now();
+    let max_attempts = policy.max_attempts.max(1);
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let (after, err) = match op(attempt) {
+            Step::Done(v) => return Ok(v),
+            Step::Fail(err) => {
+                return Err(Failure {
+                    err,
+                    attempts: attempt,
+                    gave_up: None,
+                })
+            }
+            Step::Retry { after, err } => (after, err),
+        };
+        let wait = after.unwrap_or_else(|| policy.backoff(attempt));
+        let gave_up = if after.is_some_and(|w| w > policy.max_retry_after) {
+            Some(GaveUp::ServerWait(wait))
+        } else if policy
+            .budget
+            .is_some_and(|b| start.elapsed().saturating_add(wait) > b)
+        {
+            Some(GaveUp::Budget(wait))
+        } else if attempt >= max_attempts {
+            Some(GaveUp::Attempts)
+        } else {
+            None
+        };
+        if let Some(g) = gave_up {
+            return Err(Failure {
+                err,
+                attempts: attempt,
+                gave_up: Some(g),
+            });
+        }
+        std::thread::sleep(wait);
     }
 }
 
@@ -188,128 +286,170 @@ pub fn parse_url(url: &str, target: &str) -> Result<reqwest::Url, NetError> {
     Ok(parsed)
 }
 
-/// Builds a blocking client with `cfg`'s timeouts, no redirects (a redirect could carry the
-/// bearer token elsewhere) and [`USER_AGENT`].
-pub fn blocking_client(cfg: &ClientConfig) -> Result<reqwest::blocking::Client, String> {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(cfg.connect_timeout)
-        .timeout(cfg.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(USER_AGENT)
-        .build()
-        .map_err(|e| e.without_url().to_string())
+/// Whether a request that may already have reached the server is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// Sending it twice is harmless (the receiver stores or classifies the payload again):
+    /// timeouts and answers that broke off are retried too.
+    Always,
+    /// Sending it twice is visible (a second chat message): retried only when the server
+    /// refused it (429, 5xx) or the connection could not be opened (nothing was sent). A
+    /// timeout while waiting for the answer, or an answer that broke off, is NOT retried: the
+    /// server may have acted on the request.
+    IfRefused,
 }
 
-/// POSTs `body` as `application/json` to `url` with `Authorization: Bearer <token>` when a
-/// token is given, retrying as [`RetryPolicy`] says. `target` names the service in errors
-/// (the URL never appears in them). Blocks; do not call from an async task.
-///
-/// Returns the first 2xx answer. Errors: [`NetError`].
-pub fn post_json(
-    url: &str,
-    token: Option<&Token>,
-    body: &[u8],
-    cfg: &ClientConfig,
-    target: &str,
-) -> Result<Response, NetError> {
-    let parsed = parse_url(url, target)?;
-    let client = blocking_client(cfg).map_err(|reason| NetError::Unreachable {
-        target: target.to_string(),
-        attempts: 0,
-        reason,
-    })?;
-    let attempts_max = cfg.retry.max_attempts.max(1);
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        let mut req = client
-            .post(parsed.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(body.to_vec());
-        if let Some(t) = token {
-            req = req.bearer_auth(t.expose());
-        }
-        let outcome = req.send();
-        let (reason, wait_hint, last_status) = match outcome {
-            Err(e) => (describe(&e), None, None),
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-                let content_type = resp
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                match read_bounded(resp, cfg.max_response_bytes) {
-                    Err(ReadError::TooLarge) => {
-                        return Err(NetError::TooLarge {
-                            target: target.to_string(),
-                            limit: cfg.max_response_bytes,
-                            attempts: attempt,
-                        })
-                    }
-                    Err(ReadError::Io(reason)) => (reason, None, None),
-                    Ok(body) => {
-                        if (200..300).contains(&status) {
-                            return Ok(Response {
-                                status,
-                                content_type,
-                                body,
-                                attempts: attempt,
-                            });
-                        }
-                        let head =
-                            String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
-                        if status != 429 && !(500..600).contains(&status) {
-                            return Err(NetError::Status {
-                                target: target.to_string(),
-                                status,
-                                attempts: attempt,
-                                retry_note: None,
-                                body_head: head,
-                            });
-                        }
-                        if let Some(ra) = retry_after.filter(|ra| *ra > cfg.retry.max_retry_after) {
-                            return Err(NetError::Status {
-                                target: target.to_string(),
-                                status,
-                                attempts: attempt,
-                                retry_note: Some(format!(
-                                    "Retry-After {}s is longer than the {}s allowed",
-                                    ra.as_secs(),
-                                    cfg.retry.max_retry_after.as_secs()
-                                )),
-                                body_head: head,
-                            });
-                        }
-                        (format!("HTTP {status}"), retry_after, Some((status, head)))
+/// A blocking HTTP client for one target, built once (its connection pool is reused across
+/// requests) with `cfg`'s timeouts, no redirects (a redirect could carry the bearer token
+/// elsewhere) and [`USER_AGENT`].
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::blocking::Client,
+    cfg: ClientConfig,
+}
+
+impl HttpClient {
+    /// Builds the client. Must not be called from an async task (reqwest's blocking client
+    /// starts its own runtime); from `spawn_blocking` or plain threads it is fine.
+    ///
+    /// Errors: the TLS backend could not be set up (the message).
+    pub fn new(cfg: ClientConfig) -> Result<HttpClient, String> {
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| e.without_url().to_string())?;
+        Ok(HttpClient { client, cfg })
+    }
+
+    /// The settings the client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    /// POSTs `body` as `application/json` to `url` with `Authorization: Bearer <token>` when a
+    /// token is given, retrying with [`retry`] and the config's [`RetryPolicy`]: connection
+    /// errors, 429 and 5xx always (a `Retry-After` in seconds is honoured up to
+    /// `max_retry_after`; a longer one ends the retries, noted in [`NetError::Status`]),
+    /// timeouts and broken-off answers only with [`Resend::Always`]. `target` names the
+    /// service in errors (the URL never appears in them). Blocks; do not call from an async
+    /// task.
+    ///
+    /// Returns the first 2xx answer. Errors: [`NetError`].
+    pub fn post_json(
+        &self,
+        url: &str,
+        token: Option<&Token>,
+        body: &[u8],
+        target: &str,
+        resend: Resend,
+    ) -> Result<Response, NetError> {
+        let parsed = parse_url(url, target)?;
+        let limit = self.cfg.max_response_bytes;
+        let outcome = retry(&self.cfg.retry, |attempt| {
+            let unreachable = |reason: String| NetError::Unreachable {
+                target: target.to_string(),
+                attempts: attempt,
+                reason,
+            };
+            let mut req = self
+                .client
+                .post(parsed.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(body.to_vec());
+            if let Some(t) = token {
+                req = req.bearer_auth(t.expose());
+            }
+            let resp = match req.send() {
+                Ok(r) => r,
+                // A connection that could not be opened carried nothing; after that the
+                // server may have the request.
+                Err(e) if e.is_connect() || resend == Resend::Always => {
+                    return Step::Retry {
+                        after: None,
+                        err: unreachable(describe(&e)),
                     }
                 }
-            }
-        };
-        if attempt >= attempts_max {
-            return Err(match last_status {
-                Some((status, body_head)) => NetError::Status {
-                    target: target.to_string(),
+                Err(e) => return Step::Fail(unreachable(describe(&e))),
+            };
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let content_type = resp
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = match read_bounded(resp, limit) {
+                Ok(b) => b,
+                Err(ReadError::TooLarge) => {
+                    return Step::Fail(NetError::TooLarge {
+                        target: target.to_string(),
+                        limit,
+                        attempts: attempt,
+                    })
+                }
+                Err(ReadError::Io(reason)) if resend == Resend::Always => {
+                    return Step::Retry {
+                        after: None,
+                        err: unreachable(reason),
+                    }
+                }
+                Err(ReadError::Io(reason)) => return Step::Fail(unreachable(reason)),
+            };
+            if (200..300).contains(&status) {
+                return Step::Done(Response {
                     status,
+                    content_type,
+                    body,
                     attempts: attempt,
-                    retry_note: None,
+                });
+            }
+            let err = NetError::Status {
+                target: target.to_string(),
+                status,
+                attempts: attempt,
+                retry_note: None,
+                body_head: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+            };
+            if status == 429 || (500..600).contains(&status) {
+                Step::Retry {
+                    after: retry_after,
+                    err,
+                }
+            } else {
+                Step::Fail(err)
+            }
+        });
+        outcome.map_err(|f| match (f.err, f.gave_up) {
+            (
+                NetError::Status {
+                    target,
+                    status,
+                    attempts,
                     body_head,
+                    ..
                 },
-                None => NetError::Unreachable {
-                    target: target.to_string(),
-                    attempts: attempt,
-                    reason,
-                },
-            });
-        }
-        let wait = wait_hint.unwrap_or_else(|| cfg.retry.backoff(attempt));
-        std::thread::sleep(wait);
+                Some(GaveUp::ServerWait(wait)),
+            ) => NetError::Status {
+                target,
+                status,
+                attempts,
+                retry_note: Some(format!(
+                    "Retry-After {}s is longer than the {}s allowed",
+                    wait.as_secs(),
+                    self.cfg.retry.max_retry_after.as_secs()
+                )),
+                body_head,
+            },
+            (err, _) => err,
+        })
     }
 }
 
@@ -362,6 +502,7 @@ mod tests {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(500),
             max_retry_after: Duration::from_secs(1),
+            budget: None,
         };
         assert_eq!(p.ceiling(1), Duration::from_millis(100));
         assert_eq!(p.ceiling(2), Duration::from_millis(200));
@@ -387,26 +528,102 @@ mod tests {
         assert!(parse_url("https://example.test/x", "svc").is_ok());
         let e = parse_url("file:///etc/passwd", "svc").expect_err("file");
         assert!(e.to_string().starts_with("svc: invalid URL"), "{e}");
-        let e = post_json(
-            "http://127.0.0.1:1/secret-path",
-            None,
-            b"{}",
-            &ClientConfig {
-                connect_timeout: Duration::from_millis(200),
-                timeout: Duration::from_millis(500),
-                retry: RetryPolicy {
-                    max_attempts: 2,
-                    base_delay: Duration::from_millis(1),
-                    max_delay: Duration::from_millis(1),
-                    max_retry_after: Duration::from_secs(1),
-                },
-                max_response_bytes: 10,
+        let client = HttpClient::new(ClientConfig {
+            connect_timeout: Duration::from_millis(200),
+            timeout: Duration::from_millis(500),
+            retry: RetryPolicy {
+                max_attempts: 2,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+                max_retry_after: Duration::from_secs(1),
+                budget: None,
             },
-            "the webhook",
-        )
-        .expect_err("nothing listens on port 1");
+            max_response_bytes: 10,
+        })
+        .expect("client");
+        // A refused connection sent nothing: retried even when resending is not safe.
+        let e = client
+            .post_json(
+                "http://127.0.0.1:1/secret-path",
+                None,
+                b"{}",
+                "the webhook",
+                Resend::IfRefused,
+            )
+            .expect_err("nothing listens on port 1");
         assert_eq!(e.attempts(), 2);
         assert!(!e.to_string().contains("secret-path"), "{e}");
         assert!(e.to_string().starts_with("the webhook unreachable"), "{e}");
+    }
+
+    fn fast(max_attempts: u32, budget: Option<Duration>) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+            max_retry_after: Duration::from_millis(50),
+            budget,
+        }
+    }
+
+    #[test]
+    fn retry_stops_for_the_first_reason_that_applies() {
+        // Done after two retries.
+        let mut calls = 0;
+        let r: Result<u32, Failure<&str>> = retry(&fast(4, None), |a| {
+            calls += 1;
+            if a < 3 {
+                Step::Retry {
+                    after: None,
+                    err: "again",
+                }
+            } else {
+                Step::Done(a)
+            }
+        });
+        assert_eq!(r.expect("done"), 3);
+        assert_eq!(calls, 3);
+        // Fail is returned at once.
+        let f = retry(&fast(4, None), |_| Step::<(), _>::Fail("no")).expect_err("fail");
+        assert_eq!((f.err, f.attempts, f.gave_up), ("no", 1, None));
+        // The attempts run out.
+        let again = |_| Step::<(), _>::Retry {
+            after: None,
+            err: "again",
+        };
+        let f = retry(&fast(3, None), again).expect_err("attempts");
+        assert_eq!((f.attempts, f.gave_up), (3, Some(GaveUp::Attempts)));
+        // A server wait longer than allowed ends the retries at once.
+        let long = |_| Step::<(), _>::Retry {
+            after: Some(Duration::from_secs(60)),
+            err: "slow down",
+        };
+        let f = retry(&fast(3, None), long).expect_err("server wait");
+        assert_eq!(
+            (f.attempts, f.gave_up),
+            (1, Some(GaveUp::ServerWait(Duration::from_secs(60))))
+        );
+        // A wait that would pass the budget too.
+        let mut p = fast(3, Some(Duration::from_millis(20)));
+        p.max_retry_after = Duration::from_secs(3600);
+        let f = retry(&p, long).expect_err("budget");
+        assert_eq!(
+            (f.attempts, f.gave_up),
+            (1, Some(GaveUp::Budget(Duration::from_secs(60))))
+        );
+        // A server wait within the limits is waited.
+        let started = Instant::now();
+        let r = retry(&fast(2, None), |a| {
+            if a == 1 {
+                Step::Retry {
+                    after: Some(Duration::from_millis(30)),
+                    err: "wait",
+                }
+            } else {
+                Step::Done(())
+            }
+        });
+        assert!(r.is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(30));
     }
 }

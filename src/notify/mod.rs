@@ -2,7 +2,7 @@
 //!
 //! Escalation reasons (each can be switched on or off with `--on`):
 //! - `self-heal-exhausted`: the self-heal report says `escalate_to: human` and did not heal;
-//! - `patch-rejected`: the fix metadata's `guardrails.decision` is `rejected` (or `refused`);
+//! - `patch-rejected`: the fix metadata's `guardrails.decision` is `rejected`;
 //! - `validation-failed`: the fix metadata's `validation.status` is `failed` or `timed_out`.
 //!
 //! The message goes to a Slack incoming webhook, a Discord webhook or a generic JSON webhook
@@ -15,7 +15,11 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{Context, Escalation, HealReport, Outcome, RunInfo, ToolInfo};
+use crate::artifact::{
+    Context, Escalation, FixMetadata, GuardDecision, HealReport, Outcome, RunInfo, ToolInfo,
+    ValidationStatus,
+};
+use crate::fix::pr::plain_line;
 
 /// The `schema` value of the status artifact.
 pub const NOTIFY_STATUS_SCHEMA: &str = "ci-remedy/notify/v1";
@@ -75,10 +79,10 @@ impl Reason {
 }
 
 /// The reasons the artifacts give, in [`Reason::ALL`] order. `metadata` is the fix metadata
-/// (`fix-agent/metadata-<run_id>.json`), read tolerantly.
+/// (`fix-agent/metadata-<run_id>.json`).
 pub fn escalation_reasons(
     report: Option<&HealReport>,
-    metadata: Option<&serde_json::Value>,
+    metadata: Option<&FixMetadata>,
 ) -> Vec<Reason> {
     let mut out = Vec::new();
     if let Some(r) = report {
@@ -87,18 +91,13 @@ pub fn escalation_reasons(
         }
     }
     if let Some(m) = metadata {
-        let decision = m
-            .pointer("/guardrails/decision")
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
-        if matches!(decision, "rejected" | "refused") {
+        if m.guardrails.decision == GuardDecision::Rejected {
             out.push(Reason::PatchRejected);
         }
-        let validation = m
-            .pointer("/validation/status")
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
-        if matches!(validation, "failed" | "timed_out") {
+        if matches!(
+            m.validation.status,
+            ValidationStatus::Failed | ValidationStatus::TimedOut
+        ) {
             out.push(Reason::ValidationFailed);
         }
     }
@@ -191,7 +190,7 @@ impl Message {
         server_url: &str,
         context: Option<&Context>,
         report: Option<&HealReport>,
-        metadata: Option<&serde_json::Value>,
+        metadata: Option<&FixMetadata>,
     ) -> Message {
         let run_url = (run.repository != crate::github::env::LOCAL
             && run.run_id != crate::github::env::LOCAL)
@@ -256,17 +255,11 @@ impl Message {
             ));
         }
         if let Some(m) = metadata {
-            let decision = m.pointer("/guardrails/decision").and_then(|v| v.as_str());
-            let validation = m.pointer("/validation/status").and_then(|v| v.as_str());
-            if let Some(d) = decision {
-                tried.push(format!(
-                    "fix-agent patch: guard {}{}",
-                    clean_line(d),
-                    validation
-                        .map(|v| format!(", validation {}", clean_line(v)))
-                        .unwrap_or_default()
-                ));
-            }
+            tried.push(format!(
+                "fix-agent patch: guard {}, validation {}",
+                m.guardrails.decision.as_str(),
+                m.validation.status.as_str()
+            ));
         }
         Message {
             schema: GENERIC_MESSAGE_SCHEMA.into(),
@@ -361,17 +354,10 @@ impl Message {
     }
 }
 
-/// One line of untrusted text: control characters removed, cut to [`MAX_LINE_CHARS`].
+/// One line of untrusted text ([`plain_line`]: control, invisible and bidirectional
+/// characters become spaces), at most [`MAX_LINE_CHARS`].
 fn clean_line(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\t')
-        .take(MAX_LINE_CHARS)
-        .collect();
-    if s.chars().count() > MAX_LINE_CHARS {
-        out.push('…');
-    }
-    out
+    plain_line(s, MAX_LINE_CHARS)
 }
 
 /// The dedup key of a run and category: `<repository>#<run_id>#<category>`.
@@ -524,17 +510,43 @@ mod tests {
         assert_eq!(generic["reason"], "self-heal-exhausted");
     }
 
+    fn fix_metadata() -> FixMetadata {
+        serde_json::from_str(include_str!(
+            "../../fixtures/dashboard/artifacts/7002/fix-agent/fix-agent/metadata-7002.json"
+        ))
+        .expect("fix metadata")
+    }
+
     #[test]
     fn reasons_from_fix_metadata() {
-        let m = serde_json::json!({"guardrails": {"decision": "rejected"}, "validation": {"status": "timed_out"}});
+        let mut m = fix_metadata();
+        assert!(escalation_reasons(None, Some(&m)).is_empty());
+        m.guardrails.decision = GuardDecision::Rejected;
+        m.validation.status = ValidationStatus::TimedOut;
         assert_eq!(
             escalation_reasons(None, Some(&m)),
             vec![Reason::PatchRejected, Reason::ValidationFailed]
         );
-        assert!(escalation_reasons(
+        let run = RunInfo::from_lookup(|_| None);
+        let msg = Message::build(
+            Reason::PatchRejected,
+            &run,
+            "https://github.com",
             None,
-            Some(&serde_json::json!({"guardrails": {"decision": "accepted"}}))
-        )
-        .is_empty());
+            None,
+            Some(&m),
+        );
+        assert_eq!(
+            msg.tried,
+            vec!["fix-agent patch: guard rejected, validation timed_out".to_string()]
+        );
+    }
+
+    #[test]
+    fn quoted_lines_cannot_hide_text() {
+        // Bidirectional overrides and zero-width characters become spaces, like in PR text.
+        assert_eq!(clean_line("a\u{202e}b\u{200b}c\td\u{7}"), "a b c d");
+        let long = "x".repeat(MAX_LINE_CHARS + 10);
+        assert_eq!(clean_line(&long).chars().count(), MAX_LINE_CHARS);
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::artifact::{read_json, Context, Decision, FixMetadata, GuardDecision, HealReport};
-use crate::github::summary::{cell, context_markdown};
+use crate::github::summary::{cell, context_markdown, decision_markdown, report_markdown};
 
 use super::types::IssueComment;
 use super::{ApiError, GitHub, Repo, Request};
@@ -60,18 +60,13 @@ pub struct CommentInputs {
     pub unreadable: Vec<String>,
 }
 
-fn first_matching(dir: &Path, prefix: &str, suffix: &str) -> Option<std::path::PathBuf> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
+/// The last (by name) regular file in `dir` named `prefix…suffix`.
+fn last_matching(dir: &Path, prefix: &str, suffix: &str) -> Option<std::path::PathBuf> {
+    super::artifacts::list_dir(dir)
         .ok()?
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with(prefix) && n.ends_with(suffix) && e.file_type().is_ok_and(|t| t.is_file())
-        })
-        .map(|e| e.path())
-        .collect();
-    names.sort();
-    names.pop()
+        .into_iter()
+        .rfind(|f| f.is_file && f.name.starts_with(prefix) && f.name.ends_with(suffix))
+        .map(|f| f.path)
 }
 
 impl CommentInputs {
@@ -97,11 +92,8 @@ impl CommentInputs {
         }
         c.context = load(Some(heal.join("context.json")), &mut c.unreadable);
         c.decision = load(Some(heal.join("decision.json")), &mut c.unreadable);
-        c.report = load(first_matching(&heal, "report-", ".json"), &mut c.unreadable);
-        c.metadata = load(
-            first_matching(&fix, "metadata-", ".json"),
-            &mut c.unreadable,
-        );
+        c.report = load(last_matching(&heal, "report-", ".json"), &mut c.unreadable);
+        c.metadata = load(last_matching(&fix, "metadata-", ".json"), &mut c.unreadable);
         c
     }
 
@@ -141,44 +133,10 @@ pub fn build_body(key: &str, inputs: &CommentInputs, link: &RunLink) -> String {
         md.push_str("### Self-heal\n\n");
     }
     if let Some(d) = &inputs.decision {
-        md.push_str(&format!(
-            "**Decision:** {} · attempt {} of {}\n\n| gate | result | detail |\n|---|---|---|\n",
-            if d.allowed { "allowed" } else { "not allowed" },
-            d.attempt,
-            d.max_attempts
-        ));
-        for g in &d.gates {
-            md.push_str(&format!(
-                "| {} | {} | {} |\n",
-                cell(&g.name),
-                if g.passed { "pass" } else { "**fail**" },
-                cell(&g.detail.chars().take(300).collect::<String>())
-            ));
-        }
-        md.push('\n');
+        md.push_str(&decision_markdown(d));
     }
     if let Some(r) = &inputs.report {
-        md.push_str(&format!(
-            "**Outcome:** `{}` · next: `{}` · {}\n\n",
-            r.outcome.as_str(),
-            r.escalate_to.as_str(),
-            cell(&r.detail.chars().take(300).collect::<String>())
-        ));
-        if !r.actions.is_empty() {
-            md.push_str("| action | exit | ms | timed out |\n|---|---|---|---|\n");
-            for a in &r.actions {
-                md.push_str(&format!(
-                    "| {} | {} | {} | {} |\n",
-                    cell(&a.name),
-                    a.exit_code
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    a.duration_ms,
-                    a.timed_out
-                ));
-            }
-            md.push('\n');
-        }
+        md.push_str(&report_markdown(r));
     }
     if let Some(m) = &inputs.metadata {
         let g = &m.guardrails;
@@ -358,6 +316,41 @@ mod tests {
     fn marker_is_sanitised() {
         assert_eq!(marker("ci"), "<!-- ci-remedy:sticky-comment ci -->");
         assert_eq!(marker("a-->b"), "<!-- ci-remedy:sticky-comment a---b -->");
+    }
+
+    #[test]
+    fn self_heal_tables_are_the_job_summary_ones() {
+        let report: HealReport = serde_json::from_value(serde_json::json!({
+            "schema": "ci-remedy/self-heal-report/v1",
+            "tool": {"name": "self-heal-execute", "version": "0"},
+            "run": {"repository": "o/r", "run_id": "7", "run_attempt": 1, "event_name": "push",
+                "sha": "abc", "ref": "refs/heads/main", "workflow": "ci", "job": "test"},
+            "category": "network",
+            "attempt": 1,
+            "actions": [{"name": "clear-cache", "command": ["true"], "exit_code": 0,
+                "duration_ms": 5, "timed_out": false, "output_tail": ""}],
+            "rerun": {"mode": "failed", "tests": [], "result": {"name": "rerun",
+                "command": ["npm", "test"], "exit_code": null, "duration_ms": 900,
+                "timed_out": true, "output_tail": ""}},
+            "outcome": "still_failing",
+            "escalate_to": "human",
+            "detail": "y".repeat(400)
+        }))
+        .expect("report");
+        let inputs = CommentInputs {
+            report: Some(report.clone()),
+            ..CommentInputs::default()
+        };
+        let link = RunLink {
+            repo: "o/r".into(),
+            run_id: "7".into(),
+            artifact: "fix-agent".into(),
+        };
+        let body = build_body("k", &inputs, &link);
+        assert!(body.contains(&report_markdown(&report)), "{body}");
+        // The rerun has its row, and the detail is cut.
+        assert!(body.contains("| rerun | - | 900 | yes |"), "{body}");
+        assert!(!body.contains(&"y".repeat(301)), "{body}");
     }
 
     #[test]

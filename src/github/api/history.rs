@@ -5,7 +5,7 @@
 use crate::artifact::RunInfo;
 use crate::heal::PriorAttempts;
 
-use super::artifacts::{download, list_run_artifacts, read_zip};
+use super::artifacts::{download, list_run_artifacts, read_zip, EntryUse};
 use super::{artifacts, check_sha, ApiError, GitHub, Repo};
 
 /// The most earlier runs examined.
@@ -39,7 +39,7 @@ pub fn prior_attempts(
     let mut prior = PriorAttempts::default();
     let mut examined = 0usize;
     let mut downloads = 0usize;
-    for r in runs.iter().filter(|r| r.id != run_id).take(MAX_RUNS) {
+    'runs: for r in runs.iter().filter(|r| r.id != run_id).take(MAX_RUNS) {
         examined += 1;
         let list = list_run_artifacts(gh, &repo, r.id)?;
         for a in list.iter().filter(|a| a.name.starts_with(artifact_prefix)) {
@@ -53,7 +53,7 @@ pub fn prior_attempts(
                 prior.ignored.push(format!(
                     "more than {MAX_DOWNLOADS} artifacts; the rest were not read"
                 ));
-                break;
+                break 'runs;
             }
             let zip = match download(gh, &repo, a) {
                 Ok(z) => z,
@@ -62,13 +62,10 @@ pub fn prior_attempts(
                     continue;
                 }
             };
-            match read_zip(&zip) {
+            match read_zip(&zip, report_entry) {
                 Ok(entries) => {
                     for (name, bytes) in entries {
-                        let base = name.rsplit('/').next().unwrap_or(&name);
-                        if base.starts_with("report-") && base.ends_with(".json") {
-                            prior.add_report(&format!("{shown}/{name}"), &bytes, run);
-                        }
+                        prior.add_report(&format!("{shown}/{name}"), &bytes, run);
                     }
                 }
                 Err(e) => prior.ignored.push(format!("{shown}: {e}")),
@@ -79,4 +76,14 @@ pub fn prior_attempts(
         "in the `{artifact_prefix}*` artifacts of {examined} earlier run(s) of this workflow (GitHub API)"
     ));
     Ok(prior)
+}
+
+/// Only the `report-*.json` entries (at any depth) of a self-heal artifact are inflated.
+fn report_entry(name: &str) -> EntryUse {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    if base.starts_with("report-") && base.ends_with(".json") {
+        EntryUse::Read
+    } else {
+        EntryUse::Skip
+    }
 }

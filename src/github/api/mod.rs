@@ -15,10 +15,12 @@
 //!   "Rate limits for the REST API"): HTTP 5xx and connection errors (idempotent requests only),
 //!   429, and 403 rate limits (primary: `x-ratelimit-remaining: 0`; secondary: the message says
 //!   so). The wait is `retry-after` seconds when sent, else until `x-ratelimit-reset` (UTC epoch
-//!   seconds) when the remaining count is 0, else [`RetryConfig::secondary_wait`] for a
-//!   secondary limit, else an exponential backoff with jitter. Retries are bounded in count
-//!   ([`RetryConfig::max_retries`]) and in total time ([`RetryConfig::budget`]): a wait that
-//!   would pass the budget ends the retries at once with [`ApiError::RateLimited`].
+//!   seconds) when the remaining count is 0, else [`ClientSettings::secondary_wait`] for a
+//!   secondary limit, else an exponential backoff with full jitter. The schedule is a
+//!   [`RetryPolicy`] run by the shared driver [`crate::net::retry`] (the one `ci-logs-ship` and
+//!   `ci-notify` use): bounded in count and in total time (its budget); a wait that would pass
+//!   the budget ends the retries at once with [`ApiError::RateLimited`]. Artifact downloads
+//!   from the storage host go through the same driver.
 //! - **Clear errors**: 401, 403 (permission), 404 and 410 are returned at once, never retried.
 //!
 //! Everything a server answers is untrusted: bodies are size-capped, JSON is read into small
@@ -30,19 +32,17 @@ pub mod fix_pr;
 pub mod history;
 pub mod types;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::{HeaderMap, StatusCode, Uri};
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
-use crate::net::Token;
+use crate::net::{parse_retry_after, retry, GaveUp, RetryPolicy, Step, Token, USER_AGENT};
 use crate::policy::parse_duration;
 
 /// The default API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
-/// The `User-Agent` sent with every request.
-pub const USER_AGENT: &str = concat!("ci-remedy/", env!("CARGO_PKG_VERSION"));
 /// The largest JSON answer read: 8 MiB.
 pub const MAX_JSON_BYTES: usize = 8 * 1024 * 1024;
 /// The most pages followed for one listing.
@@ -61,6 +61,12 @@ pub enum ApiError {
         /// The value.
         url: String,
         /// Why.
+        why: String,
+    },
+    /// A `CI_REMEDY_GITHUB_*` variable has a bad value (the message names it).
+    #[error("invalid client setting: {why}")]
+    InvalidConfig {
+        /// The variable and what is wrong with its value.
         why: String,
     },
     /// An argument that goes into a URL is malformed (repository, sha, workflow file).
@@ -163,6 +169,7 @@ impl ApiError {
         match self {
             ApiError::NoToken => "export GITHUB_TOKEN (in a workflow: env: GITHUB_TOKEN: ${{ github.token }}), or GH_TOKEN=$(gh auth token)",
             ApiError::InvalidBase { .. } => "GITHUB_API_URL must look like https://api.github.com or https://HOST/api/v3",
+            ApiError::InvalidConfig { .. } => "CI_REMEDY_GITHUB_RETRIES is 0..=20; the other CI_REMEDY_GITHUB_* variables are durations like 500ms, 2s or 1m",
             ApiError::InvalidArgument { .. } => "check the arguments (OWNER/REPO, a 40-hex sha, a workflow file name)",
             ApiError::Unauthorized { .. } => "the token is invalid or expired; create a new one",
             ApiError::Forbidden { .. } => "the token lacks a permission: actions: read for artifacts, pull-requests: write for comments and PRs, contents: write for branches",
@@ -187,64 +194,75 @@ impl ApiError {
     }
 }
 
-/// The retry schedule. Defaults: 4 retries, 120 s budget, 1 s backoff base, 60 s for a
-/// secondary rate limit without a header, 30 s per request. Each can be changed through the
-/// environment (durations like `500ms`, `2s`, `1m`): `CI_REMEDY_GITHUB_RETRIES`,
-/// `CI_REMEDY_GITHUB_RETRY_BUDGET`, `CI_REMEDY_GITHUB_BACKOFF`,
-/// `CI_REMEDY_GITHUB_SECONDARY_WAIT`, `CI_REMEDY_GITHUB_TIMEOUT`.
+/// The client's settings. Defaults: 4 retries, 120 s budget, 1 s backoff base (ceilings
+/// doubling up to 30 s, full jitter), 60 s for a secondary rate limit without a header, 30 s
+/// per request. Each can be changed through the environment (durations like `500ms`, `2s`,
+/// `1m`): `CI_REMEDY_GITHUB_RETRIES`, `CI_REMEDY_GITHUB_RETRY_BUDGET`,
+/// `CI_REMEDY_GITHUB_BACKOFF`, `CI_REMEDY_GITHUB_SECONDARY_WAIT`, `CI_REMEDY_GITHUB_TIMEOUT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryConfig {
-    /// Retries after the first request.
-    pub max_retries: u32,
-    /// Total time (requests and waits) after which no retry starts.
-    pub budget: Duration,
-    /// The first backoff ceiling for 5xx and connection errors (doubled each retry, full jitter).
-    pub backoff: Duration,
+pub struct ClientSettings {
+    /// The retry schedule: `max_attempts` is the retries + 1, `base_delay` the backoff base,
+    /// `budget` the total time (requests and waits) after which no retry starts. GitHub's
+    /// own waits (`retry-after`, a rate-limit reset) are bounded by the budget only.
+    pub retry: RetryPolicy,
     /// The wait after a secondary rate limit that sends neither `retry-after` nor a reset.
     pub secondary_wait: Duration,
     /// The time allowed for one request, answer included.
     pub timeout: Duration,
 }
 
-impl Default for RetryConfig {
+impl Default for ClientSettings {
     fn default() -> Self {
-        RetryConfig {
-            max_retries: 4,
-            budget: Duration::from_secs(120),
-            backoff: Duration::from_secs(1),
+        ClientSettings {
+            retry: RetryPolicy {
+                max_attempts: 5,
+                base_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(30),
+                max_retry_after: Duration::MAX,
+                budget: Some(Duration::from_secs(120)),
+            },
             secondary_wait: Duration::from_secs(60),
             timeout: Duration::from_secs(30),
         }
     }
 }
 
-impl RetryConfig {
+impl ClientSettings {
     /// The defaults with the environment's overrides. Errors name the variable.
-    pub fn from_env() -> Result<RetryConfig, String> {
-        RetryConfig::from_lookup(|k| std::env::var(k).ok())
+    pub fn from_env() -> Result<ClientSettings, String> {
+        ClientSettings::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// As [`RetryConfig::from_env`], reading variables through `get`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<RetryConfig, String> {
-        let mut c = RetryConfig::default();
-        let dur = |k: &str, d: &mut Duration| -> Result<(), String> {
-            if let Some(v) = get(k).filter(|v| !v.trim().is_empty()) {
-                *d = parse_duration(&v).map_err(|e| format!("{k}: {e}"))?;
-            }
-            Ok(())
+    /// As [`ClientSettings::from_env`], reading variables through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ClientSettings, String> {
+        let mut c = ClientSettings::default();
+        let dur = |k: &str| -> Result<Option<Duration>, String> {
+            get(k)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| parse_duration(&v).map_err(|e| format!("{k}: {e}")))
+                .transpose()
         };
         if let Some(v) = get("CI_REMEDY_GITHUB_RETRIES").filter(|v| !v.trim().is_empty()) {
-            c.max_retries = v
+            let retries: u32 = v
                 .trim()
                 .parse()
                 .ok()
                 .filter(|n| *n <= 20)
                 .ok_or_else(|| format!("CI_REMEDY_GITHUB_RETRIES: {v:?} is not 0..=20"))?;
+            c.retry.max_attempts = retries + 1;
         }
-        dur("CI_REMEDY_GITHUB_RETRY_BUDGET", &mut c.budget)?;
-        dur("CI_REMEDY_GITHUB_BACKOFF", &mut c.backoff)?;
-        dur("CI_REMEDY_GITHUB_SECONDARY_WAIT", &mut c.secondary_wait)?;
-        dur("CI_REMEDY_GITHUB_TIMEOUT", &mut c.timeout)?;
+        if let Some(d) = dur("CI_REMEDY_GITHUB_RETRY_BUDGET")? {
+            c.retry.budget = Some(d);
+        }
+        if let Some(d) = dur("CI_REMEDY_GITHUB_BACKOFF")? {
+            c.retry.base_delay = d;
+        }
+        if let Some(d) = dur("CI_REMEDY_GITHUB_SECONDARY_WAIT")? {
+            c.secondary_wait = d;
+        }
+        if let Some(d) = dur("CI_REMEDY_GITHUB_TIMEOUT")? {
+            c.timeout = d;
+        }
         if c.timeout.is_zero() {
             return Err("CI_REMEDY_GITHUB_TIMEOUT must be more than 0".into());
         }
@@ -310,16 +328,16 @@ impl std::fmt::Display for Repo {
     }
 }
 
-/// Checks a commit sha (40 or 64 lowercase or uppercase hex digits) for use in a URL.
+/// Checks a commit sha: exactly 40 (SHA-1) or 64 (SHA-256) lowercase or uppercase hex
+/// digits, nothing around them, so it can go into a URL or a git command line.
 pub fn check_sha(sha: &str) -> Result<&str, ApiError> {
-    let s = sha.trim();
-    if (s.len() == 40 || s.len() == 64) && s.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(s)
+    if (sha.len() == 40 || sha.len() == 64) && sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(sha)
     } else {
         Err(ApiError::InvalidArgument {
             what: "commit sha",
-            value: s.chars().take(80).flat_map(char::escape_debug).collect(),
-            why: "expected 40 hex digits".into(),
+            value: sha.chars().take(80).flat_map(char::escape_debug).collect(),
+            why: "expected 40 or 64 hex digits".into(),
         })
     }
 }
@@ -333,17 +351,6 @@ pub struct Answer {
     pub headers: HeaderMap,
     /// The body bytes.
     pub body: Vec<u8>,
-}
-
-/// What to do with one answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Hand it to the caller (2xx, 3xx).
-    Done,
-    /// Retry after this wait.
-    Retry(Duration),
-    /// Fail with this error kind.
-    Fail,
 }
 
 /// Seconds since the Unix epoch, in milliseconds.
@@ -371,7 +378,7 @@ pub fn rate_limit_wait(
     secondary_wait: Duration,
     now_ms: u128,
 ) -> Option<Duration> {
-    let retry_after = header(headers, "retry-after").and_then(|v| v.parse::<u64>().ok());
+    let retry_after = header(headers, "retry-after").and_then(parse_retry_after);
     let remaining_zero = header(headers, "x-ratelimit-remaining") == Some("0");
     let reset = header(headers, "x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
     let says_rate_limit = String::from_utf8_lossy(&body[..body.len().min(4096)])
@@ -383,8 +390,8 @@ pub fn rate_limit_wait(
     if !limited {
         return None;
     }
-    if let Some(s) = retry_after {
-        return Some(Duration::from_secs(s));
+    if let Some(wait) = retry_after {
+        return Some(wait);
     }
     if remaining_zero {
         if let Some(r) = reset {
@@ -422,30 +429,55 @@ pub fn next_link(link: &str) -> Option<String> {
     None
 }
 
-/// The shared client: one octocrab instance on a single-threaded tokio runtime, used through
-/// blocking calls.
+/// The shared client: two octocrab instances, built once, on a single-threaded tokio runtime,
+/// used through blocking calls: one for the API (with the token), one without a token for
+/// downloads from the storage host an artifact redirects to.
 pub struct GitHub {
     rt: tokio::runtime::Runtime,
     octo: octocrab::Octocrab,
+    plain: octocrab::Octocrab,
     base: Uri,
     base_path: String,
-    retry: RetryConfig,
+    settings: ClientSettings,
 }
 
 impl std::fmt::Debug for GitHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GitHub")
             .field("base", &self.base)
-            .field("retry", &self.retry)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
 
-/// One request: method, path (relative to the API base, with query) and JSON body.
+/// The methods the client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// `PATCH`.
+    Patch,
+}
+
+impl Verb {
+    /// `GET`, `POST` or `PATCH`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Patch => "PATCH",
+        }
+    }
+}
+
+/// One request: method, path (relative to the API base, with query; absolute for a
+/// download) and JSON body.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
     /// The method.
-    pub method: Method,
+    pub method: Verb,
     /// `/repos/…?…`.
     pub path: String,
     /// The JSON body.
@@ -462,7 +494,7 @@ impl<'a> Request<'a> {
     /// A GET of `path`.
     pub fn get(path: impl Into<String>) -> Request<'a> {
         Request {
-            method: Method::GET,
+            method: Verb::Get,
             path: path.into(),
             body: None,
             idempotent: true,
@@ -473,7 +505,7 @@ impl<'a> Request<'a> {
     /// A POST of `body` to `path`; `idempotent` as documented on the field.
     pub fn post(path: impl Into<String>, body: &'a serde_json::Value, idempotent: bool) -> Self {
         Request {
-            method: Method::POST,
+            method: Verb::Post,
             path: path.into(),
             body: Some(body),
             idempotent,
@@ -484,7 +516,7 @@ impl<'a> Request<'a> {
     /// A PATCH of `body` to `path` (idempotent).
     pub fn patch(path: impl Into<String>, body: &'a serde_json::Value) -> Self {
         Request {
-            method: Method::PATCH,
+            method: Verb::Patch,
             path: path.into(),
             body: Some(body),
             idempotent: true,
@@ -494,13 +526,13 @@ impl<'a> Request<'a> {
 
     fn shown(&self) -> String {
         let p = self.path.split('?').next().unwrap_or("");
-        format!("{} {}", self.method, p)
+        format!("{} {}", self.method.as_str(), p)
     }
 }
 
 impl GitHub {
     /// A client from the environment: `GITHUB_API_URL`, `GITHUB_TOKEN` / `GH_TOKEN` (required)
-    /// and the retry variables ([`RetryConfig::from_env`]).
+    /// and the retry variables ([`ClientSettings::from_env`]).
     pub fn from_env() -> Result<GitHub, ApiError> {
         let token = Token::from_env("GITHUB_TOKEN")
             .or_else(|| Token::from_env("GH_TOKEN"))
@@ -509,18 +541,15 @@ impl GitHub {
             .ok()
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        let retry = RetryConfig::from_env().map_err(|why| ApiError::InvalidBase {
-            url: base.clone(),
-            why,
-        })?;
-        GitHub::new(&base, Some(token), retry)
+        let settings = ClientSettings::from_env().map_err(|why| ApiError::InvalidConfig { why })?;
+        GitHub::new(&base, Some(token), settings)
     }
 
     /// A client for `base_url` (`http(s)://host[:port][/prefix]`) with an optional token.
     pub fn new(
         base_url: &str,
         token: Option<Token>,
-        retry: RetryConfig,
+        settings: ClientSettings,
     ) -> Result<GitHub, ApiError> {
         let invalid = |why: &str| ApiError::InvalidBase {
             url: base_url.chars().take(200).collect(),
@@ -543,12 +572,13 @@ impl GitHub {
             .enable_all()
             .build()
             .map_err(|e| invalid(&format!("cannot start the HTTP runtime: {e}")))?;
+        let timeout = Some(settings.timeout);
         let octo = rt.block_on(async {
             let mut b = octocrab::Octocrab::builder()
                 .base_uri(base.clone())
                 .map_err(|e| invalid(&e.to_string()))?
-                .set_connect_timeout(Some(retry.timeout))
-                .set_read_timeout(Some(retry.timeout))
+                .set_connect_timeout(timeout)
+                .set_read_timeout(timeout)
                 .add_header(http::header::USER_AGENT, USER_AGENT.to_string())
                 .add_header(
                     http::header::ACCEPT,
@@ -563,138 +593,138 @@ impl GitHub {
             }
             b.build().map_err(|e| invalid(&e.to_string()))
         })?;
+        // No token: storage URLs are pre-signed, and the token must never reach another host.
+        // Its requests are absolute URLs; the base only fills in nothing.
+        let origin = format!(
+            "{}://{}",
+            base.scheme_str().unwrap_or("https"),
+            base.authority().map(|a| a.as_str()).unwrap_or("")
+        );
+        let plain = rt.block_on(async {
+            octocrab::Octocrab::builder()
+                .base_uri(origin.as_str())
+                .map_err(|e| invalid(&e.to_string()))?
+                .set_connect_timeout(timeout)
+                .set_read_timeout(timeout)
+                .add_header(http::header::USER_AGENT, USER_AGENT.to_string())
+                .build()
+                .map_err(|e| invalid(&e.to_string()))
+        })?;
         Ok(GitHub {
             rt,
             octo,
+            plain,
             base,
             base_path,
-            retry,
+            settings,
         })
-    }
-
-    /// The API base URL.
-    pub fn base(&self) -> &Uri {
-        &self.base
     }
 
     /// Sends one request with the retry policy. 2xx and 3xx answers are returned; everything
     /// else becomes an [`ApiError`].
     pub fn send(&self, req: &Request<'_>) -> Result<Answer, ApiError> {
-        let start = Instant::now();
-        let mut attempts = 0u32;
-        loop {
-            attempts += 1;
-            let result = self.send_once(&self.octo, req);
-            let (verdict, err) = match result {
-                Ok(a) => {
-                    let st = a.status;
-                    if st.is_success() || st.is_redirection() {
-                        return Ok(a);
-                    }
-                    self.judge(req, &a, attempts)
-                }
-                Err(SendError::TooLarge) => {
-                    return Err(ApiError::TooLarge {
-                        request: req.shown(),
-                        limit: req.max_bytes,
-                    })
-                }
+        self.send_via(&self.octo, req, &req.shown())
+    }
+
+    /// Sends `req` on `octo` with [`crate::net::retry`] and the settings' policy; `shown`
+    /// names the request in errors.
+    fn send_via(
+        &self,
+        octo: &octocrab::Octocrab,
+        req: &Request<'_>,
+        shown: &str,
+    ) -> Result<Answer, ApiError> {
+        let result = retry(&self.settings.retry, |attempts| {
+            match self.send_once(octo, req) {
+                Ok(a) if a.status.is_success() || a.status.is_redirection() => Step::Done(a),
+                Ok(a) => self.judge(req, shown, &a, attempts),
+                Err(SendError::TooLarge) => Step::Fail(ApiError::TooLarge {
+                    request: shown.to_string(),
+                    limit: req.max_bytes,
+                }),
                 Err(SendError::Transport(message)) => {
-                    let v = if req.idempotent {
-                        Verdict::Retry(self.backoff(attempts))
-                    } else {
-                        Verdict::Fail
-                    };
-                    (
-                        v,
-                        ApiError::Transport {
-                            request: req.shown(),
-                            message,
-                            attempts,
-                        },
-                    )
-                }
-            };
-            let wait = match verdict {
-                Verdict::Retry(w) => w,
-                _ => return Err(err),
-            };
-            let over_budget = start.elapsed().saturating_add(wait) > self.retry.budget;
-            if attempts > self.retry.max_retries || over_budget {
-                return Err(match err {
-                    ApiError::RateLimited {
-                        request,
-                        status,
+                    let err = ApiError::Transport {
+                        request: shown.to_string(),
                         message,
-                        ..
-                    } => ApiError::RateLimited {
-                        request,
-                        status,
                         attempts,
-                        wait: over_budget.then_some(wait),
-                        message,
-                    },
-                    other => other,
-                });
+                    };
+                    if req.idempotent {
+                        Step::Retry { after: None, err }
+                    } else {
+                        Step::Fail(err)
+                    }
+                }
             }
-            std::thread::sleep(wait);
-        }
+        });
+        result.map_err(|f| match (f.err, f.gave_up) {
+            (
+                ApiError::RateLimited {
+                    request,
+                    status,
+                    attempts,
+                    message,
+                    ..
+                },
+                Some(GaveUp::Budget(wait) | GaveUp::ServerWait(wait)),
+            ) => ApiError::RateLimited {
+                request,
+                status,
+                attempts,
+                wait: Some(wait),
+                message,
+            },
+            (err, _) => err,
+        })
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .retry
-            .backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(Duration::from_secs(30));
-        let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(ms / 2 + rand::random_range(0..=ms / 2))
-    }
-
-    fn judge(&self, req: &Request<'_>, a: &Answer, attempts: u32) -> (Verdict, ApiError) {
-        let request = req.shown();
+    /// What to do with a non-success answer: retry a rate limit after GitHub's wait (every
+    /// request: GitHub did not process it), retry a 5xx of an idempotent request after the
+    /// backoff, fail on anything else.
+    fn judge(
+        &self,
+        req: &Request<'_>,
+        shown: &str,
+        a: &Answer,
+        attempts: u32,
+    ) -> Step<Answer, ApiError> {
+        let request = shown.to_string();
         let message = error_message(a.status, &a.body);
         if let Some(wait) = rate_limit_wait(
             a.status,
             &a.headers,
             &a.body,
-            self.retry.secondary_wait,
+            self.settings.secondary_wait,
             now_ms(),
         ) {
-            return (
-                Verdict::Retry(wait),
-                ApiError::RateLimited {
+            return Step::Retry {
+                after: Some(wait),
+                err: ApiError::RateLimited {
                     request,
                     status: a.status.as_u16(),
                     attempts,
                     wait: None,
                     message,
                 },
-            );
+            };
         }
         match a.status.as_u16() {
-            401 => (Verdict::Fail, ApiError::Unauthorized { request }),
-            403 => (Verdict::Fail, ApiError::Forbidden { request, message }),
-            404 => (Verdict::Fail, ApiError::NotFound { request, message }),
-            410 => (Verdict::Fail, ApiError::Gone { request, message }),
-            s if s >= 500 && req.idempotent => (
-                Verdict::Retry(self.backoff(attempts)),
-                ApiError::Status {
+            401 => Step::Fail(ApiError::Unauthorized { request }),
+            403 => Step::Fail(ApiError::Forbidden { request, message }),
+            404 => Step::Fail(ApiError::NotFound { request, message }),
+            410 => Step::Fail(ApiError::Gone { request, message }),
+            status => {
+                let err = ApiError::Status {
                     request,
-                    status: s,
+                    status,
                     attempts,
                     message,
-                },
-            ),
-            s => (
-                Verdict::Fail,
-                ApiError::Status {
-                    request,
-                    status: s,
-                    attempts,
-                    message,
-                },
-            ),
+                };
+                if status >= 500 && req.idempotent {
+                    Step::Retry { after: None, err }
+                } else {
+                    Step::Fail(err)
+                }
+            }
         }
     }
 
@@ -702,11 +732,9 @@ impl GitHub {
         let path = req.path.clone();
         let fut = async {
             let resp = match req.method {
-                Method::GET => octo._get(path.as_str()).await,
-                Method::POST => octo._post(path.as_str(), req.body).await,
-                Method::PATCH => octo._patch(path.as_str(), req.body).await,
-                Method::PUT => octo._put(path.as_str(), req.body).await,
-                _ => octo._delete(path.as_str(), req.body).await,
+                Verb::Get => octo._get(path.as_str()).await,
+                Verb::Post => octo._post(path.as_str(), req.body).await,
+                Verb::Patch => octo._patch(path.as_str(), req.body).await,
             }
             .map_err(|e| SendError::Transport(crate::cli::one_line(&e.to_string())))?;
             let (parts, body) = resp.into_parts();
@@ -728,7 +756,7 @@ impl GitHub {
                 body,
             })
         };
-        let timeout = self.retry.timeout;
+        let timeout = self.settings.timeout;
         self.rt.block_on(async {
             match tokio::time::timeout(timeout, fut).await {
                 Ok(r) => r,
@@ -812,8 +840,10 @@ impl GitHub {
     }
 
     /// GETs `path`, which answers with a redirect (`302 Location`) to a download URL, and
-    /// downloads that URL WITHOUT the token (a pre-signed storage URL), reading at most
-    /// `max_bytes`. The location must be `https`, or on the API's own scheme and host.
+    /// downloads that URL WITHOUT the token (a pre-signed storage URL; the token-less client),
+    /// reading at most `max_bytes`, retried like any request (5xx, connection errors, rate
+    /// limits and `retry-after`, within the same budget). The location must be `https`, or on
+    /// the API's own scheme and host.
     pub fn download_redirect(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
         let req = Request::get(path);
         let a = self.send(&req)?;
@@ -857,78 +887,25 @@ impl GitHub {
             .authority()
             .ok_or_else(|| bad("the Location has no host"))?
             .clone();
-        let origin = format!("{}://{}", target.scheme_str().unwrap_or("https"), authority);
-        let pq = target
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into());
-        // A separate client without a token: storage URLs are pre-signed, and the token must
-        // never reach another host.
-        let plain = self.rt.block_on(async {
-            octocrab::Octocrab::builder()
-                .base_uri(origin.as_str())
-                .map_err(|e| bad(&e.to_string()))?
-                .set_connect_timeout(Some(self.retry.timeout))
-                .set_read_timeout(Some(self.retry.timeout))
-                .add_header(http::header::USER_AGENT, USER_AGENT.to_string())
-                .build()
-                .map_err(|e| bad(&e.to_string()))
-        })?;
         let dl = Request {
-            method: Method::GET,
-            path: pq,
+            method: Verb::Get,
+            path: target.to_string(),
             body: None,
             idempotent: true,
             max_bytes,
         };
         let shown = format!("GET {} (download for {})", authority, req.shown());
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match self.send_once(&plain, &dl) {
-                Ok(a) if a.status.is_success() => return Ok(a.body),
-                Ok(a) if a.status.as_u16() == 410 => {
-                    return Err(ApiError::Gone {
-                        request: shown,
-                        message: error_message(a.status, &a.body),
-                    })
-                }
-                Ok(a) if a.status.as_u16() == 404 => {
-                    return Err(ApiError::NotFound {
-                        request: shown,
-                        message: error_message(a.status, &a.body),
-                    })
-                }
-                Ok(a) if a.status.is_server_error() && attempts <= self.retry.max_retries => {
-                    std::thread::sleep(self.backoff(attempts));
-                }
-                Ok(a) => {
-                    return Err(ApiError::Status {
-                        request: shown,
-                        status: a.status.as_u16(),
-                        attempts,
-                        message: error_message(a.status, &a.body),
-                    })
-                }
-                Err(SendError::TooLarge) => {
-                    return Err(ApiError::TooLarge {
-                        request: shown,
-                        limit: max_bytes,
-                    })
-                }
-                Err(SendError::Transport(m)) if attempts <= self.retry.max_retries => {
-                    let _ = m;
-                    std::thread::sleep(self.backoff(attempts));
-                }
-                Err(SendError::Transport(message)) => {
-                    return Err(ApiError::Transport {
-                        request: shown,
-                        message,
-                        attempts,
-                    })
-                }
-            }
+        let a = self.send_via(&self.plain, &dl, &shown)?;
+        if !a.status.is_success() {
+            return Err(ApiError::Decode {
+                request: shown,
+                message: format!(
+                    "the download answered HTTP {}, not the file (a second redirect is not followed)",
+                    a.status.as_u16()
+                ),
+            });
         }
+        Ok(a.body)
     }
 }
 
@@ -1016,6 +993,19 @@ mod tests {
     }
 
     #[test]
+    fn shas() {
+        assert!(check_sha(&"a".repeat(40)).is_ok());
+        assert!(check_sha(&"A".repeat(64)).is_ok());
+        for bad in [
+            " ".to_string() + &"a".repeat(40),
+            "a".repeat(41),
+            "g".repeat(40),
+        ] {
+            assert!(check_sha(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn repo_names() {
         assert!(Repo::parse("octo/hello-world.rs").is_ok());
         for bad in ["octo", "../x", "o/..", "o/r/x", "o/r?x", "o /r", "/r"] {
@@ -1025,8 +1015,12 @@ mod tests {
 
     #[test]
     fn relative_links_stay_on_the_api() {
-        let gh = GitHub::new("https://ghe.example/api/v3", None, RetryConfig::default())
-            .expect("client");
+        let gh = GitHub::new(
+            "https://ghe.example/api/v3",
+            None,
+            ClientSettings::default(),
+        )
+        .expect("client");
         assert_eq!(
             gh.relative("https://ghe.example/api/v3/repos/o/r/issues?page=2")
                 .as_deref(),
@@ -1038,18 +1032,20 @@ mod tests {
     }
 
     #[test]
-    fn retry_config_from_env() {
-        let c = RetryConfig::from_lookup(|k| match k {
+    fn settings_from_env() {
+        let c = ClientSettings::from_lookup(|k| match k {
             "CI_REMEDY_GITHUB_RETRIES" => Some("2".into()),
             "CI_REMEDY_GITHUB_BACKOFF" => Some("10ms".into()),
+            "CI_REMEDY_GITHUB_RETRY_BUDGET" => Some("3s".into()),
             _ => None,
         })
         .expect("config");
-        assert_eq!(c.max_retries, 2);
-        assert_eq!(c.backoff, Duration::from_millis(10));
-        assert!(
-            RetryConfig::from_lookup(|k| (k == "CI_REMEDY_GITHUB_RETRIES").then(|| "x".into()))
-                .is_err()
-        );
+        assert_eq!(c.retry.max_attempts, 3);
+        assert_eq!(c.retry.base_delay, Duration::from_millis(10));
+        assert_eq!(c.retry.budget, Some(Duration::from_secs(3)));
+        assert!(ClientSettings::from_lookup(
+            |k| (k == "CI_REMEDY_GITHUB_RETRIES").then(|| "x".into())
+        )
+        .is_err());
     }
 }
