@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ci_remedy::artifact::{FailedTest, Redactions};
+use ci_remedy::artifact::{FailedTest, Redactions, RunInfo};
+use ci_remedy::classify::RulePack;
+use ci_remedy::logs::redact::Redactor;
+use ci_remedy::prepare::{redact_context, PrepareInput};
 use ci_remedy::reports::{self, read_junit, read_playwright_json, ReportError};
 
 fn fixture(name: &str) -> PathBuf {
@@ -321,18 +324,47 @@ fn long_messages_are_capped_and_redaction_counts() {
          <testcase classname=\"a.B\" name=\"u\"><failure message=\"login with password=Zx81qPl0vW3mTy9K failed\"/></testcase></testsuite>"
     );
     let p = write(dir.path(), "r.xml", xml.as_bytes());
-    let mut tests = read_junit(&p).unwrap();
+    let tests = read_junit(&p).unwrap();
     assert_eq!(
         tests[0].message.as_ref().map(String::len),
         Some(reports::MAX_MESSAGE_BYTES)
     );
-    let mut counts = Redactions::default();
-    reports::redact_messages(&mut tests, &mut counts);
+    // The context redacts every field of a failed test (see tests/prepare.rs for the binary).
+    let mut ctx = ci_remedy::prepare::prepare(
+        &PrepareInput {
+            junit: vec![p],
+            ..Default::default()
+        },
+        &RulePack::builtin().unwrap(),
+        run_info(),
+        "test",
+    );
+    assert_eq!(ctx.error, None);
+    let t = &ctx.tests.failed[1];
     assert_eq!(
-        tests[1].message.as_deref(),
+        t.message.as_deref(),
         Some("login with password=[REDACTED:generic-secret] failed")
     );
-    assert_eq!(counts.by_rule.get("generic-secret"), Some(&1));
+    assert_eq!(ctx.redactions.by_rule.get("generic-secret"), Some(&1));
+    // Redacting twice changes nothing and counts nothing.
+    let before = ctx.tests.failed.clone();
+    ctx.redactions = Redactions::default();
+    redact_context(Redactor::builtin(), &mut ctx);
+    assert_eq!(ctx.tests.failed, before);
+    assert_eq!(ctx.redactions.total, 0);
+}
+
+fn run_info() -> RunInfo {
+    RunInfo {
+        repository: "local".into(),
+        run_id: "local".into(),
+        run_attempt: 1,
+        event_name: "local".into(),
+        sha: "local".into(),
+        git_ref: "local".into(),
+        workflow: "local".into(),
+        job: "local".into(),
+    }
 }
 
 #[test]

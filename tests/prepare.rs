@@ -231,6 +231,62 @@ fn untrusted_log_text_never_becomes_a_workflow_command() {
 }
 
 #[test]
+fn secrets_in_step_names_and_test_ids_never_reach_the_context() {
+    // A step without a name is called `Run <its command>` by GitHub, so the `##[group]` line
+    // (which becomes `Finding.step`) can hold a token; a pytest id is built from the test name.
+    let token = format!("ghp_{}", "A1b2C3d4E5".repeat(4).get(..36).expect("36"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("run.log");
+    std::fs::write(
+        &log,
+        format!(
+            "2024-01-01T00:00:00.0000000Z ##[group]Run curl -H \"Authorization: token {token}\" https://api.github.com/x\n\
+             2024-01-01T00:00:01.0000000Z npm ERR! code ECONNRESET\n\
+             2024-01-01T00:00:02.0000000Z ##[error]Process completed with exit code 1.\n"
+        ),
+    )
+    .expect("write");
+    let junit = dir.path().join("junit.xml");
+    std::fs::write(
+        &junit,
+        format!(
+            r#"<testsuites><testsuite name="pytest"><testcase classname="tests.test_api" name="test_login[{token}]" file="tests/test_api.py" line="3"><failure message="boom">tests/test_api.py:4: AssertionError</failure></testcase></testsuite></testsuites>"#
+        ),
+    )
+    .expect("write");
+    let summary_file = dir.path().join("gh_summary");
+    let out = bin(PREPARE)
+        .args(["--out", dir.path().to_str().expect("utf8")])
+        .args(["--log", log.to_str().expect("utf8")])
+        .args(["--junit", junit.to_str().expect("utf8")])
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let raw = std::fs::read_to_string(dir.path().join("self-heal/context.json")).expect("ctx");
+    let ctx: serde_json::Value = serde_json::from_str(&raw).expect("json");
+    // The fields this is about are there (redacted), so the test proves something.
+    let step = ctx["findings"][0]["step"].as_str().expect("step");
+    assert!(step.contains("[REDACTED:"), "{step}");
+    let id = ctx["tests"]["failed"][0]["id"].as_str().expect("id");
+    assert!(id.starts_with("tests/test_api.py::test_login["), "{id}");
+    let summary = std::fs::read_to_string(&summary_file).expect("summary");
+    for (what, text) in [
+        ("context.json", raw.as_str()),
+        ("stdout", &String::from_utf8_lossy(&out.stdout)),
+        ("stderr", &String::from_utf8_lossy(&out.stderr)),
+        ("job summary", summary.as_str()),
+    ] {
+        assert!(!text.contains("ghp_"), "{what} holds a token:\n{text}");
+    }
+}
+
+#[test]
 fn schemas_are_current() {
     let out = bin(env!("CARGO_BIN_EXE_ci-remedy-schemas"))
         .args(["--check", "--dir"])

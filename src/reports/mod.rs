@@ -6,9 +6,10 @@
 //!
 //! Reports are untrusted input: files over [`MAX_REPORT_BYTES`] are refused, malformed XML/JSON
 //! is an error naming the file and the 1-based line and column, and nothing panics. Messages are
-//! returned with ANSI escapes stripped and capped at [`MAX_MESSAGE_BYTES`], but NOT redacted: the
-//! caller redacts them (with [`crate::logs::redact::Redactor`]) before writing them anywhere, so
-//! the redaction counts land in the artifact.
+//! returned with ANSI escapes stripped and capped at [`MAX_MESSAGE_BYTES`], but NOT redacted:
+//! names, ids, files and messages are redacted with the rest of the context by
+//! [`crate::prepare::redact_context`] (or by whoever else writes them anywhere), so the
+//! redaction counts land in the artifact.
 
 pub mod junit;
 pub mod playwright;
@@ -18,8 +19,6 @@ use std::path::Path;
 
 pub use junit::read_junit;
 pub use playwright::read_playwright_json;
-
-use crate::artifact::{FailedTest, Redactions};
 
 /// Largest report accepted, in bytes (64 MiB).
 pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
@@ -80,17 +79,6 @@ pub enum ReportError {
         /// What is wrong.
         message: String,
     },
-}
-
-/// Redacts the messages of `tests` in place with the built-in redactor, counting into `counts`.
-pub fn redact_messages(tests: &mut [FailedTest], counts: &mut Redactions) {
-    let r = crate::logs::redact::Redactor::builtin();
-    for t in tests {
-        if let Some(m) = &t.message {
-            t.message = Some(r.redact(m, counts));
-        }
-        t.name = r.redact(&t.name, counts);
-    }
 }
 
 /// Reads a whole report, refusing more than [`MAX_REPORT_BYTES`].
