@@ -318,10 +318,13 @@ fn malformed_playwright_json_names_line_and_column() {
 #[test]
 fn long_messages_are_capped_and_redaction_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let long = "x".repeat(100_000);
+    // Words: a cut inside one run of token characters drops the whole run (see below).
+    let long = "x ".repeat(50_000);
+    let token = "Zx81qPl0vW".repeat(500);
     let xml = format!(
         "<testsuite><testcase classname=\"a.B\" name=\"t\"><failure message=\"{long}\"/></testcase>\
-         <testcase classname=\"a.B\" name=\"u\"><failure message=\"login with password=Zx81qPl0vW3mTy9K failed\"/></testcase></testsuite>"
+         <testcase classname=\"a.B\" name=\"u\"><failure message=\"login with password=Zx81qPl0vW3mTy9K failed\"/></testcase>\
+         <testcase classname=\"a.B\" name=\"v\"><failure message=\"Authorization: token ghp_{token}\"/></testcase></testsuite>"
     );
     let p = write(dir.path(), "r.xml", xml.as_bytes());
     let tests = read_junit(&p).unwrap();
@@ -329,6 +332,8 @@ fn long_messages_are_capped_and_redaction_counts() {
         tests[0].message.as_ref().map(String::len),
         Some(reports::MAX_MESSAGE_BYTES)
     );
+    // The cap falls inside a token: no part of it is kept for the redactor to miss.
+    assert_eq!(tests[2].message.as_deref(), Some("Authorization: token "));
     // The context redacts every field of a failed test (see tests/prepare.rs for the binary).
     let mut ctx = ci_remedy::prepare::prepare(
         &PrepareInput {

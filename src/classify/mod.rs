@@ -313,13 +313,9 @@ fn to_finding(
     if excerpt.ends_with('\n') {
         excerpt.pop();
     }
-    if excerpt.len() > scan::MAX_EXCERPT_BYTES {
-        let mut cut = scan::MAX_EXCERPT_BYTES;
-        while !excerpt.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        excerpt.truncate(cut);
-    }
+    // Lossy decoding can grow the text (3 bytes per invalid byte); cut again, whole tokens only.
+    let keep = crate::text::token_safe_str(&excerpt, scan::MAX_EXCERPT_BYTES).len();
+    excerpt.truncate(keep);
     let (file, file_line) = match &s.block.file {
         Some((f, l)) => (Some(location::relativize(f, workspace)), Some(*l)),
         None => (None, None),

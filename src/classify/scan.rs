@@ -245,7 +245,7 @@ impl<'a> State<'a> {
 
     /// One original line (raw, without its `\n`).
     fn feed_raw(&mut self, no: u64, raw: &[u8], back: Option<Back<'_>>) {
-        let raw = &raw[..raw.len().min(MAX_LINE)];
+        let raw = crate::text::token_safe_prefix(raw, MAX_LINE);
         let mut cur = std::mem::take(&mut self.cur);
         cur.clear();
         cur.extend_from_slice(clean_line(self.format, raw, &mut self.scratch));
@@ -473,7 +473,12 @@ impl<'a> State<'a> {
                 }
                 let Some(raw) = back.prev(k) else { break };
                 let mut s = Vec::new();
-                let t = clean_line(self.format, &raw[..raw.len().min(MAX_LINE)], &mut s).to_vec();
+                let t = clean_line(
+                    self.format,
+                    crate::text::token_safe_prefix(raw, MAX_LINE),
+                    &mut s,
+                )
+                .to_vec();
                 let joins = k <= fixed
                     || (take + 1 == k
                         && hits.iter().any(|h| {
@@ -585,7 +590,8 @@ fn add_line(b: &mut Block, no: u64, text: &[u8], baseline: Option<&Baseline>) {
     }
     if b.excerpt_lines < MAX_EXCERPT_LINES && b.excerpt.len() < MAX_EXCERPT_BYTES {
         let room = MAX_EXCERPT_BYTES - b.excerpt.len();
-        let t = &text[..text.len().min(room.saturating_sub(1))];
+        // Redaction runs on the finished excerpt and needs whole tokens: never keep part of one.
+        let t = crate::text::token_safe_prefix(text, room.saturating_sub(1));
         b.excerpt.extend_from_slice(t);
         b.excerpt.push(b'\n');
         b.excerpt_lines += 1;
@@ -797,11 +803,12 @@ fn scan_with<R: Read>(
                 let end = pos + last + 1;
                 process_region(&mut st, &buf, pos, end, floor);
                 pos = end;
-            } else if len - pos >= MAX_LINE {
-                // An over-long line: examine its head, skip the rest.
+            } else if len - pos > MAX_LINE {
+                // An over-long line: examine its head, skip the rest. The byte after the head
+                // is passed along so that `feed_raw` sees whether the cut splits a token.
                 st.lines_done += 1;
                 let no = st.lines_done;
-                st.feed_raw(no, &buf[pos..pos + MAX_LINE], None);
+                st.feed_raw(no, &buf[pos..=pos + MAX_LINE], None);
                 pos += MAX_LINE;
                 skipping = true;
                 continue;
@@ -953,6 +960,53 @@ mod tests {
         }
         assert!(log.len() > 2 * BUF_CAP / 2 + READ_CHUNK);
         assert_eq!(blocks(&log), want);
+    }
+
+    /// `prefix` padded with words so that a GitHub token starts at byte `at` of the line.
+    fn token_at(prefix: &str, at: usize) -> String {
+        let mut line = prefix.to_string();
+        while line.len() + 2 <= at {
+            line.push_str("w ");
+        }
+        while line.len() < at {
+            line.push(' ');
+        }
+        line.push_str(&format!("ghp_{}", "Ab3".repeat(12)));
+        line
+    }
+
+    #[test]
+    fn budget_cuts_never_keep_part_of_a_token() {
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        // The excerpt's 8 KiB cut falls inside the token: the whole token goes, so that no
+        // `ghp_…` prefix too short for the redactor survives.
+        let line = token_at("npm ERR! code ECONNRESET ", MAX_EXCERPT_BYTES - 12);
+        let out = scan(format!("{line}\n").as_bytes(), &c, None).expect("scans");
+        let excerpt = String::from_utf8_lossy(&out.blocks[0].excerpt).into_owned();
+        assert!(
+            !excerpt.contains("ghp_"),
+            "{}",
+            &excerpt[excerpt.len() - 40..]
+        );
+        assert!(excerpt.len() > MAX_EXCERPT_BYTES - 20, "{}", excerpt.len());
+        // A step header longer than MAX_LINE, cut inside a token (also when the line comes
+        // in pieces): the step name keeps none of it.
+        let step = token_at("##[group]Run curl -H ", MAX_LINE - 8);
+        let log = format!("{step}\nnpm ERR! code ECONNRESET\n");
+        let out = scan(log.as_bytes(), &c, None).expect("scans");
+        let name = out.blocks[0].step.clone().expect("step");
+        assert!(name.starts_with("Run curl -H w w") && !name.contains("ghp_"));
+        struct Small<'a>(&'a [u8]);
+        impl Read for Small<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(out.len()).min(1000);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let out = scan(Small(log.as_bytes()), &c, None).expect("scans");
+        assert_eq!(out.blocks[0].step.as_deref(), Some(name.as_str()));
     }
 
     #[test]

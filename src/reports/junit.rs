@@ -41,8 +41,9 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use regex::Regex;
 
-use super::{clean_message, line_col, read_capped, repo_relative, truncate_str, ReportError};
+use super::{clean_message, line_col, read_capped, repo_relative, ReportError};
 use crate::artifact::FailedTest;
+use crate::text::token_safe_str;
 
 /// Failure text kept per test case for parsing, in bytes.
 const MAX_FAILURE_TEXT: usize = 64 * 1024;
@@ -60,6 +61,8 @@ struct Case {
 struct Failure {
     message: Option<String>,
     text: String,
+    /// The text reached [`MAX_FAILURE_TEXT`] and was cut.
+    full: bool,
 }
 
 /// Reads a JUnit XML report, or every `*.xml` file under a directory (sorted by path; files
@@ -133,7 +136,7 @@ pub fn parse_junit(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, Report
                     if !matches!(name, b"testsuites" | b"testsuite" | b"testcase") {
                         return Err(ReportError::NotJunit {
                             path: report.to_string(),
-                            root: truncate_str(&String::from_utf8_lossy(name), 64).to_string(),
+                            root: token_safe_str(&String::from_utf8_lossy(name), 64).to_string(),
                         });
                     }
                     saw_root = true;
@@ -160,6 +163,7 @@ pub fn parse_junit(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, Report
                                 c.failure = Some(Failure {
                                     message: attr(e, b"message"),
                                     text: String::new(),
+                                    full: false,
                                 });
                                 collecting = is_start;
                             }
@@ -230,10 +234,17 @@ pub fn parse_junit(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, Report
     Ok(out)
 }
 
+/// Appends failure text up to [`MAX_FAILURE_TEXT`]; the cut keeps no part of a token (the
+/// text is redacted later, which needs whole tokens), and nothing is appended after a cut.
 fn push_text(case: &mut Option<Case>, s: &str) {
     if let Some(f) = case.as_mut().and_then(|c| c.failure.as_mut()) {
+        if f.full {
+            return;
+        }
         let room = MAX_FAILURE_TEXT.saturating_sub(f.text.len());
-        f.text.push_str(truncate_str(s, room));
+        let kept = token_safe_str(s, room);
+        f.full = kept.len() < s.len();
+        f.text.push_str(kept);
     }
 }
 

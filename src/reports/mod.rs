@@ -23,7 +23,8 @@ pub use playwright::read_playwright_json;
 /// Largest report accepted, in bytes (64 MiB).
 pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Largest failure message kept, in bytes (4 KiB; cut at a character boundary).
+/// Largest failure message kept, in bytes (4 KiB; cut at a character boundary, before a token
+/// the cut would split).
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 /// Errors reading a report; each names the file.
@@ -128,19 +129,12 @@ fn clean_message(s: &str) -> Option<String> {
     if s.is_empty() {
         return None;
     }
-    Some(truncate_str(s, MAX_MESSAGE_BYTES).to_string())
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary.
-fn truncate_str(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
+    // Redaction comes later and needs whole tokens: the cut never keeps part of one.
+    let s = crate::text::token_safe_str(s, MAX_MESSAGE_BYTES);
+    if s.is_empty() {
+        return None;
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    Some(s.to_string())
 }
 
 /// Makes a CI path repository-relative when it starts with the workspace: `GITHUB_WORKSPACE`
@@ -191,12 +185,6 @@ mod tests {
     }
 
     #[test]
-    fn truncation_respects_char_boundaries() {
-        assert_eq!(truncate_str("héllo", 2), "h");
-        assert_eq!(truncate_str("abc", 10), "abc");
-    }
-
-    #[test]
     fn repo_relative_knows_runner_layouts() {
         if std::env::var_os("GITHUB_WORKSPACE").is_some() {
             return;
@@ -231,5 +219,9 @@ mod tests {
         let long = "é".repeat(5000);
         let m = clean_message(&long).unwrap_or_default();
         assert!(m.len() <= MAX_MESSAGE_BYTES && m.len() >= MAX_MESSAGE_BYTES - 1);
+        // A cut inside a token drops the whole token: redaction needs it whole.
+        let token = format!("{}ghp_{}", "a ".repeat(2040), "x".repeat(36));
+        assert_eq!(clean_message(&token), Some("a ".repeat(2040)));
+        assert_eq!(clean_message(&"x".repeat(5000)), None);
     }
 }
