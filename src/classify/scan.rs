@@ -962,6 +962,24 @@ mod tests {
         assert_eq!(blocks(&log), want);
     }
 
+    #[test]
+    fn colour_codes_inside_a_keyword_do_not_hide_the_line() {
+        // The prefilter sees raw bytes: `npm \x1b[31mERR!` does not hold `npm err!`.
+        for ts in ["", "2024-01-01T00:00:00.0000000Z "] {
+            for line in [
+                "npm \x1b[31mERR!\x1b[39m code ERESOLVE",
+                "npm ERR! code ERESOLVE",
+            ] {
+                let log = format!("{ts}ok\n{ts}{line}\n{ts}done\n");
+                assert_eq!(
+                    blocks(&log),
+                    vec![(2, 2, "npm-eresolve".to_string())],
+                    "{log:?}"
+                );
+            }
+        }
+    }
+
     /// `prefix` padded with words so that a GitHub token starts at byte `at` of the line.
     fn token_at(prefix: &str, at: usize) -> String {
         let mut line = prefix.to_string();
@@ -1007,6 +1025,22 @@ mod tests {
         }
         let out = scan(Small(log.as_bytes()), &c, None).expect("scans");
         assert_eq!(out.blocks[0].step.as_deref(), Some(name.as_str()));
+    }
+
+    #[test]
+    fn error_markers_are_seen_without_a_rule_keyword() {
+        // A pack whose keywords do not cover `##[error]` (say, the policy disabled the generic
+        // rules): the failed step is still known.
+        let specs: Vec<_> = builtin_specs()
+            .expect("specs")
+            .into_iter()
+            .filter(|s| !s.keywords.iter().any(|k| k.contains("error")))
+            .collect();
+        let c = compile(&specs).expect("compiles");
+        let log = "##[group]Run make\nfine\n##[error]boom\n##[endgroup]\n##[group]Run other\nok\n";
+        let out = scan(log.as_bytes(), &c, None).expect("scans");
+        let want: HashSet<String> = ["1:Run make".to_string()].into();
+        assert_eq!(out.error_steps, want);
     }
 
     #[test]
