@@ -74,20 +74,13 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
         baseline: baseline.as_ref(),
         workspace: input.workspace.as_deref(),
     };
-    let analysis = match analyze(pack, &sources, &tests.failed, &opts) {
-        Ok(a) => Some(a),
-        Err(e) => {
-            errors.push(e.to_string());
-            None
-        }
-    };
-    let (logs, findings, rules_classification) = match analysis {
-        Some(a) => (a.logs, a.findings, a.classification),
-        None => (Vec::new(), Vec::new(), unknown_classification()),
-    };
+    // A log (or the baseline) that cannot be read is skipped by `analyze`, not fatal.
+    let analysis = analyze(pack, &sources, &tests.failed, &opts);
+    errors.extend(analysis.errors.iter().map(ToString::to_string));
+    let (logs, findings) = (analysis.logs, analysis.findings);
 
     let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
-    let classification = merge_answer(rules_classification, &developer_agent, &findings);
+    let classification = merge_answer(analysis.classification, &developer_agent, &findings);
 
     let mut ctx = Context {
         schema: CONTEXT_SCHEMA.to_string(),
@@ -111,17 +104,6 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
 
 fn e_to_string(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-fn unknown_classification() -> Classification {
-    Classification {
-        category: crate::artifact::Category::Unknown,
-        kind: crate::artifact::Category::Unknown.kind(),
-        confidence: 0.0,
-        source: ClassificationSource::Rules,
-        evidence: Vec::new(),
-        summary: "no failure recognised".into(),
-    }
 }
 
 /// Redacts every string of `ctx` that quotes untrusted input, in place, adding the counts to

@@ -27,7 +27,9 @@ fn run(path: &Path, baseline: Option<&Path>) -> Analysis {
         baseline: base.as_ref(),
         ..Default::default()
     };
-    analyze(&pack, &logs, &[], &opts).expect("analyze")
+    let a = analyze(&pack, &logs, &[], &opts);
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    a
 }
 
 /// `fixtures/logs/README.md` lists every file with its expected category.
@@ -230,7 +232,8 @@ fn policy_rules_and_disable_apply() {
     )
     .expect("w");
     let logs = resolve(&[log.to_string_lossy().into_owned()]).expect("log");
-    let a = analyze(&pack, &logs, &[], &AnalyzeOptions::default()).expect("analyze");
+    let a = analyze(&pack, &logs, &[], &AnalyzeOptions::default());
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
     assert_eq!(a.classification.category, Category::FlakyTest);
     assert!(a.findings.iter().all(|f| f.rule != "git-unsafe-repository"));
 }

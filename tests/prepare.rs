@@ -286,6 +286,67 @@ fn secrets_in_step_names_and_test_ids_never_reach_the_context() {
     }
 }
 
+/// A GitHub-style run-log zip with one stored entry whose data no longer matches its CRC-32.
+fn corrupted_zip(path: &Path) {
+    use std::io::Write;
+    let content = b"2024-01-01T00:00:00.0000000Z npm ERR! code ERESOLVE\n".repeat(20);
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
+    w.start_file(
+        "1_build.txt",
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+    )
+    .expect("entry");
+    w.write_all(&content).expect("write");
+    w.finish().expect("finish");
+    let mut bytes = std::fs::read(path).expect("read");
+    // A byte of the stored data (after the 30-byte local header and the 11-byte name).
+    bytes[30 + 11 + 40] ^= 0x20;
+    std::fs::write(path, &bytes).expect("write");
+}
+
+#[test]
+fn an_unreadable_log_does_not_throw_away_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("a.log");
+    std::fs::write(
+        &good,
+        "step 1\nnpm ERR! code ECONNRESET\nnpm ERR! network aborted\n",
+    )
+    .expect("write");
+    let bad = dir.path().join("r.zip");
+    corrupted_zip(&bad);
+    let out = run_prepare(
+        dir.path(),
+        &[
+            "--log",
+            good.to_str().expect("utf8"),
+            "--log",
+            bad.to_str().expect("utf8"),
+            // An unreadable baseline: ranked without one.
+            "--baseline-log",
+            bad.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "an input could not be read");
+    let ctx = context(dir.path());
+    let error = ctx["error"].as_str().expect("error");
+    assert!(
+        error.contains("1_build.txt") && error.contains("corrupted"),
+        "{error}"
+    );
+    assert!(error.contains("baseline log:"), "{error}");
+    let logs: Vec<&str> = ctx["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter_map(|l| l["path"].as_str())
+        .collect();
+    assert_eq!(logs, [good.to_str().expect("utf8")]);
+    let findings = ctx["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty(), "{ctx:#}");
+    assert_eq!(ctx["classification"]["category"], "network");
+}
+
 #[test]
 fn schemas_are_current() {
     let out = bin(env!("CARGO_BIN_EXE_ci-remedy-schemas"))

@@ -271,8 +271,11 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
         &sources,
         &payload.failed_tests,
         &AnalyzeOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    );
+    // The logs were just stored by this server: one it cannot read is a processing failure.
+    if let Some(e) = analysis.errors.first() {
+        return Err(e.to_string());
+    }
     let instructions = match &entry.repository {
         Some(repo) => {
             let lines = evidence(payload, &entry.log_files, &analysis.findings);

@@ -203,19 +203,12 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
             Err(e) => errors.push(e),
         }
     }
-    let mut findings = Vec::new();
-    let classification = match analyze(pack, &sources, &failed, &AnalyzeOptions::default()) {
-        Ok(a) => {
-            findings = a.findings;
-            let mut c = a.classification;
-            c.summary = redactor.redact(&c.summary, &mut redactions);
-            Some(c)
-        }
-        Err(e) => {
-            errors.push(e.to_string());
-            None
-        }
-    };
+    let analysis = analyze(pack, &sources, &failed, &AnalyzeOptions::default());
+    errors.extend(analysis.errors.iter().map(ToString::to_string));
+    let findings = analysis.findings;
+    let mut c = analysis.classification;
+    c.summary = redactor.redact(&c.summary, &mut redactions);
+    let classification = Some(c);
     let mut repository = None;
     let mut sent = None;
     if let Some(ri) = &input.repository {

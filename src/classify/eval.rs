@@ -320,7 +320,11 @@ pub fn evaluate_case_explained(
         baseline: base.as_ref(),
         ..Default::default()
     };
-    let analysis = analyze(pack, &logs, &[], &opts).map_err(an)?;
+    let mut analysis = analyze(pack, &logs, &[], &opts);
+    // A case whose logs cannot be read has no meaningful score.
+    if !analysis.errors.is_empty() {
+        return Err(an(analysis.errors.swap_remove(0)));
+    }
     let ranges: Vec<(u64, u64)> = analysis
         .findings
         .iter()

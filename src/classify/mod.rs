@@ -48,6 +48,9 @@ pub enum ClassifyError {
         /// The error.
         source: std::io::Error,
     },
+    /// The baseline log could not be opened or read; the logs were ranked without it.
+    #[error("baseline log: {0}")]
+    Baseline(Box<ClassifyError>),
     /// A rule is invalid (a policy rule, or a policy `disable` entry naming no built-in rule).
     #[error("invalid classification rule: {0}")]
     Rule(#[from] RuleError),
@@ -139,14 +142,18 @@ pub struct AnalyzeOptions<'a> {
 }
 
 /// The result of reading the logs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Analysis {
-    /// The logs read.
+    /// The logs read (a log that could not be read is not listed: see `errors`).
     pub logs: Vec<LogInfo>,
     /// Ranked findings, rank 1 first (excerpts not yet redacted); at most [`MAX_FINDINGS`].
     pub findings: Vec<Finding>,
     /// The rules-only classification.
     pub classification: Classification,
+    /// Logs that could not be opened or read to the end ([`ClassifyError::Log`],
+    /// [`ClassifyError::Read`]; they add no findings), and a baseline that could not be read
+    /// ([`ClassifyError::Baseline`]; the logs were ranked without one), in the order met.
+    pub errors: Vec<ClassifyError>,
 }
 
 struct Scored {
@@ -157,36 +164,36 @@ struct Scored {
 
 /// Reads every log once (streaming) and returns ranked findings and a classification.
 ///
-/// `tests` (failed tests from reports) lift blocks that name one of them. Errors: a log that
-/// cannot be opened or read ([`ClassifyError::Log`], [`ClassifyError::Read`]). Never panics on
-/// binary data, invalid UTF-8, over-long lines or empty files.
+/// `tests` (failed tests from reports) lift blocks that name one of them. A log that cannot be
+/// opened or read to the end (a vanished file, a zip entry whose CRC does not match) is skipped
+/// and its error recorded in [`Analysis::errors`]; the other logs are still analysed. A
+/// baseline that cannot be read is recorded there too, and the logs are ranked without it.
+/// Never panics on binary data, invalid UTF-8, over-long lines or empty files.
 pub fn analyze(
     pack: &RulePack,
     logs: &[LogSource],
     tests: &[FailedTest],
     opts: &AnalyzeOptions<'_>,
-) -> Result<Analysis, ClassifyError> {
-    let baseline = match opts.baseline {
-        Some(src) => {
-            let r = src.open()?;
-            Some(Baseline::read(r).map_err(|source| ClassifyError::Read {
-                path: src.name.clone(),
-                source,
-            })?)
+) -> Analysis {
+    let mut errors = Vec::new();
+    let baseline = opts.baseline.and_then(|src| match read_baseline(src) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            errors.push(ClassifyError::Baseline(Box::new(e)));
+            None
         }
-        None => None,
-    };
+    });
     let mut infos = Vec::with_capacity(logs.len());
     let mut scored: Vec<Scored> = Vec::new();
     let needles = test_needles(tests);
     for (li, src) in logs.iter().enumerate() {
-        let r = src.open()?;
-        let out = scan::scan(r, &pack.compiled, baseline.as_ref()).map_err(|source| {
-            ClassifyError::Read {
-                path: src.name.clone(),
-                source,
+        let out = match scan_source(src, pack, baseline.as_ref()) {
+            Ok(out) => out,
+            Err(e) => {
+                errors.push(e);
+                continue;
             }
-        })?;
+        };
         let total = out.lines.max(1) as f64;
         for block in out.blocks {
             let score = score_block(
@@ -225,10 +232,31 @@ pub fn analyze(
         .map(|(i, s)| to_finding(pack, logs, s, i, opts.workspace))
         .collect();
     let classification = classify(pack, &findings, &scored);
-    Ok(Analysis {
+    Analysis {
         logs: infos,
         findings,
         classification,
+        errors,
+    }
+}
+
+/// Opens and reads the baseline log.
+fn read_baseline(src: &LogSource) -> Result<Baseline, ClassifyError> {
+    Baseline::read(src.open()?).map_err(|source| ClassifyError::Read {
+        path: src.name.clone(),
+        source,
+    })
+}
+
+/// Opens and scans one log.
+fn scan_source(
+    src: &LogSource,
+    pack: &RulePack,
+    baseline: Option<&Baseline>,
+) -> Result<scan::ScanOut, ClassifyError> {
+    scan::scan(src.open()?, &pack.compiled, baseline).map_err(|source| ClassifyError::Read {
+        path: src.name.clone(),
+        source,
     })
 }
 
