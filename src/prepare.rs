@@ -9,7 +9,7 @@ use crate::artifact::{
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::logs::redact::Redactor;
-use crate::logs::source::{resolve, LogSource};
+use crate::logs::source::{resolve, resolve_all};
 use crate::reports::{read_junit, read_playwright_json};
 
 /// What to read.
@@ -36,24 +36,19 @@ pub struct PrepareInput {
 pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) -> Context {
     let mut errors: Vec<String> = Vec::new();
 
-    let mut sources: Vec<LogSource> = Vec::new();
-    for spec in &input.logs {
-        match resolve(std::slice::from_ref(spec)) {
-            Ok(found) => sources.extend(found),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    let baseline = match &input.baseline_log {
-        Some(spec) => match resolve(std::slice::from_ref(spec)) {
-            Ok(mut found) if !found.is_empty() => Some(found.remove(0)),
-            Ok(_) => None,
-            Err(e) => {
-                errors.push(format!("baseline log: {e}"));
-                None
-            }
-        },
-        None => None,
-    };
+    let (sources, log_errors) = resolve_all(&input.logs);
+    errors.extend(log_errors.iter().map(ToString::to_string));
+    let baseline =
+        input
+            .baseline_log
+            .as_ref()
+            .and_then(|spec| match resolve(std::slice::from_ref(spec)) {
+                Ok(found) => found.into_iter().next(),
+                Err(e) => {
+                    errors.push(format!("baseline log: {e}"));
+                    None
+                }
+            });
 
     let mut tests = Tests::default();
     let mut read_reports = |paths: &[PathBuf], read: fn(&Path) -> Result<Vec<FailedTest>, _>| {

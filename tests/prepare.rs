@@ -348,6 +348,23 @@ fn an_unreadable_log_does_not_throw_away_the_others() {
 }
 
 #[test]
+fn the_same_log_spelt_twice_is_read_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.log"), "npm ERR! code ECONNRESET\n").expect("write");
+    let out = run_prepare(dir.path(), &["--log", "a.log", "--log", "./a.log"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ctx = context(dir.path());
+    assert_eq!(ctx["logs"].as_array().expect("logs").len(), 1, "{ctx:#}");
+    assert_eq!(ctx["logs"][0]["path"], "a.log");
+    assert_eq!(ctx["findings"].as_array().expect("findings").len(), 1);
+}
+
+#[test]
 fn schemas_are_current() {
     let out = bin(env!("CARGO_BIN_EXE_ci-remedy-schemas"))
         .args(["--check", "--dir"])

@@ -17,7 +17,7 @@ use crate::artifact::{
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::fix::recipes::{evidence_lines, EvidenceLog};
 use crate::logs::redact::Redactor;
-use crate::logs::source::{resolve, LogSource};
+use crate::logs::source::{resolve_all, LogSource};
 use crate::net::{post_json, ClientConfig, NetError, Token};
 use crate::reports::{read_junit, read_playwright_json};
 
@@ -166,13 +166,8 @@ pub struct BuiltPayload {
 /// those tails, tests and findings). Problems with single inputs are returned as messages.
 pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltPayload {
     let mut errors = Vec::new();
-    let mut sources: Vec<LogSource> = Vec::new();
-    for spec in &input.logs {
-        match resolve(std::slice::from_ref(spec)) {
-            Ok(found) => sources.extend(found),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
+    let (sources, log_errors) = resolve_all(&input.logs);
+    errors.extend(log_errors.iter().map(ToString::to_string));
     let mut failed: Vec<FailedTest> = Vec::new();
     for p in &input.junit {
         match read_junit(p) {
