@@ -10,7 +10,10 @@ use crate::artifact::{
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::logs::redact::Redactor;
 use crate::logs::source::{resolve, resolve_all};
-use crate::reports::{read_junit, read_playwright_json};
+use crate::reports::{read_junit, read_playwright_json, ReportError};
+
+/// [`read_junit`] or [`read_playwright_json`].
+type ReadReport = fn(&Path, Option<&str>) -> Result<Vec<FailedTest>, ReportError>;
 
 /// What to read.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +29,7 @@ pub struct PrepareInput {
     /// `--baseline-log`: the last passing log of the same job.
     pub baseline_log: Option<String>,
     /// The checkout's absolute path (`GITHUB_WORKSPACE`), stripped from file paths in findings
-    /// so they come out repository-relative.
+    /// and test reports so they come out repository-relative.
     pub workspace: Option<String>,
 }
 
@@ -51,9 +54,10 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
             });
 
     let mut tests = Tests::default();
-    let mut read_reports = |paths: &[PathBuf], read: fn(&Path) -> Result<Vec<FailedTest>, _>| {
+    let workspace = input.workspace.as_deref();
+    let mut read_reports = |paths: &[PathBuf], read: ReadReport| {
         for p in paths {
-            match read(p) {
+            match read(p, workspace) {
                 Ok(failed) => {
                     tests.reports.push(p.display().to_string());
                     tests.failed.extend(failed);
@@ -67,7 +71,7 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
 
     let opts = AnalyzeOptions {
         baseline: baseline.as_ref(),
-        workspace: input.workspace.as_deref(),
+        workspace,
     };
     // A log (or the baseline) that cannot be read is skipped by `analyze`, not fatal.
     let analysis = analyze(pack, &sources, &tests.failed, &opts);

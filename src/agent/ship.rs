@@ -169,14 +169,16 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
     let (sources, log_errors) = resolve_all(&input.logs);
     errors.extend(log_errors.iter().map(ToString::to_string));
     let mut failed: Vec<FailedTest> = Vec::new();
+    let workspace = std::env::var("GITHUB_WORKSPACE").ok();
+    let workspace = workspace.as_deref().filter(|w| !w.is_empty());
     for p in &input.junit {
-        match read_junit(p) {
+        match read_junit(p, workspace) {
             Ok(t) => failed.extend(t),
             Err(e) => errors.push(e.to_string()),
         }
     }
     for p in &input.playwright {
-        match read_playwright_json(p) {
+        match read_playwright_json(p, workspace) {
             Ok(t) => failed.extend(t),
             Err(e) => errors.push(e.to_string()),
         }

@@ -137,41 +137,6 @@ fn clean_message(s: &str) -> Option<String> {
     Some(s.to_string())
 }
 
-/// Makes a CI path repository-relative when it starts with the workspace: `GITHUB_WORKSPACE`
-/// when set, else the hosted-runner layouts `/home/runner/work/<repo>/<repo>/`,
-/// `/__w/<repo>/<repo>/` (container jobs) and `<drive>:\a\<repo>\<repo>\` (Windows).
-/// Returns `None` when no workspace prefix is recognised; `Some("")` for the workspace itself.
-fn repo_relative(path: &str) -> Option<String> {
-    let p = path
-        .strip_prefix("file://")
-        .unwrap_or(path)
-        .replace('\\', "/");
-    if let Ok(ws) = std::env::var("GITHUB_WORKSPACE") {
-        let ws = ws.replace('\\', "/");
-        let ws = ws.trim_end_matches('/');
-        if !ws.is_empty() {
-            if p == ws {
-                return Some(String::new());
-            }
-            if let Some(rest) = p.strip_prefix(ws).and_then(|r| r.strip_prefix('/')) {
-                return Some(rest.to_string());
-            }
-        }
-    }
-    let parts: Vec<&str> = p.split('/').collect();
-    let skip = match parts.as_slice() {
-        ["", "home", "runner", "work", a, b, ..] if !a.is_empty() && !b.is_empty() => 6,
-        ["", "__w", a, b, ..] if !a.is_empty() && !b.is_empty() => 4,
-        [drive, "a", a, b, ..]
-            if drive.len() == 2 && drive.ends_with(':') && !a.is_empty() && !b.is_empty() =>
-        {
-            4
-        }
-        _ => return None,
-    };
-    Some(parts[skip..].join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,31 +147,6 @@ mod tests {
         assert_eq!(line_col(b, 0), (1, 1));
         assert_eq!(line_col(b, 4), (2, 2));
         assert_eq!(line_col(b, 100), (3, 3));
-    }
-
-    #[test]
-    fn repo_relative_knows_runner_layouts() {
-        if std::env::var_os("GITHUB_WORKSPACE").is_some() {
-            return;
-        }
-        assert_eq!(
-            repo_relative("/home/runner/work/app/app/tests/x.spec.ts").as_deref(),
-            Some("tests/x.spec.ts")
-        );
-        assert_eq!(
-            repo_relative("/__w/app/app/src/a.js").as_deref(),
-            Some("src/a.js")
-        );
-        assert_eq!(
-            repo_relative(r"D:\a\app\app\src\a.js").as_deref(),
-            Some("src/a.js")
-        );
-        assert_eq!(
-            repo_relative("/home/runner/work/app/app").as_deref(),
-            Some("")
-        );
-        assert_eq!(repo_relative("/usr/lib/x.js"), None);
-        assert_eq!(repo_relative("tests/x.py"), None);
     }
 
     #[test]
