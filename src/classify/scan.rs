@@ -3,8 +3,10 @@
 //! candidate line only meets the rules whose keywords it holds, bounded block state, and the
 //! SHA-256 of the log computed on a helper thread.
 //!
-//! Memory is bounded whatever the input: the read buffer is [`BUF_CAP`] bytes, a line longer
-//! than [`MAX_LINE`] bytes is examined by its first [`MAX_LINE`] bytes only, blocks keep at
+//! The reading (chunks, format detection, over-long lines) is [`crate::logs::lines`]'s, shared
+//! with the baseline. Memory is bounded whatever the input: the read buffer is
+//! [`crate::logs::lines::BUF_CAP`] bytes, a line longer than [`crate::logs::lines::MAX_LINE`]
+//! bytes is examined by its head only (cut before a token the cut would split), blocks keep at
 //! most [`MAX_EXCERPT_LINES`] lines / [`MAX_EXCERPT_BYTES`] bytes of text, and at most
 //! [`MAX_BLOCKS`] candidate blocks are kept.
 
@@ -18,16 +20,9 @@ use sha2::{Digest, Sha256};
 use super::baseline::{line_hash, Baseline};
 use super::rules::{Compiled, Extend, RuleRole};
 use crate::artifact::LogFormat;
-use crate::logs::format::{clean_line, detect_format, split_gh_run_view};
+use crate::logs::format::{clean_line, split_gh_run_view};
+use crate::logs::lines::{line_head, LineReader, Piece, READ_CHUNK};
 
-/// Size of the read buffer in bytes.
-pub const BUF_CAP: usize = 4 << 20;
-/// The most bytes asked of one `read` call: small enough that the freshly read bytes are still
-/// in the CPU's L2 cache when they are hashed and scanned (measured: 256 KiB reads make the
-/// read + SHA-256 + scan pass about 10 % faster than 4 MiB reads on the bench machine).
-pub(crate) const READ_CHUNK: usize = 256 << 10;
-/// The longest line examined, in bytes; the rest of a longer line is skipped (still counted).
-pub const MAX_LINE: usize = 64 << 10;
 /// Lines of history kept before the current position for `join-before`/`before`, in bytes.
 const HIST: usize = 16 << 10;
 /// Excerpt bounds (the contract's: 40 lines, 8 KiB).
@@ -243,9 +238,10 @@ impl<'a> State<'a> {
         }
     }
 
-    /// One original line (raw, without its `\n`).
+    /// One original line (raw, without its `\n`); only its [`line_head`] is looked at (the
+    /// text reaches excerpts and step names, so the cut never splits a token).
     fn feed_raw(&mut self, no: u64, raw: &[u8], back: Option<Back<'_>>) {
-        let raw = crate::text::token_safe_prefix(raw, MAX_LINE);
+        let raw = line_head(raw);
         let mut cur = std::mem::take(&mut self.cur);
         cur.clear();
         cur.extend_from_slice(clean_line(self.format, raw, &mut self.scratch));
@@ -473,12 +469,7 @@ impl<'a> State<'a> {
                 }
                 let Some(raw) = back.prev(k) else { break };
                 let mut s = Vec::new();
-                let t = clean_line(
-                    self.format,
-                    crate::text::token_safe_prefix(raw, MAX_LINE),
-                    &mut s,
-                )
-                .to_vec();
+                let t = clean_line(self.format, line_head(raw), &mut s).to_vec();
                 let joins = k <= fixed
                     || (take + 1 == k
                         && hits.iter().any(|h| {
@@ -745,27 +736,34 @@ impl<'scope> Digester<'scope> {
     }
 }
 
+/// Feeds every byte read to the digest.
+struct Hashing<'d, 's, R> {
+    inner: R,
+    digest: &'d mut Digester<'s>,
+}
+
+impl<R: Read> Read for Hashing<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 fn scan_with<R: Read>(
-    mut r: R,
+    r: R,
     c: &Compiled,
     baseline: Option<&Baseline>,
     hasher: &mut Digester<'_>,
 ) -> std::io::Result<ScanOut> {
-    let mut buf = vec![0u8; BUF_CAP];
-    let mut len = 0usize;
-    let mut total: u64 = 0;
-    let mut eof = false;
-    // Fill at least 64 KiB (or to EOF) to detect the format.
-    while len < (64 << 10) && !eof {
-        let n = read_some(&mut r, &mut buf[len..(len + READ_CHUNK).min(BUF_CAP)])?;
-        if n == 0 {
-            eof = true;
-        }
-        hasher.update(&buf[len..len + n]);
-        total += n as u64;
-        len += n;
-    }
-    let format = detect_format(buf[..len].split(|b| *b == b'\n').take(50));
+    let mut lines = LineReader::new(
+        Hashing {
+            inner: r,
+            digest: hasher,
+        },
+        HIST,
+    )?;
+    let format = lines.format();
     let mut st = State {
         c,
         format,
@@ -783,86 +781,31 @@ fn scan_with<R: Read>(
         lines_done: 0,
         line_hits: Vec::new(),
     };
-    let mut pos = 0usize;
-    let mut floor = 0usize;
-    let mut skipping = false; // inside an over-long line whose head was already fed
-    loop {
-        // Process complete lines in buf[pos..len].
-        if skipping {
-            match memchr::memchr(b'\n', &buf[pos..len]) {
-                Some(i) => {
-                    pos += i + 1;
-                    skipping = false;
-                    floor = pos;
-                }
-                None => pos = len,
-            }
-        }
-        if !skipping {
-            if let Some(last) = memchr::memrchr(b'\n', &buf[pos..len]) {
-                let end = pos + last + 1;
-                process_region(&mut st, &buf, pos, end, floor);
-                pos = end;
-            } else if len - pos > MAX_LINE {
-                // An over-long line: examine its head, skip the rest. The byte after the head
-                // is passed along so that `feed_raw` sees whether the cut splits a token.
+    while let Some(piece) = lines.next_piece()? {
+        let buf = lines.buf();
+        match piece {
+            Piece::Lines { start, end, floor } => process_region(&mut st, buf, start, end, floor),
+            Piece::LongHead { start, end } => {
                 st.lines_done += 1;
                 let no = st.lines_done;
-                st.feed_raw(no, &buf[pos..=pos + MAX_LINE], None);
-                pos += MAX_LINE;
-                skipping = true;
-                continue;
+                st.feed_raw(no, &buf[start..end], None);
+            }
+            Piece::Last { start, end, floor } => {
+                st.lines_done += 1;
+                let no = st.lines_done;
+                let back = Back {
+                    buf,
+                    ls: start,
+                    floor,
+                };
+                st.feed_raw(no, &buf[start..end], Some(back));
             }
         }
-        if eof {
-            break;
-        }
-        // Compact: keep a line-aligned history before pos, and the partial line.
-        if len == buf.len() || pos > BUF_CAP / 2 {
-            let (keep_from, aligned) = if skipping {
-                (pos, true)
-            } else {
-                let h = pos.saturating_sub(HIST).max(floor);
-                if h == floor {
-                    (h, true)
-                } else {
-                    match memchr::memchr(b'\n', &buf[h..pos]) {
-                        Some(i) => (h + i + 1, true),
-                        None => (pos, true),
-                    }
-                }
-            };
-            let _ = aligned;
-            buf.copy_within(keep_from..len, 0);
-            len -= keep_from;
-            pos -= keep_from;
-            floor = floor.saturating_sub(keep_from);
-        }
-        let n = read_some(&mut r, &mut buf[len..(len + READ_CHUNK).min(BUF_CAP)])?;
-        if n == 0 {
-            eof = true;
-        } else {
-            hasher.update(&buf[len..len + n]);
-            total += n as u64;
-            len += n;
-        }
-    }
-    // A last line without a newline.
-    if !skipping && pos < len {
-        st.lines_done += 1;
-        let no = st.lines_done;
-        let back = Back {
-            buf: &buf,
-            ls: pos,
-            floor,
-        };
-        st.feed_raw(no, &buf[pos..len], Some(back));
     }
     st.finish();
-    let lines = st.lines_done;
     Ok(ScanOut {
-        bytes: total,
-        lines,
+        bytes: lines.bytes(),
+        lines: st.lines_done,
         sha256: String::new(),
         format,
         blocks: std::mem::take(&mut st.blocks),
@@ -911,16 +854,6 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
     st.line_hits = hits;
 }
 
-fn read_some<R: Read>(r: &mut R, out: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        match r.read(out) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -934,6 +867,7 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::classify::rules::{builtin_specs, compile};
+    use crate::logs::lines::BUF_CAP;
 
     fn blocks(log: &str) -> Vec<(u64, u64, String)> {
         let c = compile(&builtin_specs().expect("specs")).expect("compiles");
@@ -1009,7 +943,7 @@ mod tests {
         assert!(excerpt.len() > MAX_EXCERPT_BYTES - 20, "{}", excerpt.len());
         // A step header longer than MAX_LINE, cut inside a token (also when the line comes
         // in pieces): the step name keeps none of it.
-        let step = token_at("##[group]Run curl -H ", MAX_LINE - 8);
+        let step = token_at("##[group]Run curl -H ", crate::logs::lines::MAX_LINE - 8);
         let log = format!("{step}\nnpm ERR! code ECONNRESET\n");
         let out = scan(log.as_bytes(), &c, None).expect("scans");
         let name = out.blocks[0].step.clone().expect("step");

@@ -41,6 +41,8 @@ use std::path::{Path, PathBuf};
 use globset::GlobBuilder;
 use walkdir::WalkDir;
 
+use crate::logs::lines::read_some;
+
 /// Errors finding or opening logs; each names the spec or path.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -326,11 +328,9 @@ fn expand_file(path: &Path, out: &mut Vec<LogSource>) -> Result<(), LogError> {
     let mut magic = [0u8; 4];
     let mut n = 0;
     while n < 4 {
-        match f.read(&mut magic[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(e)),
+        match read_some(&mut f, &mut magic[n..]).map_err(io_err)? {
+            0 => break,
+            k => n += k,
         }
     }
     if n == 4 && (&magic == b"PK\x03\x04" || &magic == b"PK\x05\x06") {
