@@ -1,5 +1,5 @@
 //! Small text helpers shared by every module: cutting text to a byte budget without splitting
-//! a character or a credential.
+//! a character or a credential, and lowercase hex.
 
 /// True for the bytes a credential token is made of: ASCII letters and digits, `_ + / = . -`
 /// (the alphabets of every pattern in [`crate::logs::redact`]: base64, base64url, JWT parts,
@@ -57,6 +57,17 @@ pub fn truncate_str(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// `bytes` as lowercase hex, two digits per byte (a digest's usual spelling).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +78,12 @@ mod tests {
         assert_eq!(truncate_str("héllo", 3), "hé");
         assert_eq!(truncate_str("abc", 10), "abc");
         assert_eq!(truncate_str("abc", 0), "");
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(lower_hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(lower_hex(&[]), "");
     }
 
     #[test]

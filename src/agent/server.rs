@@ -361,12 +361,7 @@ pub fn build_answer(
     let mut summary = crate::logs::redact::Redactor::builtin()
         .redact(&c.summary, &mut crate::artifact::Redactions::default());
     if summary.len() > 1024 {
-        let mut cut = 1021;
-        while !summary.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        summary.truncate(cut);
-        summary.push_str("...");
+        summary = format!("{}...", crate::text::truncate_str(&summary, 1021));
     }
     let kind = c.category.kind();
     let (rerun, trigger) = match (c.category, kind) {

@@ -442,11 +442,7 @@ fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s;
     }
-    let mut i = max;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    format!("{}...", &s[..i])
+    format!("{}...", crate::text::truncate_str(&s, max))
 }
 
 /// Writes `payload.json`, the answer (when there is one) and `ship-status.json` under

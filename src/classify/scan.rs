@@ -22,6 +22,7 @@ use super::rules::{Compiled, Extend, RuleRole};
 use crate::artifact::LogFormat;
 use crate::logs::format::{clean_line, split_gh_run_view};
 use crate::logs::lines::{line_head, LineReader, Piece, READ_CHUNK};
+use crate::text::lower_hex;
 
 /// Lines of history kept before the current position for `join-before`/`before`, in bytes.
 const HIST: usize = 16 << 10;
@@ -681,7 +682,7 @@ impl<'scope> Digester<'scope> {
                     // The scanner may be gone already; then the buffer is simply dropped.
                     let _ = spare_tx.send(chunk);
                 }
-                hex(&h.finalize())
+                lower_hex(&h.finalize())
             });
         match spawned {
             Ok(handle) => Digester::Thread {
@@ -731,7 +732,7 @@ impl<'scope> Digester<'scope> {
                     _ => Err(std::io::Error::other("the SHA-256 thread stopped early")),
                 }
             }
-            Digester::Inline(h) => Ok(hex(&h.finalize())),
+            Digester::Inline(h) => Ok(lower_hex(&h.finalize())),
         }
     }
 }
@@ -852,15 +853,6 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
         }
     }
     st.line_hits = hits;
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]
