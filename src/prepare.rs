@@ -62,7 +62,7 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
                     tests.reports.push(p.display().to_string());
                     tests.failed.extend(failed);
                 }
-                Err(e) => errors.push(e_to_string(e)),
+                Err(e) => errors.push(e.to_string()),
             }
         }
     };
@@ -99,10 +99,6 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
     };
     redact_context(Redactor::builtin(), &mut ctx);
     ctx
-}
-
-fn e_to_string(e: impl std::fmt::Display) -> String {
-    e.to_string()
 }
 
 /// Redacts every string of `ctx` that quotes untrusted input, in place, adding the counts to

@@ -28,16 +28,6 @@ impl Baseline {
         self.set.contains(&hash)
     }
 
-    /// Number of distinct normalised lines.
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
-
     /// Reads a passing log (any format the scanner reads), streaming, with the scanner's line
     /// reader ([`LineReader`]): the same format detection, and an over-long line is hashed by
     /// the same head the scanner looks at ([`line_head`]).

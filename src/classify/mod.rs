@@ -97,16 +97,6 @@ impl RulePack {
         RulePack::new(&ClassifyPolicy::default())
     }
 
-    /// Number of active rules.
-    pub fn len(&self) -> usize {
-        self.specs.len()
-    }
-
-    /// True when no rule is active.
-    pub fn is_empty(&self) -> bool {
-        self.specs.is_empty()
-    }
-
     /// The active rules as JSON (for `--list-rules`): an array of
     /// `{id, category, kind, pattern, keywords, confidence, role, extend, continue, stop,
     /// join-before, before, after, max-lines, source}` (`source` is `builtin` or `policy`;
@@ -198,7 +188,6 @@ pub fn analyze(
         for block in out.blocks {
             let score = score_block(
                 &block,
-                pack,
                 &out.error_steps,
                 total,
                 baseline.is_some(),
@@ -231,7 +220,7 @@ pub fn analyze(
         .enumerate()
         .map(|(i, s)| to_finding(pack, logs, s, i, opts.workspace))
         .collect();
-    let classification = classify(pack, &findings, &scored);
+    let classification = classify(&findings, &scored);
     Analysis {
         logs: infos,
         findings,
@@ -286,13 +275,11 @@ fn test_needles(tests: &[FailedTest]) -> Vec<String> {
 /// The ranking score of a block (higher is more likely the cause). See the README's failure evidence section.
 fn score_block(
     b: &scan::Block,
-    pack: &RulePack,
     error_steps: &HashSet<String>,
     total_lines: f64,
     with_baseline: bool,
     needles: &[String],
 ) -> f64 {
-    let _ = pack;
     let mut s = match (b.cause, b.summary) {
         (Some((_, c)), _) => c,
         (None, Some((_, x))) => 0.5 * x,
@@ -348,10 +335,21 @@ fn to_finding(
         Some((f, l)) => (Some(location::relativize(f, workspace)), Some(*l)),
         None => (None, None),
     };
+    let src = logs.get(s.log);
+    // The step the log itself says (`##[group]`, `gh run view` columns), else the one its
+    // source names (a per-step entry of a GitHub log zip), spelt as `gh run view` spells it.
+    let step = s.block.step.clone().or_else(|| {
+        let src = src?;
+        Some(format!(
+            "{} / {}",
+            src.job.as_deref()?,
+            src.step.as_deref()?
+        ))
+    });
     Finding {
         rule: rule.id.clone(),
         category: rule.category,
-        log: logs.get(s.log).map(|l| l.name.clone()).unwrap_or_default(),
+        log: src.map(|l| l.name.clone()).unwrap_or_default(),
         line_start: s.block.start,
         line_end: s.block.end.max(s.block.start),
         rank: u32::try_from(i + 1).unwrap_or(u32::MAX),
@@ -359,15 +357,14 @@ fn to_finding(
         excerpt,
         file,
         file_line,
-        step: s.block.step.clone(),
+        step,
     }
 }
 
 /// The rules-only classification: the category of the best-ranked finding whose rule names
 /// one (not `unknown`); confidence is that rule's confidence, lowered when the finding is not
 /// rank 1 or when a different specific category ranks close to it.
-fn classify(pack: &RulePack, findings: &[Finding], scored: &[Scored]) -> Classification {
-    let _ = pack;
+fn classify(findings: &[Finding], scored: &[Scored]) -> Classification {
     let Some((best_i, best)) = findings
         .iter()
         .enumerate()

@@ -266,12 +266,8 @@ impl<'a> State<'a> {
         if candidate {
             self.c.matches(&cur[..], &mut hits);
         }
-        let step = if hits.is_empty() {
-            (None, None)
-        } else {
-            self.step_of(raw)
-        };
-        self.feed(no, &cur, &hits, back, step);
+        // The step is worked out from `raw` only when a block opens (most hits continue one).
+        self.feed(no, &cur, &hits, back, Some(raw));
         self.hits = hits;
         self.cur = cur;
     }
@@ -325,13 +321,16 @@ impl<'a> State<'a> {
         Class::Other
     }
 
+    /// One cleaned line `text` (line `no`) with the rules it matches. `step_line` is the raw
+    /// line whose step a block opened here belongs to ([`State::step_of`]); `None` when no
+    /// step is known (lines fed again at the end of the log).
     fn feed(
         &mut self,
         no: u64,
         text: &[u8],
         hits: &[usize],
         back: Option<Back<'_>>,
-        step: (Option<String>, Option<String>),
+        step_line: Option<&[u8]>,
     ) {
         if let Some((bi, left)) = self.tail {
             if let Some(b) = self.blocks.get_mut(bi) {
@@ -341,9 +340,8 @@ impl<'a> State<'a> {
                 }
             }
             self.tail = if left > 1 { Some((bi, left - 1)) } else { None };
-            if !hits.is_empty() {
-                // A new trigger still opens its own block below.
-            } else {
+            // A line of `after` context that is also a new trigger still opens its own block.
+            if hits.is_empty() {
                 return;
             }
         }
@@ -384,36 +382,32 @@ impl<'a> State<'a> {
                         self.open = Some(o);
                         return;
                     }
-                    self.close_and_refeed(o, &step);
+                    self.close_and_refeed(o, step_line);
                     // The current line, against whatever the re-fed lines left open.
-                    self.feed(no, text, hits, back, step);
+                    self.feed(no, text, hits, back, step_line);
                     return;
                 }
                 Class::Stop => {
-                    self.close_and_refeed(o, &step);
+                    self.close_and_refeed(o, step_line);
                     if self.open.is_some() {
-                        self.feed(no, text, hits, back, step);
+                        self.feed(no, text, hits, back, step_line);
                         return;
                     }
                 }
             }
         }
         if !hits.is_empty() {
-            self.open_block(no, text, hits, back, step);
+            self.open_block(no, text, hits, back, step_line);
         }
     }
 
-    /// Closes a block at its last confirmed line and feeds its tentative lines again.
-    fn close_and_refeed(&mut self, mut o: Open, step: &(Option<String>, Option<String>)) {
+    /// Closes a block at its last confirmed line and feeds its tentative lines again (a block
+    /// they open gets the step of `step_line`, the line being fed).
+    fn close_and_refeed(&mut self, mut o: Open, step_line: Option<&[u8]>) {
         let pending = std::mem::take(&mut o.pending);
         self.close(o);
         for p in pending {
-            let step = if p.hits.is_empty() {
-                (None, None)
-            } else {
-                step.clone()
-            };
-            self.feed(p.no, &p.text, &p.hits, None, step);
+            self.feed(p.no, &p.text, &p.hits, None, step_line);
         }
     }
 
@@ -423,8 +417,12 @@ impl<'a> State<'a> {
         text: &[u8],
         hits: &[usize],
         back: Option<Back<'_>>,
-        step: (Option<String>, Option<String>),
+        step_line: Option<&[u8]>,
     ) {
+        let (step, step_key) = match step_line {
+            Some(raw) => self.step_of(raw),
+            None => (None, None),
+        };
         // The rule that drives the extent: the most confident cause, else any.
         let rules = &self.c.rules;
         let opener = hits
@@ -456,8 +454,8 @@ impl<'a> State<'a> {
             baseline_hits: 0,
             file: None,
             warning: is_warning(text),
-            step: step.0,
-            step_key: step.1,
+            step,
+            step_key,
         };
         // Context before: fixed `before` lines and `join-before` lines.
         if let Some(back) = back {
@@ -527,7 +525,6 @@ impl<'a> State<'a> {
 
     /// Drops the weaker half of the blocks (by best confidence, then position) to bound memory.
     fn prune(&mut self) {
-        let c = self.c;
         let strength = |b: &Block| {
             b.cause
                 .map(|x| x.1)
@@ -550,7 +547,6 @@ impl<'a> State<'a> {
             k
         });
         self.tail = None;
-        let _ = c;
     }
 
     fn finish(&mut self) {
@@ -558,7 +554,7 @@ impl<'a> State<'a> {
             let pending = std::mem::take(&mut o.pending);
             self.close(o);
             for p in pending {
-                self.feed(p.no, &p.text, &p.hits, None, (None, None));
+                self.feed(p.no, &p.text, &p.hits, None, None);
             }
             if let Some(o) = self.open.take() {
                 self.close(o);

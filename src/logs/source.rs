@@ -118,9 +118,11 @@ pub struct LogSource {
     /// Where the bytes are.
     pub origin: Origin,
     /// The job this log belongs to, from a GitHub log zip's entry name (`3_build.txt` →
-    /// `build`, `build/2_Run tests.txt` → `build`); `None` for plain files.
+    /// `build`, `build/2_Run tests.txt` → `build`; control characters replaced by `?`);
+    /// `None` for plain files.
     pub job: Option<String>,
-    /// The step, for a per-step zip entry (`build/2_Run tests.txt` → `Run tests`).
+    /// The step, for a per-step zip entry (`build/2_Run tests.txt` → `Run tests`). A finding
+    /// in such a log whose lines name no step gets `job / step` as its step.
     pub step: Option<String>,
 }
 
@@ -437,12 +439,16 @@ fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), 
     let mut job_files: Vec<(&String, &(u64, String))> = jobs.iter().collect();
     job_files.sort_by(|a, b| (a.1 .0, a.0).cmp(&(b.1 .0, b.0)));
     for (job, (_, entry)) in job_files {
-        out.push(source(entry, Some(job.clone()), None));
+        out.push(source(entry, Some(display_entry(job)), None));
     }
     steps.retain(|(job, ..)| !jobs.contains_key(job));
     steps.sort();
     for (job, _, step, entry) in steps {
-        out.push(source(&entry, Some(job), Some(step)));
+        out.push(source(
+            &entry,
+            Some(display_entry(&job)),
+            Some(display_entry(&step)),
+        ));
     }
     others.sort();
     for entry in others {
