@@ -17,6 +17,7 @@
 //! - [`notify`]: escalation messages to Slack, Discord or a generic webhook.
 //! - [`dashboard`]: `ci-dashboard`'s job summary, static site and `dashboard.json`.
 //! - [`prepare`]: `self-heal-prepare`'s pipeline (collect, classify, redact).
+//! - [`text`]: cutting text to a byte budget without splitting a character or a credential.
 #![forbid(unsafe_code)]
 
 pub mod agent;
@@ -33,6 +34,7 @@ pub mod notify;
 pub mod policy;
 pub mod prepare;
 pub mod reports;
+pub mod text;
 
 /// The crate version, as written into every artifact's `tool.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

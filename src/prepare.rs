@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 
 use crate::artifact::{
     read_developer_agent_answer, Classification, ClassificationSource, Context, DeveloperAgent,
-    DeveloperAgentStatus, FailedTest, Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
+    DeveloperAgentStatus, Edit, FailedTest, Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::logs::redact::Redactor;
-use crate::logs::source::{resolve, LogSource};
-use crate::reports::{read_junit, read_playwright_json};
+use crate::logs::source::{resolve, resolve_all};
+use crate::reports::{read_junit, read_playwright_json, ReportError};
+
+/// [`read_junit`] or [`read_playwright_json`].
+type ReadReport = fn(&Path, Option<&str>) -> Result<Vec<FailedTest>, ReportError>;
 
 /// What to read.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +29,7 @@ pub struct PrepareInput {
     /// `--baseline-log`: the last passing log of the same job.
     pub baseline_log: Option<String>,
     /// The checkout's absolute path (`GITHUB_WORKSPACE`), stripped from file paths in findings
-    /// so they come out repository-relative.
+    /// and test reports so they come out repository-relative.
     pub workspace: Option<String>,
 }
 
@@ -36,34 +39,30 @@ pub struct PrepareInput {
 pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) -> Context {
     let mut errors: Vec<String> = Vec::new();
 
-    let mut sources: Vec<LogSource> = Vec::new();
-    for spec in &input.logs {
-        match resolve(std::slice::from_ref(spec)) {
-            Ok(found) => sources.extend(found),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    let baseline = match &input.baseline_log {
-        Some(spec) => match resolve(std::slice::from_ref(spec)) {
-            Ok(mut found) if !found.is_empty() => Some(found.remove(0)),
-            Ok(_) => None,
-            Err(e) => {
-                errors.push(format!("baseline log: {e}"));
-                None
-            }
-        },
-        None => None,
-    };
+    let (sources, log_errors) = resolve_all(&input.logs);
+    errors.extend(log_errors.iter().map(ToString::to_string));
+    let baseline =
+        input
+            .baseline_log
+            .as_ref()
+            .and_then(|spec| match resolve(std::slice::from_ref(spec)) {
+                Ok(found) => found.into_iter().next(),
+                Err(e) => {
+                    errors.push(format!("baseline log: {e}"));
+                    None
+                }
+            });
 
     let mut tests = Tests::default();
-    let mut read_reports = |paths: &[PathBuf], read: fn(&Path) -> Result<Vec<FailedTest>, _>| {
+    let workspace = input.workspace.as_deref();
+    let mut read_reports = |paths: &[PathBuf], read: ReadReport| {
         for p in paths {
-            match read(p) {
+            match read(p, workspace) {
                 Ok(failed) => {
                     tests.reports.push(p.display().to_string());
                     tests.failed.extend(failed);
                 }
-                Err(e) => errors.push(e_to_string(e)),
+                Err(e) => errors.push(e.to_string()),
             }
         }
     };
@@ -72,34 +71,17 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
 
     let opts = AnalyzeOptions {
         baseline: baseline.as_ref(),
-        workspace: input.workspace.as_deref(),
+        workspace,
     };
-    let analysis = match analyze(pack, &sources, &tests.failed, &opts) {
-        Ok(a) => Some(a),
-        Err(e) => {
-            errors.push(e.to_string());
-            None
-        }
-    };
-    let (logs, mut findings, rules_classification) = match analysis {
-        Some(a) => (a.logs, a.findings, a.classification),
-        None => (Vec::new(), Vec::new(), unknown_classification()),
-    };
+    // A log (or the baseline) that cannot be read is skipped by `analyze`, not fatal.
+    let analysis = analyze(pack, &sources, &tests.failed, &opts);
+    errors.extend(analysis.errors.iter().map(ToString::to_string));
+    let (logs, findings) = (analysis.logs, analysis.findings);
 
     let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
-    let mut classification = merge_answer(rules_classification, &developer_agent, &findings);
+    let classification = merge_answer(analysis.classification, &developer_agent, &findings);
 
-    // Redact everything quoted from untrusted text.
-    let redactor = Redactor::builtin();
-    let mut redactions = Redactions::default();
-    for f in &mut findings {
-        f.excerpt = redactor.redact(&f.excerpt, &mut redactions);
-    }
-    crate::reports::redact_messages(&mut tests.failed, &mut redactions);
-    classification.summary = redactor.redact(&classification.summary, &mut redactions);
-    let developer_agent = redact_answer(developer_agent, redactor, &mut redactions);
-
-    Context {
+    let mut ctx = Context {
         schema: CONTEXT_SCHEMA.to_string(),
         tool: ToolInfo::new(tool),
         run,
@@ -108,28 +90,99 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
         findings,
         classification,
         developer_agent,
-        redactions,
+        redactions: Redactions::default(),
         error: if errors.is_empty() {
             None
         } else {
             Some(errors.join("; "))
         },
-    }
+    };
+    redact_context(Redactor::builtin(), &mut ctx);
+    ctx
 }
 
-fn e_to_string(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
-fn unknown_classification() -> Classification {
-    Classification {
-        category: crate::artifact::Category::Unknown,
-        kind: crate::artifact::Category::Unknown.kind(),
-        confidence: 0.0,
-        source: ClassificationSource::Rules,
-        evidence: Vec::new(),
-        summary: "no failure recognised".into(),
+/// Redacts every string of `ctx` that quotes untrusted input, in place, adding the counts to
+/// `ctx.redactions`: log names (zip entry names are step names, which GitHub derives from the
+/// step's command), findings (log, excerpt, file, step — the `##[group]Run <command>` line),
+/// failed tests (name, id, file, message, report), the classification summary, the
+/// Developer-Agent status detail and its whole answer, and `error` (which quotes paths and
+/// entry names). Only `schema`, `tool` and `run` (the workflow's own `GITHUB_*` values) are
+/// left as they are.
+///
+/// The one place where the context is redacted: a field added to the context is added here.
+pub fn redact_context(redactor: &Redactor, ctx: &mut Context) {
+    let Context {
+        schema: _,
+        tool: _,
+        run: _,
+        logs,
+        tests,
+        findings,
+        classification,
+        developer_agent,
+        redactions,
+        error,
+    } = ctx;
+    let mut r = |s: &mut String| *s = redactor.redact(s, redactions);
+    for l in logs {
+        r(&mut l.path);
     }
+    for p in &mut tests.reports {
+        r(p);
+    }
+    for t in &mut tests.failed {
+        let FailedTest {
+            name,
+            id,
+            file,
+            line: _,
+            message,
+            report,
+        } = t;
+        r(name);
+        r(report);
+        id.iter_mut().chain(file).chain(message).for_each(&mut r);
+    }
+    for f in findings {
+        r(&mut f.log);
+        r(&mut f.excerpt);
+        f.file.iter_mut().chain(&mut f.step).for_each(&mut r);
+    }
+    r(&mut classification.summary);
+    developer_agent.detail.iter_mut().for_each(&mut r);
+    if let Some(a) = &mut developer_agent.answer {
+        a.classification.summary.iter_mut().for_each(&mut r);
+        a.self_heal_plan.actions.iter_mut().for_each(&mut r);
+        for t in &mut a.triggers {
+            r(&mut t.name);
+            t.reason.iter_mut().for_each(&mut r);
+        }
+        for ins in &mut a.fix_agent_instructions {
+            r(&mut ins.summary);
+            ins.source.iter_mut().for_each(&mut r);
+            for e in &mut ins.edits {
+                match e {
+                    Edit::Replace {
+                        path,
+                        find,
+                        replace,
+                        count: _,
+                    } => [path, find, replace].into_iter().for_each(&mut r),
+                    Edit::ReplaceLines {
+                        path,
+                        start_line: _,
+                        end_line: _,
+                        expected,
+                        replacement,
+                    } => [path, expected, replacement].into_iter().for_each(&mut r),
+                    Edit::Create { path, content } => [path, content].into_iter().for_each(&mut r),
+                    Edit::Delete { path } => r(path),
+                    Edit::Patch { diff } => r(diff),
+                }
+            }
+        }
+    }
+    error.iter_mut().for_each(&mut r);
 }
 
 /// A valid Developer-Agent answer decides the category and confidence; its evidence is the
@@ -169,20 +222,4 @@ fn merge_answer(
             )
         }),
     }
-}
-
-fn redact_answer(
-    mut da: DeveloperAgent,
-    redactor: &Redactor,
-    counts: &mut Redactions,
-) -> DeveloperAgent {
-    if let Some(d) = &da.detail {
-        da.detail = Some(redactor.redact(d, counts));
-    }
-    if let Some(a) = &mut da.answer {
-        if let Some(s) = &a.classification.summary {
-            a.classification.summary = Some(redactor.redact(s, counts));
-        }
-    }
-    da
 }

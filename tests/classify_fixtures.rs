@@ -27,7 +27,9 @@ fn run(path: &Path, baseline: Option<&Path>) -> Analysis {
         baseline: base.as_ref(),
         ..Default::default()
     };
-    analyze(&pack, &logs, &[], &opts).expect("analyze")
+    let a = analyze(&pack, &logs, &[], &opts);
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    a
 }
 
 /// `fixtures/logs/README.md` lists every file with its expected category.
@@ -230,7 +232,8 @@ fn policy_rules_and_disable_apply() {
     )
     .expect("w");
     let logs = resolve(&[log.to_string_lossy().into_owned()]).expect("log");
-    let a = analyze(&pack, &logs, &[], &AnalyzeOptions::default()).expect("analyze");
+    let a = analyze(&pack, &logs, &[], &AnalyzeOptions::default());
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
     assert_eq!(a.classification.category, Category::FlakyTest);
     assert!(a.findings.iter().all(|f| f.rule != "git-unsafe-repository"));
 }
@@ -292,4 +295,38 @@ fn a_200_mb_single_line_is_read_with_bounded_excerpts() {
         .find(|f| f.rule == "npm-network")
         .expect("line 2 found");
     assert_eq!(net.line_start, 2);
+}
+
+#[test]
+fn a_per_step_zip_entry_names_the_step_of_its_findings() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tmp");
+    let z = dir.path().join("run.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&z).expect("create"));
+    for (name, text) in [
+        // No whole-job file for `build`: its step files are read.
+        ("build/2_Run npm ci.txt", "npm ERR! code ECONNRESET\n"),
+        // A step log that names its step itself keeps that name.
+        (
+            "build/3_Run tests.txt",
+            "##[group]Run npm test\nnpm ERR! code ERESOLVE\n",
+        ),
+    ] {
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        w.write_all(text.as_bytes()).expect("write");
+    }
+    w.finish().expect("finish");
+    let a = run(&z, None);
+    let step_of = |rule: &str| {
+        a.findings
+            .iter()
+            .find(|f| f.rule == rule)
+            .and_then(|f| f.step.clone())
+    };
+    assert_eq!(
+        step_of("npm-network").as_deref(),
+        Some("build / Run npm ci")
+    );
+    assert_eq!(step_of("npm-eresolve").as_deref(), Some("Run npm test"));
 }

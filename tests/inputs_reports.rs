@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ci_remedy::artifact::{FailedTest, Redactions};
+use ci_remedy::artifact::{FailedTest, Redactions, RunInfo};
+use ci_remedy::classify::RulePack;
+use ci_remedy::logs::redact::Redactor;
+use ci_remedy::prepare::{redact_context, PrepareInput};
 use ci_remedy::reports::{self, read_junit, read_playwright_json, ReportError};
 
 fn fixture(name: &str) -> PathBuf {
@@ -23,7 +26,7 @@ fn by_name<'a>(tests: &'a [FailedTest], name: &str) -> &'a FailedTest {
 #[test]
 fn surefire_failures_and_errors_but_not_skipped_or_flaky() {
     let path = fixture("surefire-TEST-com.example.shop.CartServiceTest.xml");
-    let tests = read_junit(&path).unwrap();
+    let tests = read_junit(&path, None).unwrap();
     let names: Vec<&str> = tests.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
@@ -55,7 +58,7 @@ fn surefire_failures_and_errors_but_not_skipped_or_flaky() {
 
 #[test]
 fn pytest_xunit2_locations_come_from_the_traceback() {
-    let tests = read_junit(&fixture("pytest-junit.xml")).unwrap();
+    let tests = read_junit(&fixture("pytest-junit.xml"), None).unwrap();
     assert_eq!(tests.len(), 3, "{tests:#?}");
 
     let t = by_name(&tests, "tests.test_orders.test_total_includes_tax[DE-0.19]");
@@ -99,7 +102,7 @@ fn pytest_xunit1_line_attribute_is_zero_based() {
         r#"<testsuites><testsuite name="pytest"><testcase classname="tests.test_a" name="test_b" file="tests/test_a.py" line="9"><failure message="boom">x</failure></testcase></testsuite></testsuites>"#,
     )
     .unwrap();
-    let t = &read_junit(&p).unwrap()[0];
+    let t = &read_junit(&p, None).unwrap()[0];
     assert_eq!(t.file.as_deref(), Some("tests/test_a.py"));
     assert_eq!(t.line, Some(10));
     assert_eq!(t.id.as_deref(), Some("tests/test_a.py::test_b"));
@@ -107,7 +110,7 @@ fn pytest_xunit1_line_attribute_is_zero_based() {
 
 #[test]
 fn jest_junit_uses_the_test_file_frame() {
-    let tests = read_junit(&fixture("jest-junit.xml")).unwrap();
+    let tests = read_junit(&fixture("jest-junit.xml"), None).unwrap();
     assert_eq!(tests.len(), 2, "{tests:#?}");
     let t = by_name(&tests, "cart reducer removes an item");
     assert_eq!(
@@ -133,7 +136,7 @@ fn jest_junit_uses_the_test_file_frame() {
 
 #[test]
 fn playwright_junit_ids_are_file_and_line() {
-    let tests = read_junit(&fixture("playwright-junit.xml")).unwrap();
+    let tests = read_junit(&fixture("playwright-junit.xml"), None).unwrap();
     assert_eq!(tests.len(), 2, "{tests:#?}");
     let t = by_name(
         &tests,
@@ -157,7 +160,7 @@ fn playwright_junit_ids_are_file_and_line() {
 #[test]
 fn playwright_json_lists_unexpected_not_flaky() {
     let path = fixture("playwright-report.json");
-    let tests = read_playwright_json(&path).unwrap();
+    let tests = read_playwright_json(&path, None).unwrap();
     let names: Vec<&str> = tests.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
@@ -201,7 +204,7 @@ fn junit_directory_reads_every_report_and_skips_other_xml() {
     )
     .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a report").unwrap();
-    let tests = read_junit(dir.path()).unwrap();
+    let tests = read_junit(dir.path(), None).unwrap();
     assert_eq!(tests.len(), 5);
     // Byte order of the names: upper case sorts first.
     assert!(tests[0].report.ends_with("TEST-b.xml"));
@@ -221,7 +224,7 @@ fn truncated_xml_is_an_error_with_position() {
     let dir = tempfile::tempdir().unwrap();
     let full = std::fs::read(fixture("pytest-junit.xml")).unwrap();
     let p = write(dir.path(), "cut.xml", &full[..full.len() / 2]);
-    match read_junit(&p) {
+    match read_junit(&p, None) {
         Err(ReportError::Xml { path, line, .. }) => {
             assert_eq!(path, p.display().to_string());
             assert!(line >= 1);
@@ -233,7 +236,7 @@ fn truncated_xml_is_an_error_with_position() {
         "bad.xml",
         b"<testsuites>\n<testsuite>\n</testcase>\n",
     );
-    let err = read_junit(&p).unwrap_err();
+    let err = read_junit(&p, None).unwrap_err();
     assert!(matches!(err, ReportError::Xml { line: 3, .. }), "{err}");
     assert!(err.to_string().contains("bad.xml"), "{err}");
 }
@@ -242,18 +245,21 @@ fn truncated_xml_is_an_error_with_position() {
 fn other_documents_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "index.html", b"<html><body>hi</body></html>");
-    let err = read_junit(&p).unwrap_err();
+    let err = read_junit(&p, None).unwrap_err();
     assert!(
         matches!(err, ReportError::NotJunit { ref root, .. } if root == "html"),
         "{err}"
     );
     let p = write(dir.path(), "empty.xml", b"");
-    assert!(matches!(read_junit(&p), Err(ReportError::NotJunit { .. })));
+    assert!(matches!(
+        read_junit(&p, None),
+        Err(ReportError::NotJunit { .. })
+    ));
     let p = write(dir.path(), "missing.xml", b"");
     std::fs::remove_file(&p).unwrap();
-    assert!(matches!(read_junit(&p), Err(ReportError::Io { .. })));
+    assert!(matches!(read_junit(&p, None), Err(ReportError::Io { .. })));
     assert!(matches!(
-        read_playwright_json(&p),
+        read_playwright_json(&p, None),
         Err(ReportError::Io { .. })
     ));
 }
@@ -268,15 +274,15 @@ fn binary_and_invalid_utf8_never_panic() {
         garbage.push((x >> 16) as u8);
     }
     let p = write(dir.path(), "garbage.xml", &garbage);
-    assert!(read_junit(&p).is_err());
-    assert!(read_playwright_json(&p).is_err());
+    assert!(read_junit(&p, None).is_err());
+    assert!(read_playwright_json(&p, None).is_err());
     // Invalid UTF-8 inside an otherwise valid report: read lossily.
     let p = write(
         dir.path(),
         "latin1.xml",
         b"<testsuite name=\"s\"><testcase classname=\"a.B\" name=\"t\"><failure message=\"caf\xe9\">x</failure></testcase></testsuite>",
     );
-    let t = &read_junit(&p).unwrap()[0];
+    let t = &read_junit(&p, None).unwrap()[0];
     assert_eq!(t.message.as_deref(), Some("caf\u{fffd}"));
 }
 
@@ -286,10 +292,10 @@ fn oversized_reports_are_refused_without_reading() {
     let p = dir.path().join("huge.xml");
     let f = std::fs::File::create(&p).unwrap();
     f.set_len(reports::MAX_REPORT_BYTES + 1).unwrap(); // sparse: no disk, no time
-    let err = read_junit(&p).unwrap_err();
+    let err = read_junit(&p, None).unwrap_err();
     assert!(matches!(err, ReportError::TooLarge { .. }), "{err}");
     assert!(matches!(
-        read_playwright_json(&p),
+        read_playwright_json(&p, None),
         Err(ReportError::TooLarge { .. })
     ));
 }
@@ -299,40 +305,74 @@ fn malformed_playwright_json_names_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let full = std::fs::read(fixture("playwright-report.json")).unwrap();
     let p = write(dir.path(), "cut.json", &full[..full.len() / 3]);
-    match read_playwright_json(&p) {
+    match read_playwright_json(&p, None) {
         Err(ReportError::Json { line, column, .. }) => assert!(line > 1 && column >= 1),
         other => panic!("expected a JSON error, got {other:?}"),
     }
     let p = write(dir.path(), "other.json", b"{\"name\": \"pkg\"}");
-    let err = read_playwright_json(&p).unwrap_err();
+    let err = read_playwright_json(&p, None).unwrap_err();
     assert!(err.to_string().contains("suites"), "{err}");
     // Deep nesting hits serde_json's recursion limit instead of the stack.
     let deep = format!("{}{}", "{\"suites\":[".repeat(10_000), "]}".repeat(10_000));
     let p = write(dir.path(), "deep.json", deep.as_bytes());
-    assert!(read_playwright_json(&p).is_err());
+    assert!(read_playwright_json(&p, None).is_err());
 }
 
 #[test]
 fn long_messages_are_capped_and_redaction_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let long = "x".repeat(100_000);
+    // Words: a cut inside one run of token characters drops the whole run (see below).
+    let long = "x ".repeat(50_000);
+    let token = "Zx81qPl0vW".repeat(500);
     let xml = format!(
         "<testsuite><testcase classname=\"a.B\" name=\"t\"><failure message=\"{long}\"/></testcase>\
-         <testcase classname=\"a.B\" name=\"u\"><failure message=\"login with password=Zx81qPl0vW3mTy9K failed\"/></testcase></testsuite>"
+         <testcase classname=\"a.B\" name=\"u\"><failure message=\"login with password=Zx81qPl0vW3mTy9K failed\"/></testcase>\
+         <testcase classname=\"a.B\" name=\"v\"><failure message=\"Authorization: token ghp_{token}\"/></testcase></testsuite>"
     );
     let p = write(dir.path(), "r.xml", xml.as_bytes());
-    let mut tests = read_junit(&p).unwrap();
+    let tests = read_junit(&p, None).unwrap();
     assert_eq!(
         tests[0].message.as_ref().map(String::len),
         Some(reports::MAX_MESSAGE_BYTES)
     );
-    let mut counts = Redactions::default();
-    reports::redact_messages(&mut tests, &mut counts);
+    // The cap falls inside a token: no part of it is kept for the redactor to miss.
+    assert_eq!(tests[2].message.as_deref(), Some("Authorization: token "));
+    // The context redacts every field of a failed test (see tests/prepare.rs for the binary).
+    let mut ctx = ci_remedy::prepare::prepare(
+        &PrepareInput {
+            junit: vec![p],
+            ..Default::default()
+        },
+        &RulePack::builtin().unwrap(),
+        run_info(),
+        "test",
+    );
+    assert_eq!(ctx.error, None);
+    let t = &ctx.tests.failed[1];
     assert_eq!(
-        tests[1].message.as_deref(),
+        t.message.as_deref(),
         Some("login with password=[REDACTED:generic-secret] failed")
     );
-    assert_eq!(counts.by_rule.get("generic-secret"), Some(&1));
+    assert_eq!(ctx.redactions.by_rule.get("generic-secret"), Some(&1));
+    // Redacting twice changes nothing and counts nothing.
+    let before = ctx.tests.failed.clone();
+    ctx.redactions = Redactions::default();
+    redact_context(Redactor::builtin(), &mut ctx);
+    assert_eq!(ctx.tests.failed, before);
+    assert_eq!(ctx.redactions.total, 0);
+}
+
+fn run_info() -> RunInfo {
+    RunInfo {
+        repository: "local".into(),
+        run_id: "local".into(),
+        run_attempt: 1,
+        event_name: "local".into(),
+        sha: "local".into(),
+        git_ref: "local".into(),
+        workflow: "local".into(),
+        job: "local".into(),
+    }
 }
 
 #[test]
@@ -351,7 +391,7 @@ fn gradle_method_names_and_old_playwright_messages() {
   <testcase name="[1] input=a" classname="com.x.FooTest" time="0.01"><failure message="boom"/></testcase>
 </testsuite>"#,
     );
-    let tests = read_junit(&p).unwrap();
+    let tests = read_junit(&p, None).unwrap();
     assert_eq!(tests[0].id.as_deref(), Some("com.x.FooTest#parsesInput"));
     assert_eq!(tests[0].file.as_deref(), Some("com/x/FooTest.kt"));
     assert_eq!(tests[0].line, Some(12));
@@ -363,8 +403,34 @@ fn gradle_method_names_and_old_playwright_messages() {
         "pw-old.xml",
         br#"<testsuites><testsuite name="login.spec.ts"><testcase name="shows error" classname="login.spec.ts"><failure message="login.spec.ts:12:5 shows error" type="FAILURE">Error: boom</failure></testcase></testsuite></testsuites>"#,
     );
-    let t = &read_junit(&p).unwrap()[0];
+    let t = &read_junit(&p, None).unwrap()[0];
     assert_eq!(t.name, "login.spec.ts › shows error");
     assert_eq!(t.id.as_deref(), Some("login.spec.ts:12"));
     assert_eq!(t.line, Some(12));
+}
+
+#[test]
+fn the_workspace_given_is_stripped_like_the_runner_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = Some("/srv/ci/ws");
+    let p = write(
+        dir.path(),
+        "r.xml",
+        br#"<testsuite name="pytest"><testcase classname="tests.test_x" name="test_y" file="/srv/ci/ws/tests/test_x.py" line="2"><failure message="boom"/></testcase></testsuite>"#,
+    );
+    let t = &read_junit(&p, ws).unwrap()[0];
+    assert_eq!(t.file.as_deref(), Some("tests/test_x.py"));
+    assert_eq!(t.id.as_deref(), Some("tests/test_x.py::test_y"));
+    // Without the workspace a custom checkout path is not recognised.
+    let t = &read_junit(&p, None).unwrap()[0];
+    assert_eq!(t.file.as_deref(), Some("/srv/ci/ws/tests/test_x.py"));
+
+    let p = write(
+        dir.path(),
+        "pw.json",
+        br#"{"config":{"rootDir":"/srv/ci/ws/e2e"},"suites":[{"title":"login.spec.ts","file":"login.spec.ts","specs":[{"title":"shows error","file":"login.spec.ts","line":12,"tests":[{"projectName":"chromium","status":"unexpected","results":[{"status":"failed","errors":[{"message":"boom"}]}]}]}]}]}"#,
+    );
+    let t = &read_playwright_json(&p, ws).unwrap()[0];
+    assert_eq!(t.file.as_deref(), Some("e2e/login.spec.ts"));
+    assert_eq!(t.id.as_deref(), Some("e2e/login.spec.ts:12"));
 }

@@ -97,6 +97,39 @@ fn globs_do_not_cross_directories_unless_double_star() {
 }
 
 #[test]
+fn resolve_all_goes_on_past_a_bad_spec_and_reads_each_log_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = touch(dir.path(), "logs/a.log", "a\n");
+    let z = dir.path().join("run.zip");
+    github_zip(&z);
+    let dotted = |p: &Path| {
+        format!(
+            "{}/./{}",
+            p.parent().unwrap().display(),
+            p.file_name().unwrap().to_string_lossy()
+        )
+    };
+    let specs = [
+        spec(&a),
+        format!("{}/missing.log", dir.path().display()),
+        dotted(&a),
+        format!("{}/logs/../logs/a.log", dir.path().display()),
+        spec(&z),
+        dotted(&z),
+    ];
+    let (sources, errors) = ci_remedy::logs::source::resolve_all(&specs);
+    assert!(
+        matches!(errors.as_slice(), [LogError::NotFound { spec }] if spec.ends_with("missing.log")),
+        "{errors:?}"
+    );
+    let single = resolve(&[spec(&z)]).unwrap();
+    // a.log once (named by its first spelling), then the zip's entries once.
+    assert_eq!(sources.len(), 1 + single.len(), "{sources:#?}");
+    assert_eq!(sources[0].name, spec(&a));
+    assert_eq!(&sources[1..], &single[..]);
+}
+
+#[test]
 fn nothing_matched_is_not_found_naming_the_spec() {
     let dir = tempfile::tempdir().unwrap();
     let missing = format!("{}/nope.log", dir.path().display());

@@ -231,6 +231,140 @@ fn untrusted_log_text_never_becomes_a_workflow_command() {
 }
 
 #[test]
+fn secrets_in_step_names_and_test_ids_never_reach_the_context() {
+    // A step without a name is called `Run <its command>` by GitHub, so the `##[group]` line
+    // (which becomes `Finding.step`) can hold a token; a pytest id is built from the test name.
+    let token = format!("ghp_{}", "A1b2C3d4E5".repeat(4).get(..36).expect("36"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("run.log");
+    std::fs::write(
+        &log,
+        format!(
+            "2024-01-01T00:00:00.0000000Z ##[group]Run curl -H \"Authorization: token {token}\" https://api.github.com/x\n\
+             2024-01-01T00:00:01.0000000Z npm ERR! code ECONNRESET\n\
+             2024-01-01T00:00:02.0000000Z ##[error]Process completed with exit code 1.\n"
+        ),
+    )
+    .expect("write");
+    let junit = dir.path().join("junit.xml");
+    std::fs::write(
+        &junit,
+        format!(
+            r#"<testsuites><testsuite name="pytest"><testcase classname="tests.test_api" name="test_login[{token}]" file="tests/test_api.py" line="3"><failure message="boom">tests/test_api.py:4: AssertionError</failure></testcase></testsuite></testsuites>"#
+        ),
+    )
+    .expect("write");
+    let summary_file = dir.path().join("gh_summary");
+    let out = bin(PREPARE)
+        .args(["--out", dir.path().to_str().expect("utf8")])
+        .args(["--log", log.to_str().expect("utf8")])
+        .args(["--junit", junit.to_str().expect("utf8")])
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let raw = std::fs::read_to_string(dir.path().join("self-heal/context.json")).expect("ctx");
+    let ctx: serde_json::Value = serde_json::from_str(&raw).expect("json");
+    // The fields this is about are there (redacted), so the test proves something.
+    let step = ctx["findings"][0]["step"].as_str().expect("step");
+    assert!(step.contains("[REDACTED:"), "{step}");
+    let id = ctx["tests"]["failed"][0]["id"].as_str().expect("id");
+    assert!(id.starts_with("tests/test_api.py::test_login["), "{id}");
+    let summary = std::fs::read_to_string(&summary_file).expect("summary");
+    for (what, text) in [
+        ("context.json", raw.as_str()),
+        ("stdout", &String::from_utf8_lossy(&out.stdout)),
+        ("stderr", &String::from_utf8_lossy(&out.stderr)),
+        ("job summary", summary.as_str()),
+    ] {
+        assert!(!text.contains("ghp_"), "{what} holds a token:\n{text}");
+    }
+}
+
+/// A GitHub-style run-log zip with one stored entry whose data no longer matches its CRC-32.
+fn corrupted_zip(path: &Path) {
+    use std::io::Write;
+    let content = b"2024-01-01T00:00:00.0000000Z npm ERR! code ERESOLVE\n".repeat(20);
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
+    w.start_file(
+        "1_build.txt",
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+    )
+    .expect("entry");
+    w.write_all(&content).expect("write");
+    w.finish().expect("finish");
+    let mut bytes = std::fs::read(path).expect("read");
+    // A byte of the stored data (after the 30-byte local header and the 11-byte name).
+    bytes[30 + 11 + 40] ^= 0x20;
+    std::fs::write(path, &bytes).expect("write");
+}
+
+#[test]
+fn an_unreadable_log_does_not_throw_away_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("a.log");
+    std::fs::write(
+        &good,
+        "step 1\nnpm ERR! code ECONNRESET\nnpm ERR! network aborted\n",
+    )
+    .expect("write");
+    let bad = dir.path().join("r.zip");
+    corrupted_zip(&bad);
+    let out = run_prepare(
+        dir.path(),
+        &[
+            "--log",
+            good.to_str().expect("utf8"),
+            "--log",
+            bad.to_str().expect("utf8"),
+            // An unreadable baseline: ranked without one.
+            "--baseline-log",
+            bad.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "an input could not be read");
+    let ctx = context(dir.path());
+    let error = ctx["error"].as_str().expect("error");
+    assert!(
+        error.contains("1_build.txt") && error.contains("corrupted"),
+        "{error}"
+    );
+    assert!(error.contains("baseline log:"), "{error}");
+    let logs: Vec<&str> = ctx["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter_map(|l| l["path"].as_str())
+        .collect();
+    assert_eq!(logs, [good.to_str().expect("utf8")]);
+    let findings = ctx["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty(), "{ctx:#}");
+    assert_eq!(ctx["classification"]["category"], "network");
+}
+
+#[test]
+fn the_same_log_spelt_twice_is_read_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.log"), "npm ERR! code ECONNRESET\n").expect("write");
+    let out = run_prepare(dir.path(), &["--log", "a.log", "--log", "./a.log"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ctx = context(dir.path());
+    assert_eq!(ctx["logs"].as_array().expect("logs").len(), 1, "{ctx:#}");
+    assert_eq!(ctx["logs"][0]["path"], "a.log");
+    assert_eq!(ctx["findings"].as_array().expect("findings").len(), 1);
+}
+
+#[test]
 fn schemas_are_current() {
     let out = bin(env!("CARGO_BIN_EXE_ci-remedy-schemas"))
         .args(["--check", "--dir"])

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::artifact::{Edit, Instruction, Redactions};
 use crate::fix::path::{check_on_disk, verify_path, OnDisk};
 use crate::fix::recipes::{self, EvidenceLine};
-use crate::fix::{validate_instructions, MAX_INSTRUCTIONS, MAX_SUMMARY_BYTES};
+use crate::fix::{validate_instructions, MAX_INSTRUCTIONS};
 use crate::logs::redact::Redactor;
 use crate::policy::fix_agent::FixAgentPolicy;
 
@@ -283,7 +283,9 @@ pub struct RecipeRun {
 /// directory and returns the instructions for the answer.
 ///
 /// Instructions are kept when they are within [`validate_instructions`]' limits (at most
-/// [`MAX_INSTRUCTIONS`]; a summary longer than [`MAX_SUMMARY_BYTES`] is cut) and none of
+/// [`MAX_INSTRUCTIONS`]; recipe summaries are already shorter than
+/// [`crate::fix::MAX_SUMMARY_BYTES`]:
+/// [`crate::fix::recipes::MAX_RECIPE_SUMMARY_BYTES`]) and none of
 /// their edits contains a `[REDACTED:` marker (such an edit was made from redacted text and
 /// could not apply to the real file). Every instruction's `source` becomes `developer-agent`.
 ///
@@ -313,13 +315,6 @@ pub fn run_recipes(
                 ins.source.as_deref().unwrap_or("recipe")
             ));
             continue;
-        }
-        if ins.summary.len() > MAX_SUMMARY_BYTES {
-            let mut end = MAX_SUMMARY_BYTES;
-            while !ins.summary.is_char_boundary(end) {
-                end -= 1;
-            }
-            ins.summary.truncate(end);
         }
         ins.source = Some(ANSWER_SOURCE.into());
         if run.instructions.len() >= MAX_INSTRUCTIONS {
@@ -662,7 +657,11 @@ mod tests {
         let run = run_recipes(&c.snapshot, &lines, &policy).expect("run");
         assert_eq!(run.instructions.len(), 1, "{:?}", run.notes);
         let summary = &run.instructions[0].summary;
-        assert!(summary.len() <= MAX_SUMMARY_BYTES, "{}", summary.len());
+        assert!(
+            summary.len() <= crate::fix::MAX_SUMMARY_BYTES,
+            "{}",
+            summary.len()
+        );
         assert!(summary.ends_with('…'), "{summary}");
         validate_instructions(&run.instructions).expect("within limits");
     }

@@ -295,8 +295,11 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
         &sources,
         &payload.failed_tests,
         &AnalyzeOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    );
+    // The logs were just stored by this server: one it cannot read is a processing failure.
+    if let Some(e) = analysis.errors.first() {
+        return Err(e.to_string());
+    }
     let instructions = match &entry.repository {
         Some(repo) => {
             let lines = evidence(payload, &sources, &analysis.findings);
@@ -395,12 +398,7 @@ pub fn build_answer(
     let mut summary = crate::logs::redact::Redactor::builtin()
         .redact(&c.summary, &mut crate::artifact::Redactions::default());
     if summary.len() > 1024 {
-        let mut cut = 1021;
-        while !summary.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        summary.truncate(cut);
-        summary.push_str("...");
+        summary = format!("{}...", crate::text::truncate_str(&summary, 1021));
     }
     let kind = c.category.kind();
     let (rerun, trigger) = match (c.category, kind) {

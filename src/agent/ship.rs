@@ -17,7 +17,7 @@ use crate::artifact::{
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::fix::recipes::{evidence_lines, EvidenceLog, LineNumbers};
 use crate::logs::redact::Redactor;
-use crate::logs::source::{resolve, LogSource, Origin};
+use crate::logs::source::{resolve_all, LogSource, Origin};
 use crate::net::{ClientConfig, HttpClient, NetError, Resend, Token};
 use crate::reports::{read_junit, read_playwright_json};
 
@@ -166,22 +166,19 @@ pub struct BuiltPayload {
 /// those tails, tests and findings). Problems with single inputs are returned as messages.
 pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltPayload {
     let mut errors = Vec::new();
-    let mut sources: Vec<LogSource> = Vec::new();
-    for spec in &input.logs {
-        match resolve(std::slice::from_ref(spec)) {
-            Ok(found) => sources.extend(found),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
+    let (sources, log_errors) = resolve_all(&input.logs);
+    errors.extend(log_errors.iter().map(ToString::to_string));
     let mut failed: Vec<FailedTest> = Vec::new();
+    let workspace = std::env::var("GITHUB_WORKSPACE").ok();
+    let workspace = workspace.as_deref().filter(|w| !w.is_empty());
     for p in &input.junit {
-        match read_junit(p) {
+        match read_junit(p, workspace) {
             Ok(t) => failed.extend(t),
             Err(e) => errors.push(e.to_string()),
         }
     }
     for p in &input.playwright {
-        match read_playwright_json(p) {
+        match read_playwright_json(p, workspace) {
             Ok(t) => failed.extend(t),
             Err(e) => errors.push(e.to_string()),
         }
@@ -196,37 +193,13 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
     let sent_sources = &sources[..sources.len().min(super::payload::MAX_PAYLOAD_LOGS)];
     // The analysis reads every log once and measures it (bytes, lines, sha256); the tails
     // below then read only their last bytes.
-    let mut findings = Vec::new();
-    let mut infos: Vec<LogInfo> = Vec::new();
-    let classification = match analyze(pack, &sources, &failed, &AnalyzeOptions::default()) {
-        Ok(a) => {
-            findings = a.findings;
-            infos = a.logs;
-            let mut c = a.classification;
-            c.summary = redactor.redact(&c.summary, &mut redactions);
-            Some(c)
-        }
-        Err(e) => {
-            // It stops at the first log it cannot read: measure the logs to send one by one,
-            // so what can be read is still sent (without a classification).
-            let before = errors.len();
-            for s in sent_sources {
-                match analyze(
-                    pack,
-                    std::slice::from_ref(s),
-                    &[],
-                    &AnalyzeOptions::default(),
-                ) {
-                    Ok(a) => infos.extend(a.logs),
-                    Err(e) => errors.push(e.to_string()),
-                }
-            }
-            if errors.len() == before {
-                errors.push(e.to_string());
-            }
-            None
-        }
-    };
+    let analysis = analyze(pack, &sources, &failed, &AnalyzeOptions::default());
+    errors.extend(analysis.errors.iter().map(ToString::to_string));
+    let findings = analysis.findings;
+    let infos: Vec<LogInfo> = analysis.logs;
+    let mut c = analysis.classification;
+    c.summary = redactor.redact(&c.summary, &mut redactions);
+    let classification = Some(c);
     let mut logs = Vec::new();
     for s in sent_sources {
         // A log the analysis could not read has its error listed already.
@@ -519,11 +492,7 @@ fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s;
     }
-    let mut i = max;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    format!("{}...", &s[..i])
+    format!("{}...", crate::text::truncate_str(&s, max))
 }
 
 /// Writes `payload.json`, the answer (when there is one) and `ship-status.json` under
@@ -571,8 +540,8 @@ mod tests {
             std::slice::from_ref(&s),
             &[],
             &AnalyzeOptions::default(),
-        )
-        .expect("analyze");
+        );
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
         (s, a.logs.remove(0))
     }
 
@@ -653,9 +622,11 @@ mod tests {
             .expect("start");
         w.write_all(text.as_bytes()).expect("write");
         w.finish().expect("finish");
-        let sources = resolve(&[zip_path.display().to_string()]).expect("resolve");
+        let sources =
+            crate::logs::source::resolve(&[zip_path.display().to_string()]).expect("resolve");
         let pack = RulePack::builtin().expect("pack");
-        let a = analyze(&pack, &sources, &[], &AnalyzeOptions::default()).expect("analyze");
+        let a = analyze(&pack, &sources, &[], &AnalyzeOptions::default());
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
         let (s, info) = measured(&plain);
         for cap in [5u64, 1000, 100_000, 1 << 20] {
             let from_zip = read_tail(&sources[0], cap, &a.logs[0]).expect("zip tail");

@@ -137,7 +137,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let pack = RulePack::builtin()?;
         let logs = resolve(&[log_path.to_string_lossy().into_owned()])?;
         let t = Instant::now();
-        let a = analyze(&pack, &logs, &[], &AnalyzeOptions::default())?;
+        let mut a = analyze(&pack, &logs, &[], &AnalyzeOptions::default());
+        if !a.errors.is_empty() {
+            return Err(a.errors.swap_remove(0).into());
+        }
         let secs = t.elapsed().as_secs_f64();
         let rss = getrusage(UsageWho::RUSAGE_SELF)?.max_rss();
         println!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ci_remedy::classify::eval::{
-    cases, evaluate_case_explained, is_dev_half, parse_groundtruth, CaseScore, Summary,
+    cases, evaluate_case_explained, is_dev_half, CaseReport, CaseScore, Summary,
 };
 use ci_remedy::classify::RulePack;
 use ci_remedy::cli::{self, exit, print_error, EXIT_FAILED, EXIT_OK};
@@ -67,12 +67,12 @@ fn main() -> ExitCode {
     let mut scores: Vec<CaseScore> = Vec::new();
     for d in &dirs {
         match evaluate_case_explained(d, &pack, args.baseline, args.top) {
-            Ok((s, ex)) => {
+            Ok(CaseReport {
+                score: s,
+                findings: ex,
+                truth: gt,
+            }) => {
                 if args.explain {
-                    let gt = std::fs::read_to_string(d.join("groundtruth"))
-                        .ok()
-                        .and_then(|t| parse_groundtruth(&t, &d.join("groundtruth")).ok())
-                        .unwrap_or_default();
                     println!(
                         "{} P {:.2} R {:.2}  E {:?} C {:?} missed {:?}",
                         ci_remedy::cli::one_line(&s.name),

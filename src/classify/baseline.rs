@@ -10,7 +10,8 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use crate::logs::format::{clean_line, detect_format};
+use crate::logs::format::clean_line;
+use crate::logs::lines::{line_head, LineReader, Piece};
 
 /// The most distinct baseline lines kept (bounds memory to about 20 MiB).
 pub const MAX_BASELINE_LINES: usize = 1 << 20;
@@ -27,68 +28,33 @@ impl Baseline {
         self.set.contains(&hash)
     }
 
-    /// Number of distinct normalised lines.
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
-
-    /// Reads a passing log (any format the scanner reads), streaming; lines longer than
-    /// 64 KiB are hashed by their head.
-    pub fn read<R: Read>(mut r: R) -> std::io::Result<Baseline> {
-        const CHUNK: usize = 1 << 20;
-        const MAX_LINE: usize = super::scan::MAX_LINE;
-        let mut buf = vec![0u8; CHUNK + MAX_LINE];
-        let mut len = 0usize;
-        let mut format = None;
+    /// Reads a passing log (any format the scanner reads), streaming, with the scanner's line
+    /// reader ([`LineReader`]): the same format detection, and an over-long line is hashed by
+    /// the same head the scanner looks at ([`line_head`]).
+    ///
+    /// Errors: a read error of `r`.
+    pub fn read<R: Read>(r: R) -> std::io::Result<Baseline> {
+        let mut lines = LineReader::new(r, 0)?;
+        let format = lines.format();
         let mut set = HashSet::new();
         let mut scratch = Vec::new();
-        let mut skipping = false;
-        loop {
-            let n = loop {
-                match r.read(&mut buf[len..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
+        while let Some(piece) = lines.next_piece()? {
+            if set.len() >= MAX_BASELINE_LINES {
+                continue;
+            }
+            let buf = lines.buf();
+            let mut add = |raw: &[u8]| {
+                if set.len() < MAX_BASELINE_LINES {
+                    set.insert(line_hash(clean_line(format, line_head(raw), &mut scratch)));
                 }
             };
-            let eof = n == 0;
-            len += n;
-            let fmt = *format
-                .get_or_insert_with(|| detect_format(buf[..len].split(|b| *b == b'\n').take(50)));
-            let mut pos = 0;
-            while pos < len {
-                let nl = memchr::memchr(b'\n', &buf[pos..len]);
-                let end = match nl {
-                    Some(i) => pos + i,
-                    None if eof => len,
-                    None if len - pos >= MAX_LINE => pos + MAX_LINE,
-                    None => break,
-                };
-                if !skipping && set.len() < MAX_BASELINE_LINES {
-                    set.insert(line_hash(clean_line(fmt, &buf[pos..end], &mut scratch)));
+            match piece {
+                Piece::Lines { start, end, .. } => {
+                    buf[start..end - 1].split(|b| *b == b'\n').for_each(add);
                 }
-                skipping = nl.is_none() && !eof;
-                pos = if nl.is_some() { end + 1 } else { end };
-                if skipping {
-                    // Drop the rest of an over-long line.
-                    match memchr::memchr(b'\n', &buf[pos..len]) {
-                        Some(i) => {
-                            pos += i + 1;
-                            skipping = false;
-                        }
-                        None => pos = len,
-                    }
+                Piece::LongHead { start, end } | Piece::Last { start, end, .. } => {
+                    add(&buf[start..end]);
                 }
-            }
-            buf.copy_within(pos..len, 0);
-            len -= pos;
-            if eof {
-                break;
             }
         }
         Ok(Baseline { set })

@@ -5,13 +5,13 @@
 //! is in the page cache (the bench warms it first).
 
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
 use super::RulePack;
+use crate::logs::lines::{read_some, READ_CHUNK};
 
 /// One measured part.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct Component {
     pub count: u64,
 }
 
-/// Times, over the file at `path`: a plain read pass (in [`super::scan::READ_CHUNK`]
+/// Times, over the file at `path`: a plain read pass (in [`READ_CHUNK`]
 /// reads), read + SHA-256, read + newline count, and read + the rule pack's keyword prefilter
 /// (candidate lines, found by the same lane walk as the scanner; a line cut by a read
 /// boundary is not looked at, so the count can be a little lower than the scanner's).
@@ -64,16 +64,14 @@ fn pass(
     mut f: impl FnMut(&[u8]) -> u64,
 ) -> std::io::Result<Component> {
     let mut file = File::open(path)?;
-    let mut buf = vec![0u8; super::scan::READ_CHUNK];
+    let mut buf = vec![0u8; READ_CHUNK];
     let mut count = 0u64;
     let t = Instant::now();
     loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let n = read_some(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
         count += f(&buf[..n]);
     }
     Ok(Component {

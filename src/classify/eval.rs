@@ -9,9 +9,11 @@
 //! flagged. Means are macro means over cases.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{analyze, AnalyzeOptions, ClassifyError, RulePack};
+use crate::logs::lines::{read_some, READ_CHUNK};
 use crate::logs::source::resolve;
 
 /// Evaluation errors, naming the case directory or file.
@@ -103,26 +105,25 @@ pub struct LineMap(Vec<(u64, u64)>);
 impl LineMap {
     /// Builds the map from a log's bytes.
     pub fn new(bytes: &[u8]) -> LineMap {
-        let mut v = Vec::new();
-        let mut gt = 1u64;
-        let mut start = gt;
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\n' => {
-                    v.push((start, gt));
-                    gt += 1;
-                    start = gt;
-                }
-                b'\r' if bytes.get(i + 1) != Some(&b'\n') => gt += 1,
-                _ => {}
+        let mut b = LineMapBuilder::default();
+        b.feed(bytes);
+        b.finish()
+    }
+
+    /// Builds the map from a log stream, reading it in chunks (a log can be GiBs; the map
+    /// costs 16 bytes per line).
+    ///
+    /// Errors: a read error of `r`.
+    pub fn read<R: Read>(mut r: R) -> std::io::Result<LineMap> {
+        let mut b = LineMapBuilder::default();
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            let n = read_some(&mut r, &mut buf)?;
+            if n == 0 {
+                return Ok(b.finish());
             }
-            i += 1;
+            b.feed(&buf[..n]);
         }
-        if bytes.last().is_some_and(|b| *b != b'\n') {
-            v.push((start, gt));
-        }
-        LineMap(v)
     }
 
     /// The ground-truth range of `\n`-lines `a..=b` (1-based).
@@ -133,6 +134,58 @@ impl LineMap {
             .min(self.0.len().checked_sub(1)?);
         let last = self.0.get(last_idx)?;
         Some((first.0, last.1))
+    }
+}
+
+/// [`LineMap`] built from chunks: a `\r` at the end of a chunk is settled by the next byte.
+#[derive(Debug)]
+struct LineMapBuilder {
+    map: Vec<(u64, u64)>,
+    /// The current ground-truth line, and the one the current `\n`-line started on.
+    gt: u64,
+    start: u64,
+    /// The last byte seen was a `\r` (a line end unless a `\n` follows).
+    cr: bool,
+    /// The last byte seen was a `\n` (or nothing was seen).
+    at_line_start: bool,
+}
+
+impl Default for LineMapBuilder {
+    fn default() -> Self {
+        LineMapBuilder {
+            map: Vec::new(),
+            gt: 1,
+            start: 1,
+            cr: false,
+            at_line_start: true,
+        }
+    }
+}
+
+impl LineMapBuilder {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.cr && b != b'\n' {
+                self.gt += 1;
+            }
+            self.cr = b == b'\r';
+            if b == b'\n' {
+                self.map.push((self.start, self.gt));
+                self.gt += 1;
+                self.start = self.gt;
+            }
+            self.at_line_start = b == b'\n';
+        }
+    }
+
+    fn finish(mut self) -> LineMap {
+        if self.cr {
+            self.gt += 1;
+        }
+        if !self.at_line_start {
+            self.map.push((self.start, self.gt));
+        }
+        LineMap(self.map)
     }
 }
 
@@ -268,6 +321,17 @@ pub struct Explained {
     pub score: f64,
 }
 
+/// What [`evaluate_case_explained`] found for one case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseReport {
+    /// The case's figures.
+    pub score: CaseScore,
+    /// Every finding, in ground-truth numbering, rank 1 first.
+    pub findings: Vec<Explained>,
+    /// The case's ground truth.
+    pub truth: GroundTruth,
+}
+
 /// Analyzes one case (with `pass.log` as the baseline when `with_baseline`) and scores the
 /// union of the findings ranked ≤ `top`.
 pub fn evaluate_case(
@@ -276,16 +340,20 @@ pub fn evaluate_case(
     with_baseline: bool,
     top: u32,
 ) -> Result<CaseScore, EvalError> {
-    evaluate_case_explained(case, pack, with_baseline, top).map(|(s, _)| s)
+    evaluate_case_explained(case, pack, with_baseline, top).map(|r| r.score)
 }
 
-/// [`evaluate_case`], also returning every finding in ground-truth numbering.
+/// [`evaluate_case`], also returning every finding in ground-truth numbering and the ground
+/// truth itself.
+///
+/// Errors: [`EvalError::Io`] (a file cannot be read), [`EvalError::GroundTruth`],
+/// [`EvalError::Analyze`] (a log cannot be resolved or read).
 pub fn evaluate_case_explained(
     case: &Path,
     pack: &RulePack,
     with_baseline: bool,
     top: u32,
-) -> Result<(CaseScore, Vec<Explained>), EvalError> {
+) -> Result<CaseReport, EvalError> {
     let name = case
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -295,13 +363,13 @@ pub fn evaluate_case_explained(
         path: gt_path.clone(),
         source,
     })?;
-    let gt = parse_groundtruth(&gt_text, &gt_path)?;
+    let truth = parse_groundtruth(&gt_text, &gt_path)?;
     let fail = case.join("fail.log");
-    let bytes = std::fs::read(&fail).map_err(|source| EvalError::Io {
+    let io_err = |source| EvalError::Io {
         path: fail.clone(),
         source,
-    })?;
-    let map = LineMap::new(&bytes);
+    };
+    let map = LineMap::read(std::fs::File::open(&fail).map_err(io_err)?).map_err(io_err)?;
     let an = |source| EvalError::Analyze {
         case: name.clone(),
         source,
@@ -320,14 +388,18 @@ pub fn evaluate_case_explained(
         baseline: base.as_ref(),
         ..Default::default()
     };
-    let analysis = analyze(pack, &logs, &[], &opts).map_err(an)?;
+    let mut analysis = analyze(pack, &logs, &[], &opts);
+    // A case whose logs cannot be read has no meaningful score.
+    if !analysis.errors.is_empty() {
+        return Err(an(analysis.errors.swap_remove(0)));
+    }
     let ranges: Vec<(u64, u64)> = analysis
         .findings
         .iter()
         .filter(|f| f.rank <= top)
         .filter_map(|f| map.range(f.line_start, f.line_end))
         .collect();
-    let explained = analysis
+    let findings = analysis
         .findings
         .iter()
         .filter_map(|f| {
@@ -340,7 +412,11 @@ pub fn evaluate_case_explained(
             })
         })
         .collect();
-    Ok((score(&name, &ranges, &gt), explained))
+    Ok(CaseReport {
+        score: score(&name, &ranges, &truth),
+        findings,
+        truth,
+    })
 }
 
 #[cfg(test)]
@@ -355,6 +431,28 @@ mod tests {
         assert_eq!(m.range(3, 3), Some((4, 4)));
         assert_eq!(m.range(2, 9), Some((2, 4)));
         assert_eq!(m.range(0, 1), None);
+    }
+
+    #[test]
+    fn line_map_from_chunks_is_the_same() {
+        // One byte per read: every `\r` is settled by the next chunk.
+        struct Bytewise<'a>(&'a [u8]);
+        impl Read for Bytewise<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let Some((first, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                out[0] = *first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        for text in [&b"a\nb\rc\r\nd"[..], b"a\r", b"\r\r\n\n", b"x\n", b""] {
+            let streamed = LineMap::read(Bytewise(text)).expect("reads");
+            assert_eq!(streamed.0, LineMap::new(text).0, "{text:?}");
+        }
+        assert_eq!(LineMap::new(b"a\r").0, [(1, 2)]);
+        assert_eq!(LineMap::new(b"").0, []);
     }
 
     #[test]

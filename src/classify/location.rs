@@ -1,5 +1,6 @@
 //! Source locations named in log lines (`src/app.ts:12`, javac `File.java:[12,5]`, a Java stack
-//! frame `(File.java:61)`), made repository-relative.
+//! frame `(File.java:61)`), and making CI paths repository-relative ([`relativize`],
+//! [`repo_relative`]: one place for every runner layout).
 
 use std::sync::OnceLock;
 
@@ -89,32 +90,64 @@ pub(crate) fn find(text: &[u8]) -> Option<(String, u32)> {
     None
 }
 
-/// Makes a path repository-relative: strips `file://`, `/home/runner/work/<repo>/<repo>/`-style
-/// runner prefixes (Linux, macOS, Windows), `/github/workspace/` (container actions) and the
-/// given workspace directory (`GITHUB_WORKSPACE`); a leading `./` too.
+/// Makes a path repository-relative: `file://` and a leading `./` are stripped, `\` becomes
+/// `/`, and so does the checkout's prefix (see [`repo_relative`]). A path with no recognised
+/// checkout prefix is returned with only those changes.
 pub fn relativize(path: &str, workspace: Option<&str>) -> String {
-    static R: OnceLock<Option<Regex>> = OnceLock::new();
-    let re = R.get_or_init(|| {
-        Regex::new(
-            r"^(?:/home/runner/work|/Users/runner/work|/__w|[A-Za-z]:[\\/]a)[\\/][^\\/]+[\\/][^\\/]+[\\/]|^/github/workspace/",
-        )
-        .ok()
-    });
-    let mut p = path.strip_prefix("file://").unwrap_or(path);
-    if let Some(ws) = workspace.filter(|w| !w.is_empty()) {
+    match repo_relative(path, workspace) {
+        Some(rel) => rel,
+        None => {
+            let p = normalise(path);
+            p.strip_prefix("./").map(str::to_string).unwrap_or(p)
+        }
+    }
+}
+
+/// The repository-relative form of a CI path that starts with the checkout: the given
+/// `workspace` (`GITHUB_WORKSPACE`), else one of the hosted-runner layouts
+/// `/home/runner/work/<repo>/<repo>/` (Linux), `/Users/runner/work/<repo>/<repo>/` (macOS),
+/// `/__w/<repo>/<repo>/` (container jobs), `<drive>:\a\<repo>\<repo>\` (Windows, either
+/// slash) and `/github/workspace/` (container actions). `file://` is stripped and `\` becomes
+/// `/` first.
+///
+/// Returns `None` when no checkout prefix is recognised; `Some("")` for the checkout itself.
+pub fn repo_relative(path: &str, workspace: Option<&str>) -> Option<String> {
+    let p = normalise(path);
+    if let Some(ws) = workspace.map(normalise) {
         let ws = ws.trim_end_matches('/');
-        if let Some(rest) = p.strip_prefix(ws) {
-            if let Some(rest) = rest.strip_prefix('/') {
-                p = rest;
+        if !ws.is_empty() {
+            if p == ws {
+                return Some(String::new());
+            }
+            if let Some(rest) = p.strip_prefix(ws).and_then(|r| r.strip_prefix('/')) {
+                return Some(rest.to_string());
             }
         }
     }
-    if let Some(re) = re {
-        if let Some(m) = re.find(p.as_bytes()) {
-            p = &p[m.end()..];
+    let parts: Vec<&str> = p.split('/').collect();
+    let skip = match parts.as_slice() {
+        ["", "home" | "Users", "runner", "work", a, b, ..] if !a.is_empty() && !b.is_empty() => 6,
+        ["", "__w", a, b, ..] if !a.is_empty() && !b.is_empty() => 4,
+        [drive, "a", a, b, ..]
+            if drive.len() == 2
+                && drive.starts_with(|c: char| c.is_ascii_alphabetic())
+                && drive.ends_with(':')
+                && !a.is_empty()
+                && !b.is_empty() =>
+        {
+            4
         }
-    }
-    p.strip_prefix("./").unwrap_or(p).to_string()
+        ["", "github", "workspace", ..] => 3,
+        _ => return None,
+    };
+    Some(parts[skip..].join("/"))
+}
+
+/// `file://` stripped and `\` turned into `/`.
+fn normalise(path: &str) -> String {
+    path.strip_prefix("file://")
+        .unwrap_or(path)
+        .replace('\\', "/")
 }
 
 #[cfg(test)]
@@ -133,6 +166,42 @@ mod tests {
         assert_eq!((f.as_str(), l), ("tests/example-test.test.js", 4));
         assert_eq!(relativize("/srv/ws/src/a.rs", Some("/srv/ws")), "src/a.rs");
         assert_eq!(relativize("/github/workspace/cv.tex", None), "cv.tex");
+        assert_eq!(relativize("./src/a.rs", None), "src/a.rs");
+        assert_eq!(relativize("/usr/lib/x.js", None), "/usr/lib/x.js");
         assert!(find(b"at node_modules/x/y.js:1:2").is_none());
+    }
+
+    #[test]
+    fn every_runner_layout_is_relative() {
+        for (path, want) in [
+            (
+                "/home/runner/work/app/app/tests/x.spec.ts",
+                Some("tests/x.spec.ts"),
+            ),
+            (
+                "/Users/runner/work/app/app/src/a.swift",
+                Some("src/a.swift"),
+            ),
+            ("/__w/app/app/src/a.js", Some("src/a.js")),
+            (r"D:\a\app\app\src\a.js", Some("src/a.js")),
+            ("D:/a/app/app/src/a.js", Some("src/a.js")),
+            ("/github/workspace/cv.tex", Some("cv.tex")),
+            ("file:///home/runner/work/app/app/a.py", Some("a.py")),
+            ("/home/runner/work/app/app", Some("")),
+            ("/usr/lib/x.js", None),
+            ("tests/x.py", None),
+        ] {
+            assert_eq!(repo_relative(path, None).as_deref(), want, "{path}");
+        }
+        let ws = Some(r"C:\runner\ws\");
+        assert_eq!(
+            repo_relative(r"C:\runner\ws\src\a.rs", ws).as_deref(),
+            Some("src/a.rs")
+        );
+        assert_eq!(
+            repo_relative("/srv/ws", Some("/srv/ws/")).as_deref(),
+            Some("")
+        );
+        assert_eq!(repo_relative("/srv/wsx/a", Some("/srv/ws")), None);
     }
 }

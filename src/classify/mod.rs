@@ -48,6 +48,9 @@ pub enum ClassifyError {
         /// The error.
         source: std::io::Error,
     },
+    /// The baseline log could not be opened or read; the logs were ranked without it.
+    #[error("baseline log: {0}")]
+    Baseline(Box<ClassifyError>),
     /// A rule is invalid (a policy rule, or a policy `disable` entry naming no built-in rule).
     #[error("invalid classification rule: {0}")]
     Rule(#[from] RuleError),
@@ -94,16 +97,6 @@ impl RulePack {
         RulePack::new(&ClassifyPolicy::default())
     }
 
-    /// Number of active rules.
-    pub fn len(&self) -> usize {
-        self.specs.len()
-    }
-
-    /// True when no rule is active.
-    pub fn is_empty(&self) -> bool {
-        self.specs.is_empty()
-    }
-
     /// The active rules as JSON (for `--list-rules`): an array of
     /// `{id, category, kind, pattern, keywords, confidence, role, extend, continue, stop,
     /// join-before, before, after, max-lines, source}` (`source` is `builtin` or `policy`;
@@ -139,14 +132,18 @@ pub struct AnalyzeOptions<'a> {
 }
 
 /// The result of reading the logs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Analysis {
-    /// The logs read.
+    /// The logs read (a log that could not be read is not listed: see `errors`).
     pub logs: Vec<LogInfo>,
     /// Ranked findings, rank 1 first (excerpts not yet redacted); at most [`MAX_FINDINGS`].
     pub findings: Vec<Finding>,
     /// The rules-only classification.
     pub classification: Classification,
+    /// Logs that could not be opened or read to the end ([`ClassifyError::Log`],
+    /// [`ClassifyError::Read`]; they add no findings), and a baseline that could not be read
+    /// ([`ClassifyError::Baseline`]; the logs were ranked without one), in the order met.
+    pub errors: Vec<ClassifyError>,
 }
 
 struct Scored {
@@ -157,41 +154,40 @@ struct Scored {
 
 /// Reads every log once (streaming) and returns ranked findings and a classification.
 ///
-/// `tests` (failed tests from reports) lift blocks that name one of them. Errors: a log that
-/// cannot be opened or read ([`ClassifyError::Log`], [`ClassifyError::Read`]). Never panics on
-/// binary data, invalid UTF-8, over-long lines or empty files.
+/// `tests` (failed tests from reports) lift blocks that name one of them. A log that cannot be
+/// opened or read to the end (a vanished file, a zip entry whose CRC does not match) is skipped
+/// and its error recorded in [`Analysis::errors`]; the other logs are still analysed. A
+/// baseline that cannot be read is recorded there too, and the logs are ranked without it.
+/// Never panics on binary data, invalid UTF-8, over-long lines or empty files.
 pub fn analyze(
     pack: &RulePack,
     logs: &[LogSource],
     tests: &[FailedTest],
     opts: &AnalyzeOptions<'_>,
-) -> Result<Analysis, ClassifyError> {
-    let baseline = match opts.baseline {
-        Some(src) => {
-            let r = src.open()?;
-            Some(Baseline::read(r).map_err(|source| ClassifyError::Read {
-                path: src.name.clone(),
-                source,
-            })?)
+) -> Analysis {
+    let mut errors = Vec::new();
+    let baseline = opts.baseline.and_then(|src| match read_baseline(src) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            errors.push(ClassifyError::Baseline(Box::new(e)));
+            None
         }
-        None => None,
-    };
+    });
     let mut infos = Vec::with_capacity(logs.len());
     let mut scored: Vec<Scored> = Vec::new();
     let needles = test_needles(tests);
     for (li, src) in logs.iter().enumerate() {
-        let r = src.open()?;
-        let out = scan::scan(r, &pack.compiled, baseline.as_ref()).map_err(|source| {
-            ClassifyError::Read {
-                path: src.name.clone(),
-                source,
+        let out = match scan_source(src, pack, baseline.as_ref()) {
+            Ok(out) => out,
+            Err(e) => {
+                errors.push(e);
+                continue;
             }
-        })?;
+        };
         let total = out.lines.max(1) as f64;
         for block in out.blocks {
             let score = score_block(
                 &block,
-                pack,
                 &out.error_steps,
                 total,
                 baseline.is_some(),
@@ -224,11 +220,32 @@ pub fn analyze(
         .enumerate()
         .map(|(i, s)| to_finding(pack, logs, s, i, opts.workspace))
         .collect();
-    let classification = classify(pack, &findings, &scored);
-    Ok(Analysis {
+    let classification = classify(&findings, &scored);
+    Analysis {
         logs: infos,
         findings,
         classification,
+        errors,
+    }
+}
+
+/// Opens and reads the baseline log.
+fn read_baseline(src: &LogSource) -> Result<Baseline, ClassifyError> {
+    Baseline::read(src.open()?).map_err(|source| ClassifyError::Read {
+        path: src.name.clone(),
+        source,
+    })
+}
+
+/// Opens and scans one log.
+fn scan_source(
+    src: &LogSource,
+    pack: &RulePack,
+    baseline: Option<&Baseline>,
+) -> Result<scan::ScanOut, ClassifyError> {
+    scan::scan(src.open()?, &pack.compiled, baseline).map_err(|source| ClassifyError::Read {
+        path: src.name.clone(),
+        source,
     })
 }
 
@@ -258,13 +275,11 @@ fn test_needles(tests: &[FailedTest]) -> Vec<String> {
 /// The ranking score of a block (higher is more likely the cause). See the README's failure evidence section.
 fn score_block(
     b: &scan::Block,
-    pack: &RulePack,
     error_steps: &HashSet<String>,
     total_lines: f64,
     with_baseline: bool,
     needles: &[String],
 ) -> f64 {
-    let _ = pack;
     let mut s = match (b.cause, b.summary) {
         (Some((_, c)), _) => c,
         (None, Some((_, x))) => 0.5 * x,
@@ -313,21 +328,28 @@ fn to_finding(
     if excerpt.ends_with('\n') {
         excerpt.pop();
     }
-    if excerpt.len() > scan::MAX_EXCERPT_BYTES {
-        let mut cut = scan::MAX_EXCERPT_BYTES;
-        while !excerpt.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        excerpt.truncate(cut);
-    }
+    // Lossy decoding can grow the text (3 bytes per invalid byte); cut again, whole tokens only.
+    let keep = crate::text::token_safe_str(&excerpt, scan::MAX_EXCERPT_BYTES).len();
+    excerpt.truncate(keep);
     let (file, file_line) = match &s.block.file {
         Some((f, l)) => (Some(location::relativize(f, workspace)), Some(*l)),
         None => (None, None),
     };
+    let src = logs.get(s.log);
+    // The step the log itself says (`##[group]`, `gh run view` columns), else the one its
+    // source names (a per-step entry of a GitHub log zip), spelt as `gh run view` spells it.
+    let step = s.block.step.clone().or_else(|| {
+        let src = src?;
+        Some(format!(
+            "{} / {}",
+            src.job.as_deref()?,
+            src.step.as_deref()?
+        ))
+    });
     Finding {
         rule: rule.id.clone(),
         category: rule.category,
-        log: logs.get(s.log).map(|l| l.name.clone()).unwrap_or_default(),
+        log: src.map(|l| l.name.clone()).unwrap_or_default(),
         line_start: s.block.start,
         line_end: s.block.end.max(s.block.start),
         rank: u32::try_from(i + 1).unwrap_or(u32::MAX),
@@ -335,15 +357,14 @@ fn to_finding(
         excerpt,
         file,
         file_line,
-        step: s.block.step.clone(),
+        step,
     }
 }
 
 /// The rules-only classification: the category of the best-ranked finding whose rule names
 /// one (not `unknown`); confidence is that rule's confidence, lowered when the finding is not
 /// rank 1 or when a different specific category ranks close to it.
-fn classify(pack: &RulePack, findings: &[Finding], scored: &[Scored]) -> Classification {
-    let _ = pack;
+fn classify(findings: &[Finding], scored: &[Scored]) -> Classification {
     let Some((best_i, best)) = findings
         .iter()
         .enumerate()

@@ -216,7 +216,6 @@ pub(crate) struct Compiled {
     pub prefilter: Option<Prefilter>,
 }
 
-/// Structural markers the scanner always looks at (step headers).
 /// The literal prefilter: "does this text hold any keyword, case-insensitively".
 #[derive(Debug, Clone)]
 pub(crate) enum Prefilter {
@@ -263,7 +262,15 @@ impl Prefilter {
     }
 }
 
-pub(crate) const STRUCTURAL_KEYWORDS: &[&str] = &["##[group]"];
+/// Literals the prefilter also looks for, besides the rules' keywords. The prefilter runs on
+/// the RAW bytes of a region, while rules (and the per-line `is_match` in the scanner) see the
+/// cleaned line:
+/// - `##[group]`: step headers (a finding's step);
+/// - `##[error]`: the markers of the step that failed (ranking favours its evidence);
+/// - `ESC` (`\x1b`): a colour code can split a keyword in the raw bytes (`npm
+///   \x1b[31mERR!\x1b[39m`), so a line with one is handed to the scanner, whose `is_match` on
+///   the cleaned line decides.
+pub(crate) const STRUCTURAL_KEYWORDS: &[&str] = &["##[group]", "##[error]", "\x1b"];
 
 /// Picks the rules worth trying on a line: those with a keyword in it (found by one
 /// case-insensitive aho-corasick pass over the line), plus the rules without keywords. A rule's

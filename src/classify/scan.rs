@@ -3,8 +3,10 @@
 //! candidate line only meets the rules whose keywords it holds, bounded block state, and the
 //! SHA-256 of the log computed on a helper thread.
 //!
-//! Memory is bounded whatever the input: the read buffer is [`BUF_CAP`] bytes, a line longer
-//! than [`MAX_LINE`] bytes is examined by its first [`MAX_LINE`] bytes only, blocks keep at
+//! The reading (chunks, format detection, over-long lines) is [`crate::logs::lines`]'s, shared
+//! with the baseline. Memory is bounded whatever the input: the read buffer is
+//! [`crate::logs::lines::BUF_CAP`] bytes, a line longer than [`crate::logs::lines::MAX_LINE`]
+//! bytes is examined by its head only (cut before a token the cut would split), blocks keep at
 //! most [`MAX_EXCERPT_LINES`] lines / [`MAX_EXCERPT_BYTES`] bytes of text, and at most
 //! [`MAX_BLOCKS`] candidate blocks are kept.
 
@@ -18,16 +20,10 @@ use sha2::{Digest, Sha256};
 use super::baseline::{line_hash, Baseline};
 use super::rules::{Compiled, Extend, RuleRole};
 use crate::artifact::LogFormat;
-use crate::logs::format::{clean_line, detect_format, split_gh_run_view};
+use crate::logs::format::{clean_line, split_gh_run_view};
+use crate::logs::lines::{line_head, LineReader, Piece, READ_CHUNK};
+use crate::text::lower_hex;
 
-/// Size of the read buffer in bytes.
-pub const BUF_CAP: usize = 4 << 20;
-/// The most bytes asked of one `read` call: small enough that the freshly read bytes are still
-/// in the CPU's L2 cache when they are hashed and scanned (measured: 256 KiB reads make the
-/// read + SHA-256 + scan pass about 10 % faster than 4 MiB reads on the bench machine).
-pub(crate) const READ_CHUNK: usize = 256 << 10;
-/// The longest line examined, in bytes; the rest of a longer line is skipped (still counted).
-pub const MAX_LINE: usize = 64 << 10;
 /// Lines of history kept before the current position for `join-before`/`before`, in bytes.
 const HIST: usize = 16 << 10;
 /// Excerpt bounds (the contract's: 40 lines, 8 KiB).
@@ -243,9 +239,10 @@ impl<'a> State<'a> {
         }
     }
 
-    /// One original line (raw, without its `\n`).
+    /// One original line (raw, without its `\n`); only its [`line_head`] is looked at (the
+    /// text reaches excerpts and step names, so the cut never splits a token).
     fn feed_raw(&mut self, no: u64, raw: &[u8], back: Option<Back<'_>>) {
-        let raw = &raw[..raw.len().min(MAX_LINE)];
+        let raw = line_head(raw);
         let mut cur = std::mem::take(&mut self.cur);
         cur.clear();
         cur.extend_from_slice(clean_line(self.format, raw, &mut self.scratch));
@@ -269,12 +266,8 @@ impl<'a> State<'a> {
         if candidate {
             self.c.matches(&cur[..], &mut hits);
         }
-        let step = if hits.is_empty() {
-            (None, None)
-        } else {
-            self.step_of(raw)
-        };
-        self.feed(no, &cur, &hits, back, step);
+        // The step is worked out from `raw` only when a block opens (most hits continue one).
+        self.feed(no, &cur, &hits, back, Some(raw));
         self.hits = hits;
         self.cur = cur;
     }
@@ -328,13 +321,16 @@ impl<'a> State<'a> {
         Class::Other
     }
 
+    /// One cleaned line `text` (line `no`) with the rules it matches. `step_line` is the raw
+    /// line whose step a block opened here belongs to ([`State::step_of`]); `None` when no
+    /// step is known (lines fed again at the end of the log).
     fn feed(
         &mut self,
         no: u64,
         text: &[u8],
         hits: &[usize],
         back: Option<Back<'_>>,
-        step: (Option<String>, Option<String>),
+        step_line: Option<&[u8]>,
     ) {
         if let Some((bi, left)) = self.tail {
             if let Some(b) = self.blocks.get_mut(bi) {
@@ -344,9 +340,8 @@ impl<'a> State<'a> {
                 }
             }
             self.tail = if left > 1 { Some((bi, left - 1)) } else { None };
-            if !hits.is_empty() {
-                // A new trigger still opens its own block below.
-            } else {
+            // A line of `after` context that is also a new trigger still opens its own block.
+            if hits.is_empty() {
                 return;
             }
         }
@@ -387,36 +382,32 @@ impl<'a> State<'a> {
                         self.open = Some(o);
                         return;
                     }
-                    self.close_and_refeed(o, &step);
+                    self.close_and_refeed(o, step_line);
                     // The current line, against whatever the re-fed lines left open.
-                    self.feed(no, text, hits, back, step);
+                    self.feed(no, text, hits, back, step_line);
                     return;
                 }
                 Class::Stop => {
-                    self.close_and_refeed(o, &step);
+                    self.close_and_refeed(o, step_line);
                     if self.open.is_some() {
-                        self.feed(no, text, hits, back, step);
+                        self.feed(no, text, hits, back, step_line);
                         return;
                     }
                 }
             }
         }
         if !hits.is_empty() {
-            self.open_block(no, text, hits, back, step);
+            self.open_block(no, text, hits, back, step_line);
         }
     }
 
-    /// Closes a block at its last confirmed line and feeds its tentative lines again.
-    fn close_and_refeed(&mut self, mut o: Open, step: &(Option<String>, Option<String>)) {
+    /// Closes a block at its last confirmed line and feeds its tentative lines again (a block
+    /// they open gets the step of `step_line`, the line being fed).
+    fn close_and_refeed(&mut self, mut o: Open, step_line: Option<&[u8]>) {
         let pending = std::mem::take(&mut o.pending);
         self.close(o);
         for p in pending {
-            let step = if p.hits.is_empty() {
-                (None, None)
-            } else {
-                step.clone()
-            };
-            self.feed(p.no, &p.text, &p.hits, None, step);
+            self.feed(p.no, &p.text, &p.hits, None, step_line);
         }
     }
 
@@ -426,8 +417,12 @@ impl<'a> State<'a> {
         text: &[u8],
         hits: &[usize],
         back: Option<Back<'_>>,
-        step: (Option<String>, Option<String>),
+        step_line: Option<&[u8]>,
     ) {
+        let (step, step_key) = match step_line {
+            Some(raw) => self.step_of(raw),
+            None => (None, None),
+        };
         // The rule that drives the extent: the most confident cause, else any.
         let rules = &self.c.rules;
         let opener = hits
@@ -459,8 +454,8 @@ impl<'a> State<'a> {
             baseline_hits: 0,
             file: None,
             warning: is_warning(text),
-            step: step.0,
-            step_key: step.1,
+            step,
+            step_key,
         };
         // Context before: fixed `before` lines and `join-before` lines.
         if let Some(back) = back {
@@ -473,7 +468,7 @@ impl<'a> State<'a> {
                 }
                 let Some(raw) = back.prev(k) else { break };
                 let mut s = Vec::new();
-                let t = clean_line(self.format, &raw[..raw.len().min(MAX_LINE)], &mut s).to_vec();
+                let t = clean_line(self.format, line_head(raw), &mut s).to_vec();
                 let joins = k <= fixed
                     || (take + 1 == k
                         && hits.iter().any(|h| {
@@ -530,7 +525,6 @@ impl<'a> State<'a> {
 
     /// Drops the weaker half of the blocks (by best confidence, then position) to bound memory.
     fn prune(&mut self) {
-        let c = self.c;
         let strength = |b: &Block| {
             b.cause
                 .map(|x| x.1)
@@ -553,7 +547,6 @@ impl<'a> State<'a> {
             k
         });
         self.tail = None;
-        let _ = c;
     }
 
     fn finish(&mut self) {
@@ -561,7 +554,7 @@ impl<'a> State<'a> {
             let pending = std::mem::take(&mut o.pending);
             self.close(o);
             for p in pending {
-                self.feed(p.no, &p.text, &p.hits, None, (None, None));
+                self.feed(p.no, &p.text, &p.hits, None, None);
             }
             if let Some(o) = self.open.take() {
                 self.close(o);
@@ -585,7 +578,8 @@ fn add_line(b: &mut Block, no: u64, text: &[u8], baseline: Option<&Baseline>) {
     }
     if b.excerpt_lines < MAX_EXCERPT_LINES && b.excerpt.len() < MAX_EXCERPT_BYTES {
         let room = MAX_EXCERPT_BYTES - b.excerpt.len();
-        let t = &text[..text.len().min(room.saturating_sub(1))];
+        // Redaction runs on the finished excerpt and needs whole tokens: never keep part of one.
+        let t = crate::text::token_safe_prefix(text, room.saturating_sub(1));
         b.excerpt.extend_from_slice(t);
         b.excerpt.push(b'\n');
         b.excerpt_lines += 1;
@@ -684,7 +678,7 @@ impl<'scope> Digester<'scope> {
                     // The scanner may be gone already; then the buffer is simply dropped.
                     let _ = spare_tx.send(chunk);
                 }
-                hex(&h.finalize())
+                lower_hex(&h.finalize())
             });
         match spawned {
             Ok(handle) => Digester::Thread {
@@ -734,32 +728,39 @@ impl<'scope> Digester<'scope> {
                     _ => Err(std::io::Error::other("the SHA-256 thread stopped early")),
                 }
             }
-            Digester::Inline(h) => Ok(hex(&h.finalize())),
+            Digester::Inline(h) => Ok(lower_hex(&h.finalize())),
         }
     }
 }
 
+/// Feeds every byte read to the digest.
+struct Hashing<'d, 's, R> {
+    inner: R,
+    digest: &'d mut Digester<'s>,
+}
+
+impl<R: Read> Read for Hashing<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 fn scan_with<R: Read>(
-    mut r: R,
+    r: R,
     c: &Compiled,
     baseline: Option<&Baseline>,
     hasher: &mut Digester<'_>,
 ) -> std::io::Result<ScanOut> {
-    let mut buf = vec![0u8; BUF_CAP];
-    let mut len = 0usize;
-    let mut total: u64 = 0;
-    let mut eof = false;
-    // Fill at least 64 KiB (or to EOF) to detect the format.
-    while len < (64 << 10) && !eof {
-        let n = read_some(&mut r, &mut buf[len..(len + READ_CHUNK).min(BUF_CAP)])?;
-        if n == 0 {
-            eof = true;
-        }
-        hasher.update(&buf[len..len + n]);
-        total += n as u64;
-        len += n;
-    }
-    let format = detect_format(buf[..len].split(|b| *b == b'\n').take(50));
+    let mut lines = LineReader::new(
+        Hashing {
+            inner: r,
+            digest: hasher,
+        },
+        HIST,
+    )?;
+    let format = lines.format();
     let mut st = State {
         c,
         format,
@@ -777,85 +778,31 @@ fn scan_with<R: Read>(
         lines_done: 0,
         line_hits: Vec::new(),
     };
-    let mut pos = 0usize;
-    let mut floor = 0usize;
-    let mut skipping = false; // inside an over-long line whose head was already fed
-    loop {
-        // Process complete lines in buf[pos..len].
-        if skipping {
-            match memchr::memchr(b'\n', &buf[pos..len]) {
-                Some(i) => {
-                    pos += i + 1;
-                    skipping = false;
-                    floor = pos;
-                }
-                None => pos = len,
-            }
-        }
-        if !skipping {
-            if let Some(last) = memchr::memrchr(b'\n', &buf[pos..len]) {
-                let end = pos + last + 1;
-                process_region(&mut st, &buf, pos, end, floor);
-                pos = end;
-            } else if len - pos >= MAX_LINE {
-                // An over-long line: examine its head, skip the rest.
+    while let Some(piece) = lines.next_piece()? {
+        let buf = lines.buf();
+        match piece {
+            Piece::Lines { start, end, floor } => process_region(&mut st, buf, start, end, floor),
+            Piece::LongHead { start, end } => {
                 st.lines_done += 1;
                 let no = st.lines_done;
-                st.feed_raw(no, &buf[pos..pos + MAX_LINE], None);
-                pos += MAX_LINE;
-                skipping = true;
-                continue;
+                st.feed_raw(no, &buf[start..end], None);
+            }
+            Piece::Last { start, end, floor } => {
+                st.lines_done += 1;
+                let no = st.lines_done;
+                let back = Back {
+                    buf,
+                    ls: start,
+                    floor,
+                };
+                st.feed_raw(no, &buf[start..end], Some(back));
             }
         }
-        if eof {
-            break;
-        }
-        // Compact: keep a line-aligned history before pos, and the partial line.
-        if len == buf.len() || pos > BUF_CAP / 2 {
-            let (keep_from, aligned) = if skipping {
-                (pos, true)
-            } else {
-                let h = pos.saturating_sub(HIST).max(floor);
-                if h == floor {
-                    (h, true)
-                } else {
-                    match memchr::memchr(b'\n', &buf[h..pos]) {
-                        Some(i) => (h + i + 1, true),
-                        None => (pos, true),
-                    }
-                }
-            };
-            let _ = aligned;
-            buf.copy_within(keep_from..len, 0);
-            len -= keep_from;
-            pos -= keep_from;
-            floor = floor.saturating_sub(keep_from);
-        }
-        let n = read_some(&mut r, &mut buf[len..(len + READ_CHUNK).min(BUF_CAP)])?;
-        if n == 0 {
-            eof = true;
-        } else {
-            hasher.update(&buf[len..len + n]);
-            total += n as u64;
-            len += n;
-        }
-    }
-    // A last line without a newline.
-    if !skipping && pos < len {
-        st.lines_done += 1;
-        let no = st.lines_done;
-        let back = Back {
-            buf: &buf,
-            ls: pos,
-            floor,
-        };
-        st.feed_raw(no, &buf[pos..len], Some(back));
     }
     st.finish();
-    let lines = st.lines_done;
     Ok(ScanOut {
-        bytes: total,
-        lines,
+        bytes: lines.bytes(),
+        lines: st.lines_done,
         sha256: String::new(),
         format,
         blocks: std::mem::take(&mut st.blocks),
@@ -904,29 +851,11 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
     st.line_hits = hits;
 }
 
-fn read_some<R: Read>(r: &mut R, out: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        match r.read(out) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::classify::rules::{builtin_specs, compile};
+    use crate::logs::lines::BUF_CAP;
 
     fn blocks(log: &str) -> Vec<(u64, u64, String)> {
         let c = compile(&builtin_specs().expect("specs")).expect("compiles");
@@ -953,6 +882,87 @@ mod tests {
         }
         assert!(log.len() > 2 * BUF_CAP / 2 + READ_CHUNK);
         assert_eq!(blocks(&log), want);
+    }
+
+    #[test]
+    fn colour_codes_inside_a_keyword_do_not_hide_the_line() {
+        // The prefilter sees raw bytes: `npm \x1b[31mERR!` does not hold `npm err!`.
+        for ts in ["", "2024-01-01T00:00:00.0000000Z "] {
+            for line in [
+                "npm \x1b[31mERR!\x1b[39m code ERESOLVE",
+                "npm ERR! code ERESOLVE",
+            ] {
+                let log = format!("{ts}ok\n{ts}{line}\n{ts}done\n");
+                assert_eq!(
+                    blocks(&log),
+                    vec![(2, 2, "npm-eresolve".to_string())],
+                    "{log:?}"
+                );
+            }
+        }
+    }
+
+    /// `prefix` padded with words so that a GitHub token starts at byte `at` of the line.
+    fn token_at(prefix: &str, at: usize) -> String {
+        let mut line = prefix.to_string();
+        while line.len() + 2 <= at {
+            line.push_str("w ");
+        }
+        while line.len() < at {
+            line.push(' ');
+        }
+        line.push_str(&format!("ghp_{}", "Ab3".repeat(12)));
+        line
+    }
+
+    #[test]
+    fn budget_cuts_never_keep_part_of_a_token() {
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        // The excerpt's 8 KiB cut falls inside the token: the whole token goes, so that no
+        // `ghp_…` prefix too short for the redactor survives.
+        let line = token_at("npm ERR! code ECONNRESET ", MAX_EXCERPT_BYTES - 12);
+        let out = scan(format!("{line}\n").as_bytes(), &c, None).expect("scans");
+        let excerpt = String::from_utf8_lossy(&out.blocks[0].excerpt).into_owned();
+        assert!(
+            !excerpt.contains("ghp_"),
+            "{}",
+            &excerpt[excerpt.len() - 40..]
+        );
+        assert!(excerpt.len() > MAX_EXCERPT_BYTES - 20, "{}", excerpt.len());
+        // A step header longer than MAX_LINE, cut inside a token (also when the line comes
+        // in pieces): the step name keeps none of it.
+        let step = token_at("##[group]Run curl -H ", crate::logs::lines::MAX_LINE - 8);
+        let log = format!("{step}\nnpm ERR! code ECONNRESET\n");
+        let out = scan(log.as_bytes(), &c, None).expect("scans");
+        let name = out.blocks[0].step.clone().expect("step");
+        assert!(name.starts_with("Run curl -H w w") && !name.contains("ghp_"));
+        struct Small<'a>(&'a [u8]);
+        impl Read for Small<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(out.len()).min(1000);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let out = scan(Small(log.as_bytes()), &c, None).expect("scans");
+        assert_eq!(out.blocks[0].step.as_deref(), Some(name.as_str()));
+    }
+
+    #[test]
+    fn error_markers_are_seen_without_a_rule_keyword() {
+        // A pack whose keywords do not cover `##[error]` (say, the policy disabled the generic
+        // rules): the failed step is still known.
+        let specs: Vec<_> = builtin_specs()
+            .expect("specs")
+            .into_iter()
+            .filter(|s| !s.keywords.iter().any(|k| k.contains("error")))
+            .collect();
+        let c = compile(&specs).expect("compiles");
+        let log = "##[group]Run make\nfine\n##[error]boom\n##[endgroup]\n##[group]Run other\nok\n";
+        let out = scan(log.as_bytes(), &c, None).expect("scans");
+        let want: HashSet<String> = ["1:Run make".to_string()].into();
+        assert_eq!(out.error_steps, want);
     }
 
     #[test]

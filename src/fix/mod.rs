@@ -205,8 +205,7 @@ pub fn base_sha(repo: &Path) -> String {
 
 /// The lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::lower_hex(&Sha256::digest(bytes))
 }
 
 /// What `fix-agent-apply` is asked to do.

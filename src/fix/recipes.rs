@@ -73,11 +73,10 @@ fn clip_summary(s: &str) -> String {
     if t.len() <= MAX_RECIPE_SUMMARY_BYTES {
         return t.to_string();
     }
-    let mut end = MAX_RECIPE_SUMMARY_BYTES;
-    while !t.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &t[..end])
+    format!(
+        "{}…",
+        crate::text::truncate_str(t, MAX_RECIPE_SUMMARY_BYTES)
+    )
 }
 
 fn is_file(repo: &Path, p: &str) -> bool {

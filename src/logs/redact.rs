@@ -72,6 +72,8 @@ struct Rule {
     id: &'static str,
     re: Regex,
     check: Check,
+    /// The pattern has the group `s` (the part to replace).
+    has_group: bool,
 }
 
 /// Redacts credentials in text, in place, keeping line structure. See the module docs for the
@@ -233,10 +235,14 @@ const END_MARKER: &str = r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----
 static BUILTIN: LazyLock<Redactor> = LazyLock::new(|| {
     let rules: Vec<Rule> = RULES
         .iter()
-        .map(|(id, pat, check)| Rule {
-            id,
-            re: Regex::new(pat).expect("built-in redaction pattern"),
-            check: *check,
+        .map(|(id, pat, check)| {
+            let re = Regex::new(pat).expect("built-in redaction pattern");
+            Rule {
+                id,
+                has_group: re.capture_names().any(|n| n == Some("s")),
+                re,
+                check: *check,
+            }
         })
         .collect();
     let set = RegexSet::new(
@@ -270,13 +276,6 @@ impl Redactor {
         &BUILTIN
     }
 
-    /// The rule ids this redactor can report, in rule order.
-    pub fn rule_ids(&self) -> Vec<&'static str> {
-        let mut ids: Vec<&'static str> = self.rules.iter().map(|r| r.id).collect();
-        ids.push(PRIVATE_KEY);
-        ids
-    }
-
     /// Returns `text` with secrets replaced by `[REDACTED:<rule>]`, adding one count per
     /// replaced secret (a private key block counts once) to `counts` under the rule id.
     ///
@@ -295,20 +294,13 @@ impl Redactor {
             if !hits.matched(i) {
                 continue;
             }
-            let has_group = rule.re.capture_names().any(|n| n == Some("s"));
-            for whole in rule.re.find_iter(text) {
-                let m = if has_group {
-                    match rule
-                        .re
-                        .captures_at(text, whole.start())
-                        .and_then(|c| c.name("s"))
-                    {
-                        Some(g) => g,
-                        None => continue,
-                    }
-                } else {
-                    whole
-                };
+            // One search per rule: the part to replace is group `s` when the rule has one.
+            let found: Box<dyn Iterator<Item = regex::Match<'_>>> = if rule.has_group {
+                Box::new(rule.re.captures_iter(text).filter_map(|c| c.name("s")))
+            } else {
+                Box::new(rule.re.find_iter(text))
+            };
+            for m in found {
                 let value = m.as_str();
                 if keep_as_is(value) {
                     continue;

@@ -11,7 +11,7 @@
 //!   walks `logs`), sorted by path.
 //!
 //! A spec that yields no log is [`LogError::NotFound`] naming it. The same file named twice (by
-//! two specs) is read once.
+//! two specs, or spelt two ways: `a.log` and `./a.log`) is read once.
 //!
 //! # GitHub run-log zips
 //!
@@ -40,6 +40,8 @@ use std::path::{Path, PathBuf};
 
 use globset::GlobBuilder;
 use walkdir::WalkDir;
+
+use crate::logs::lines::read_some;
 
 /// Errors finding or opening logs; each names the spec or path.
 #[derive(Debug, thiserror::Error)]
@@ -116,9 +118,11 @@ pub struct LogSource {
     /// Where the bytes are.
     pub origin: Origin,
     /// The job this log belongs to, from a GitHub log zip's entry name (`3_build.txt` →
-    /// `build`, `build/2_Run tests.txt` → `build`); `None` for plain files.
+    /// `build`, `build/2_Run tests.txt` → `build`; control characters replaced by `?`);
+    /// `None` for plain files.
     pub job: Option<String>,
-    /// The step, for a per-step zip entry (`build/2_Run tests.txt` → `Run tests`).
+    /// The step, for a per-step zip entry (`build/2_Run tests.txt` → `Run tests`). A finding
+    /// in such a log whose lines name no step gets `job / step` as its step.
     pub step: Option<String>,
 }
 
@@ -154,29 +158,70 @@ impl LogSource {
     }
 }
 
-/// Resolves `--log` specs into sources, in the order given (see the module docs).
+/// Resolves `--log` specs into sources, in the order given (see the module docs); stops at
+/// the first spec that fails ([`resolve_all`] goes on past it).
 ///
 /// Errors: [`LogError::NotFound`] for a spec that yields no log, [`LogError::Glob`] for an
 /// invalid glob, [`LogError::Walk`]/[`LogError::Io`] for unreadable directories or files,
 /// [`LogError::Zip`] for a corrupted or truncated zip.
 pub fn resolve(specs: &[String]) -> Result<Vec<LogSource>, LogError> {
+    let (sources, errors) = resolve_all(specs);
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(sources),
+    }
+}
+
+/// Resolves every `--log` spec into sources, in the order given (see the module docs), going
+/// on past a spec that fails: returns the sources of the specs that resolved and one error per
+/// spec that did not (the errors of [`resolve`]).
+///
+/// A log named twice is read once, however it is spelt (`a.log`, `./a.log`, a symlink, a
+/// directory that holds it): sources are told apart by the canonical path of the file (of the
+/// archive plus the entry name, for a zip entry); the first spelling names it.
+pub fn resolve_all(specs: &[String]) -> (Vec<LogSource>, Vec<LogError>) {
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     let mut seen = HashSet::new();
     for spec in specs {
-        let mut found = Vec::new();
-        for path in expand_spec(spec)? {
-            expand_file(&path, &mut found)?;
-        }
-        if found.is_empty() {
-            return Err(LogError::NotFound { spec: spec.clone() });
-        }
+        let found = match resolve_spec(spec) {
+            Ok(found) => found,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         for s in found {
-            if seen.insert(s.name.clone()) {
+            if seen.insert(identity(&s.origin)) {
                 out.push(s);
             }
         }
     }
-    Ok(out)
+    (out, errors)
+}
+
+/// The sources of one spec. Errors: those of [`resolve`].
+fn resolve_spec(spec: &str) -> Result<Vec<LogSource>, LogError> {
+    let mut found = Vec::new();
+    for path in expand_spec(spec)? {
+        expand_file(&path, &mut found)?;
+    }
+    if found.is_empty() {
+        return Err(LogError::NotFound {
+            spec: spec.to_string(),
+        });
+    }
+    Ok(found)
+}
+
+/// What makes two sources the same log: the canonical path of the file (the path as given
+/// when it cannot be canonicalised), and the entry name for a zip entry.
+fn identity(origin: &Origin) -> (PathBuf, Option<String>) {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    match origin {
+        Origin::File(p) => (canonical(p), None),
+        Origin::ZipEntry { archive, entry } => (canonical(archive), Some(entry.clone())),
+    }
 }
 
 /// Expands one spec (file, directory or glob) into the files it names, sorted by path within a
@@ -286,11 +331,9 @@ fn expand_file(path: &Path, out: &mut Vec<LogSource>) -> Result<(), LogError> {
     let mut magic = [0u8; 4];
     let mut n = 0;
     while n < 4 {
-        match f.read(&mut magic[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(e)),
+        match read_some(&mut f, &mut magic[n..]).map_err(io_err)? {
+            0 => break,
+            k => n += k,
         }
     }
     if n == 4 && (&magic == b"PK\x03\x04" || &magic == b"PK\x05\x06") {
@@ -400,12 +443,16 @@ fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), 
     let mut job_files: Vec<(&String, &(u64, String))> = jobs.iter().collect();
     job_files.sort_by(|a, b| (a.1 .0, a.0).cmp(&(b.1 .0, b.0)));
     for (job, (_, entry)) in job_files {
-        out.push(source(entry, Some(job.clone()), None));
+        out.push(source(entry, Some(display_entry(job)), None));
     }
     steps.retain(|(job, ..)| !jobs.contains_key(job));
     steps.sort();
     for (job, _, step, entry) in steps {
-        out.push(source(&entry, Some(job), Some(step)));
+        out.push(source(
+            &entry,
+            Some(display_entry(&job)),
+            Some(display_entry(&step)),
+        ));
     }
     others.sort();
     for entry in others {

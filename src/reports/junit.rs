@@ -41,8 +41,10 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use regex::Regex;
 
-use super::{clean_message, line_col, read_capped, repo_relative, truncate_str, ReportError};
+use super::{clean_message, line_col, read_capped, ReportError};
 use crate::artifact::FailedTest;
+use crate::classify::location::{relativize, repo_relative};
+use crate::text::token_safe_str;
 
 /// Failure text kept per test case for parsing, in bytes.
 const MAX_FAILURE_TEXT: usize = 64 * 1024;
@@ -60,6 +62,8 @@ struct Case {
 struct Failure {
     message: Option<String>,
     text: String,
+    /// The text reached [`MAX_FAILURE_TEXT`] and was cut.
+    full: bool,
 }
 
 /// Reads a JUnit XML report, or every `*.xml` file under a directory (sorted by path; files
@@ -67,10 +71,13 @@ struct Failure {
 ///
 /// Returns the failed and errored test cases in document order.
 ///
+/// `workspace` is the checkout's absolute path (`GITHUB_WORKSPACE`), stripped from the paths
+/// the report names like the hosted-runner layouts ([`repo_relative`]).
+///
 /// Errors: [`ReportError::Io`] (missing or unreadable), [`ReportError::TooLarge`] (over
 /// [`super::MAX_REPORT_BYTES`]), [`ReportError::Xml`] (malformed or truncated XML, with the
 /// 1-based line and column), [`ReportError::NotJunit`] (another XML document, single file only).
-pub fn read_junit(path: &Path) -> Result<Vec<FailedTest>, ReportError> {
+pub fn read_junit(path: &Path, workspace: Option<&str>) -> Result<Vec<FailedTest>, ReportError> {
     if path.is_dir() {
         let mut out = Vec::new();
         for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
@@ -84,7 +91,7 @@ pub fn read_junit(path: &Path) -> Result<Vec<FailedTest>, ReportError> {
             if entry.file_type().is_file()
                 && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml"))
             {
-                match read_junit_file(p) {
+                match read_junit_file(p, workspace) {
                     Ok(mut tests) => out.append(&mut tests),
                     Err(ReportError::NotJunit { .. }) => {}
                     Err(e) => return Err(e),
@@ -93,16 +100,21 @@ pub fn read_junit(path: &Path) -> Result<Vec<FailedTest>, ReportError> {
         }
         return Ok(out);
     }
-    read_junit_file(path)
+    read_junit_file(path, workspace)
 }
 
-fn read_junit_file(path: &Path) -> Result<Vec<FailedTest>, ReportError> {
+fn read_junit_file(path: &Path, workspace: Option<&str>) -> Result<Vec<FailedTest>, ReportError> {
     let bytes = read_capped(path)?;
-    parse_junit(&bytes, &path.display().to_string())
+    parse_junit(&bytes, &path.display().to_string(), workspace)
 }
 
-/// Parses JUnit XML `bytes`; `report` names the file in errors and in [`FailedTest::report`].
-pub fn parse_junit(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, ReportError> {
+/// Parses JUnit XML `bytes`; `report` names the file in errors and in [`FailedTest::report`],
+/// `workspace` is as for [`read_junit`].
+pub fn parse_junit(
+    bytes: &[u8],
+    report: &str,
+    workspace: Option<&str>,
+) -> Result<Vec<FailedTest>, ReportError> {
     let mut reader = Reader::from_reader(bytes);
     let xml_err = |reader: &Reader<&[u8]>, message: String| {
         let (line, column) = line_col(bytes, usize::try_from(reader.error_position()).unwrap_or(0));
@@ -133,7 +145,7 @@ pub fn parse_junit(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, Report
                     if !matches!(name, b"testsuites" | b"testsuite" | b"testcase") {
                         return Err(ReportError::NotJunit {
                             path: report.to_string(),
-                            root: truncate_str(&String::from_utf8_lossy(name), 64).to_string(),
+                            root: token_safe_str(&String::from_utf8_lossy(name), 64).to_string(),
                         });
                     }
                     saw_root = true;
@@ -160,6 +172,7 @@ pub fn parse_junit(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, Report
                                 c.failure = Some(Failure {
                                     message: attr(e, b"message"),
                                     text: String::new(),
+                                    full: false,
                                 });
                                 collecting = is_start;
                             }
@@ -177,7 +190,7 @@ pub fn parse_junit(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, Report
                         if let Some(c) = case.take() {
                             if c.failure.is_some() {
                                 let pytest = suites.iter().any(|s| s == "pytest");
-                                out.push(failed_test(c, &suites, pytest, report));
+                                out.push(failed_test(c, &suites, pytest, report, workspace));
                             }
                         }
                     }
@@ -230,10 +243,17 @@ pub fn parse_junit(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, Report
     Ok(out)
 }
 
+/// Appends failure text up to [`MAX_FAILURE_TEXT`]; the cut keeps no part of a token (the
+/// text is redacted later, which needs whole tokens), and nothing is appended after a cut.
 fn push_text(case: &mut Option<Case>, s: &str) {
     if let Some(f) = case.as_mut().and_then(|c| c.failure.as_mut()) {
+        if f.full {
+            return;
+        }
         let room = MAX_FAILURE_TEXT.saturating_sub(f.text.len());
-        f.text.push_str(truncate_str(s, room));
+        let kept = token_safe_str(s, room);
+        f.full = kept.len() < s.len();
+        f.text.push_str(kept);
     }
 }
 
@@ -282,11 +302,6 @@ re!(
 re!(JAVA_NAME, r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$");
 re!(METHOD_NAME, r"^[A-Za-z_$][\w$]*(?:\(\))?$");
 
-/// A path as reported, made repository-relative when it is a runner path.
-fn rel(path: &str) -> String {
-    repo_relative(path).unwrap_or_else(|| path.to_string())
-}
-
 fn looks_like_file(s: &str) -> bool {
     s.contains('/')
         || [
@@ -296,7 +311,14 @@ fn looks_like_file(s: &str) -> bool {
         .any(|ext| s.ends_with(ext))
 }
 
-fn failed_test(c: Case, suites: &[String], pytest: bool, report: &str) -> FailedTest {
+fn failed_test(
+    c: Case,
+    suites: &[String],
+    pytest: bool,
+    report: &str,
+    workspace: Option<&str>,
+) -> FailedTest {
+    let rel = |p: &str| relativize(p, workspace);
     let failure = c.failure.unwrap_or_default();
     let text = failure.text.as_str();
     let suite = suites.last().map(String::as_str).unwrap_or("");
@@ -338,7 +360,7 @@ fn failed_test(c: Case, suites: &[String], pytest: bool, report: &str) -> Failed
             .captures_iter(text)
             .map(|f| f[1].to_string())
             .find(|p| p.ends_with(&format!("/{pw_file}")) || p == pw_file)
-            .and_then(|p| repo_relative(&p))
+            .and_then(|p| repo_relative(&p, workspace))
             .unwrap_or_else(|| pw_file.to_string());
         if file.is_none() {
             file = Some(full.clone());

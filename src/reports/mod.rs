@@ -6,9 +6,10 @@
 //!
 //! Reports are untrusted input: files over [`MAX_REPORT_BYTES`] are refused, malformed XML/JSON
 //! is an error naming the file and the 1-based line and column, and nothing panics. Messages are
-//! returned with ANSI escapes stripped and capped at [`MAX_MESSAGE_BYTES`], but NOT redacted: the
-//! caller redacts them (with [`crate::logs::redact::Redactor`]) before writing them anywhere, so
-//! the redaction counts land in the artifact.
+//! returned with ANSI escapes stripped and capped at [`MAX_MESSAGE_BYTES`], but NOT redacted:
+//! names, ids, files and messages are redacted with the rest of the context by
+//! [`crate::prepare::redact_context`] (or by whoever else writes them anywhere), so the
+//! redaction counts land in the artifact.
 
 pub mod junit;
 pub mod playwright;
@@ -19,12 +20,11 @@ use std::path::Path;
 pub use junit::read_junit;
 pub use playwright::read_playwright_json;
 
-use crate::artifact::{FailedTest, Redactions};
-
 /// Largest report accepted, in bytes (64 MiB).
 pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Largest failure message kept, in bytes (4 KiB; cut at a character boundary).
+/// Largest failure message kept, in bytes (4 KiB; cut at a character boundary, before a token
+/// the cut would split).
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 /// Errors reading a report; each names the file.
@@ -82,17 +82,6 @@ pub enum ReportError {
     },
 }
 
-/// Redacts the messages of `tests` in place with the built-in redactor, counting into `counts`.
-pub fn redact_messages(tests: &mut [FailedTest], counts: &mut Redactions) {
-    let r = crate::logs::redact::Redactor::builtin();
-    for t in tests {
-        if let Some(m) = &t.message {
-            t.message = Some(r.redact(m, counts));
-        }
-        t.name = r.redact(&t.name, counts);
-    }
-}
-
 /// Reads a whole report, refusing more than [`MAX_REPORT_BYTES`].
 fn read_capped(path: &Path) -> Result<Vec<u8>, ReportError> {
     let io_err = |source| ReportError::Io {
@@ -140,54 +129,12 @@ fn clean_message(s: &str) -> Option<String> {
     if s.is_empty() {
         return None;
     }
-    Some(truncate_str(s, MAX_MESSAGE_BYTES).to_string())
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary.
-fn truncate_str(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
+    // Redaction comes later and needs whole tokens: the cut never keeps part of one.
+    let s = crate::text::token_safe_str(s, MAX_MESSAGE_BYTES);
+    if s.is_empty() {
+        return None;
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// Makes a CI path repository-relative when it starts with the workspace: `GITHUB_WORKSPACE`
-/// when set, else the hosted-runner layouts `/home/runner/work/<repo>/<repo>/`,
-/// `/__w/<repo>/<repo>/` (container jobs) and `<drive>:\a\<repo>\<repo>\` (Windows).
-/// Returns `None` when no workspace prefix is recognised; `Some("")` for the workspace itself.
-fn repo_relative(path: &str) -> Option<String> {
-    let p = path
-        .strip_prefix("file://")
-        .unwrap_or(path)
-        .replace('\\', "/");
-    if let Ok(ws) = std::env::var("GITHUB_WORKSPACE") {
-        let ws = ws.replace('\\', "/");
-        let ws = ws.trim_end_matches('/');
-        if !ws.is_empty() {
-            if p == ws {
-                return Some(String::new());
-            }
-            if let Some(rest) = p.strip_prefix(ws).and_then(|r| r.strip_prefix('/')) {
-                return Some(rest.to_string());
-            }
-        }
-    }
-    let parts: Vec<&str> = p.split('/').collect();
-    let skip = match parts.as_slice() {
-        ["", "home", "runner", "work", a, b, ..] if !a.is_empty() && !b.is_empty() => 6,
-        ["", "__w", a, b, ..] if !a.is_empty() && !b.is_empty() => 4,
-        [drive, "a", a, b, ..]
-            if drive.len() == 2 && drive.ends_with(':') && !a.is_empty() && !b.is_empty() =>
-        {
-            4
-        }
-        _ => return None,
-    };
-    Some(parts[skip..].join("/"))
+    Some(s.to_string())
 }
 
 #[cfg(test)]
@@ -203,37 +150,6 @@ mod tests {
     }
 
     #[test]
-    fn truncation_respects_char_boundaries() {
-        assert_eq!(truncate_str("héllo", 2), "h");
-        assert_eq!(truncate_str("abc", 10), "abc");
-    }
-
-    #[test]
-    fn repo_relative_knows_runner_layouts() {
-        if std::env::var_os("GITHUB_WORKSPACE").is_some() {
-            return;
-        }
-        assert_eq!(
-            repo_relative("/home/runner/work/app/app/tests/x.spec.ts").as_deref(),
-            Some("tests/x.spec.ts")
-        );
-        assert_eq!(
-            repo_relative("/__w/app/app/src/a.js").as_deref(),
-            Some("src/a.js")
-        );
-        assert_eq!(
-            repo_relative(r"D:\a\app\app\src\a.js").as_deref(),
-            Some("src/a.js")
-        );
-        assert_eq!(
-            repo_relative("/home/runner/work/app/app").as_deref(),
-            Some("")
-        );
-        assert_eq!(repo_relative("/usr/lib/x.js"), None);
-        assert_eq!(repo_relative("tests/x.py"), None);
-    }
-
-    #[test]
     fn clean_message_strips_ansi_and_caps() {
         assert_eq!(
             clean_message("\u{1b}[31mError\u{1b}[39m: boom\n").as_deref(),
@@ -243,5 +159,9 @@ mod tests {
         let long = "é".repeat(5000);
         let m = clean_message(&long).unwrap_or_default();
         assert!(m.len() <= MAX_MESSAGE_BYTES && m.len() >= MAX_MESSAGE_BYTES - 1);
+        // A cut inside a token drops the whole token: redaction needs it whole.
+        let token = format!("{}ghp_{}", "a ".repeat(2040), "x".repeat(36));
+        assert_eq!(clean_message(&token), Some("a ".repeat(2040)));
+        assert_eq!(clean_message(&"x".repeat(5000)), None);
     }
 }

@@ -24,8 +24,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{clean_message, read_capped, repo_relative, ReportError};
+use super::{clean_message, read_capped, ReportError};
 use crate::artifact::FailedTest;
+use crate::classify::location::{relativize, repo_relative};
 
 #[derive(Debug, Deserialize)]
 struct Report {
@@ -94,16 +95,26 @@ struct TestError {
 
 /// Reads a Playwright JSON report and returns its failed tests in report order.
 ///
+/// `workspace` is the checkout's absolute path (`GITHUB_WORKSPACE`), stripped from
+/// `config.rootDir` and absolute spec paths like the hosted-runner layouts ([`repo_relative`]).
+///
 /// Errors: [`ReportError::Io`], [`ReportError::TooLarge`], [`ReportError::Json`] (malformed JSON
 /// or not a Playwright report, with the 1-based line and column).
-pub fn read_playwright_json(path: &Path) -> Result<Vec<FailedTest>, ReportError> {
+pub fn read_playwright_json(
+    path: &Path,
+    workspace: Option<&str>,
+) -> Result<Vec<FailedTest>, ReportError> {
     let bytes = read_capped(path)?;
-    parse_playwright_json(&bytes, &path.display().to_string())
+    parse_playwright_json(&bytes, &path.display().to_string(), workspace)
 }
 
 /// Parses a Playwright JSON report from `bytes`; `report` names the file in errors and in
-/// [`FailedTest::report`].
-pub fn parse_playwright_json(bytes: &[u8], report: &str) -> Result<Vec<FailedTest>, ReportError> {
+/// [`FailedTest::report`], `workspace` is as for [`read_playwright_json`].
+pub fn parse_playwright_json(
+    bytes: &[u8],
+    report: &str,
+    workspace: Option<&str>,
+) -> Result<Vec<FailedTest>, ReportError> {
     let parsed: Report = serde_json::from_slice(bytes).map_err(|e| ReportError::Json {
         path: report.to_string(),
         line: e.line() as u64,
@@ -114,20 +125,33 @@ pub fn parse_playwright_json(bytes: &[u8], report: &str) -> Result<Vec<FailedTes
         .config
         .root_dir
         .as_deref()
-        .and_then(repo_relative)
+        .and_then(|r| repo_relative(r, workspace))
         .filter(|p| !p.is_empty());
     let mut out = Vec::new();
     let mut titles = Vec::new();
     for suite in &parsed.suites {
-        walk(suite, &mut titles, prefix.as_deref(), report, &mut out);
+        let at = Paths {
+            prefix: prefix.as_deref(),
+            workspace,
+        };
+        walk(suite, &mut titles, at, report, &mut out);
     }
     Ok(out)
+}
+
+/// How spec paths are made repository-relative.
+#[derive(Clone, Copy)]
+struct Paths<'a> {
+    /// `config.rootDir` relative to the repository, when it is a checkout path.
+    prefix: Option<&'a str>,
+    /// The checkout (`GITHUB_WORKSPACE`).
+    workspace: Option<&'a str>,
 }
 
 fn walk<'a>(
     suite: &'a Suite,
     titles: &mut Vec<&'a str>,
-    prefix: Option<&str>,
+    at: Paths<'_>,
     report: &str,
     out: &mut Vec<FailedTest>,
 ) {
@@ -156,9 +180,9 @@ fn walk<'a>(
                 .as_deref()
                 .or(suite.file.as_deref())
                 .filter(|f| !f.is_empty())
-                .map(|f| match prefix {
+                .map(|f| match at.prefix {
                     Some(p) if !f.starts_with('/') => format!("{p}/{f}"),
-                    _ => repo_relative(f).unwrap_or_else(|| f.to_string()),
+                    _ => relativize(f, at.workspace),
                 });
             let line = spec.line.filter(|&l| l > 0);
             let id = match (&file, line) {
@@ -176,7 +200,7 @@ fn walk<'a>(
         }
     }
     for child in &suite.suites {
-        walk(child, titles, prefix, report, out);
+        walk(child, titles, at, report, out);
     }
     if pushed {
         titles.pop();
