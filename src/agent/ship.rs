@@ -316,34 +316,21 @@ pub fn read_tail(source: &LogSource, cap: u64, info: &LogInfo) -> Result<Payload
     })
 }
 
-/// Streams `r` to its end, keeping its last `keep` bytes; errors unless it had exactly
-/// `total` bytes.
+/// Streams `r` to its end, keeping its last `keep` bytes
+/// ([`crate::logs::lines::read_last_bytes`]); errors unless it had exactly `total` bytes.
 fn last_bytes(r: &mut dyn Read, keep: u64, total: u64) -> std::io::Result<Vec<u8>> {
     let keep = usize::try_from(keep).unwrap_or(usize::MAX);
-    let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut read = 0u64;
-    loop {
-        let n = match r.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        read += n as u64;
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > keep.saturating_mul(2).max(chunk.len()) {
-            buf.drain(..buf.len() - keep);
-        }
+    let t = crate::logs::lines::read_last_bytes(r, keep);
+    if let Some(e) = t.error {
+        return Err(e);
     }
-    if read != total {
+    if t.total != total {
         return Err(std::io::Error::other(format!(
-            "{read} bytes, the analysis read {total}"
+            "{} bytes, the analysis read {total}",
+            t.total
         )));
     }
-    let cut = buf.len().saturating_sub(keep);
-    buf.drain(..cut);
-    Ok(buf)
+    Ok(t.bytes)
 }
 
 /// Where a Cloud-Agent URL posts: the URL itself when it has a path, else

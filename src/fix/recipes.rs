@@ -245,38 +245,13 @@ struct Tail {
     complete: bool,
 }
 
-/// Reads `reader` to its end keeping its last `cap` bytes (a ring of at most `2 × cap` bytes
-/// that drops its front half when full), then drops a line cut at the front.
+/// Reads `reader` to its end keeping its last `cap` bytes
+/// ([`crate::logs::lines::read_last_bytes`]), then drops a line cut at the front.
 fn read_tail<R: Read>(mut reader: R, cap: usize) -> Tail {
-    let mut bytes: Vec<u8> = Vec::new();
-    let mut lines_before = 0u64;
-    let mut cut_mid_line = false;
-    let mut complete = true;
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut drop_front = |bytes: &mut Vec<u8>, keep: usize| {
-        let cut = bytes.len().saturating_sub(keep);
-        if cut > 0 {
-            lines_before += memchr::memchr_iter(b'\n', &bytes[..cut]).count() as u64;
-            cut_mid_line = bytes[cut - 1] != b'\n';
-            bytes.drain(..cut);
-        }
-    };
-    loop {
-        match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => {
-                complete = false;
-                break;
-            }
-        }
-        if bytes.len() >= cap.saturating_mul(2).max(chunk.len()) {
-            drop_front(&mut bytes, cap);
-        }
-    }
-    drop_front(&mut bytes, cap);
-    if cut_mid_line {
+    let t = crate::logs::lines::read_last_bytes(&mut reader, cap);
+    let mut bytes = t.bytes;
+    let mut lines_before = t.newlines_before;
+    if t.byte_before.is_some_and(|b| b != b'\n') {
         match memchr::memchr(b'\n', &bytes) {
             Some(i) => {
                 bytes.drain(..=i);
@@ -288,7 +263,7 @@ fn read_tail<R: Read>(mut reader: R, cap: usize) -> Tail {
     Tail {
         bytes,
         lines_before,
-        complete,
+        complete: t.error.is_none(),
     }
 }
 

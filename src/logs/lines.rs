@@ -38,6 +38,61 @@ pub fn read_some<R: Read + ?Sized>(r: &mut R, out: &mut [u8]) -> std::io::Result
     }
 }
 
+/// The end of a stream, from [`read_last_bytes`].
+#[derive(Debug)]
+pub struct StreamTail {
+    /// The last bytes read (at most the `keep` asked for).
+    pub bytes: Vec<u8>,
+    /// Bytes read in all.
+    pub total: u64,
+    /// `\n` bytes in what was dropped before [`StreamTail::bytes`].
+    pub newlines_before: u64,
+    /// The byte just before [`StreamTail::bytes`], when something was dropped (says whether
+    /// `bytes` starts a line).
+    pub byte_before: Option<u8>,
+    /// The read error that ended the stream early, if any; what was read before it is kept.
+    pub error: Option<std::io::Error>,
+}
+
+/// Reads `r` to its end (or its first error) keeping only its last `keep` bytes: memory stays
+/// under `2 × keep` + 64 KiB bytes whatever the stream's length.
+pub fn read_last_bytes<R: Read + ?Sized>(r: &mut R, keep: usize) -> StreamTail {
+    let mut t = StreamTail {
+        bytes: Vec::new(),
+        total: 0,
+        newlines_before: 0,
+        byte_before: None,
+        error: None,
+    };
+    let mut chunk = vec![0u8; 64 << 10];
+    let drop_front = |t: &mut StreamTail| {
+        let cut = t.bytes.len().saturating_sub(keep);
+        if cut > 0 {
+            t.newlines_before += memchr::memchr_iter(b'\n', &t.bytes[..cut]).count() as u64;
+            t.byte_before = Some(t.bytes[cut - 1]);
+            t.bytes.drain(..cut);
+        }
+    };
+    loop {
+        match read_some(r, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                t.total += n as u64;
+                t.bytes.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) => {
+                t.error = Some(e);
+                break;
+            }
+        }
+        if t.bytes.len() >= keep.saturating_mul(2).max(chunk.len()) {
+            drop_front(&mut t);
+        }
+    }
+    drop_front(&mut t);
+    t
+}
+
 /// The head of a raw line that is looked at: its first [`MAX_LINE`] bytes, cut before a token
 /// the cut would split ([`crate::text::token_safe_prefix`]; the text may reach an artifact).
 pub fn line_head(raw: &[u8]) -> &[u8] {
@@ -231,6 +286,23 @@ impl<R: Read> LineReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_bytes_of_a_stream_with_what_came_before() {
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        for keep in [0usize, 1, 7, 65_536, 300_000, text.len(), text.len() + 5] {
+            let t = read_last_bytes(&mut text.as_slice(), keep);
+            let start = text.len().saturating_sub(keep);
+            assert_eq!(t.bytes, &text[start..], "keep {keep}");
+            assert_eq!(t.total, text.len() as u64);
+            let nl = memchr::memchr_iter(b'\n', &text[..start]).count() as u64;
+            assert_eq!(t.newlines_before, nl, "keep {keep}");
+            assert_eq!(t.byte_before, start.checked_sub(1).map(|i| text[i]));
+            assert!(t.error.is_none());
+        }
+    }
 
     /// Every line the pieces describe, with the over-long ones cut to their head.
     fn lines_of(bytes: &[u8]) -> (Vec<Vec<u8>>, u64) {
