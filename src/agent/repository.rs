@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::artifact::{Edit, Instruction, Redactions};
+use crate::artifact::{Instruction, Redactions};
 use crate::fix::path::{check_on_disk, verify_path, OnDisk};
 use crate::fix::recipes::{self, EvidenceLine};
 use crate::fix::{validate_instructions, MAX_INSTRUCTIONS};
@@ -309,7 +309,7 @@ pub fn run_recipes(
         materialized,
     };
     for mut ins in rec.instructions {
-        if ins.edits.iter().any(edit_has_redaction) {
+        if crate::fix::has_redacted_text(&ins) {
             run.notes.push(format!(
                 "{}: dropped, its edits contain redacted text",
                 ins.source.as_deref().unwrap_or("recipe")
@@ -330,21 +330,6 @@ pub fn run_recipes(
         }
     }
     Ok(run)
-}
-
-fn edit_has_redaction(e: &Edit) -> bool {
-    let has = |s: &str| s.contains("[REDACTED:");
-    match e {
-        Edit::Replace { find, replace, .. } => has(find) || has(replace),
-        Edit::ReplaceLines {
-            expected,
-            replacement,
-            ..
-        } => has(expected) || has(replacement),
-        Edit::Create { content, .. } => has(content),
-        Edit::Delete { .. } => false,
-        Edit::Patch { diff } => has(diff),
-    }
 }
 
 #[cfg(test)]

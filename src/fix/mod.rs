@@ -90,6 +90,25 @@ pub const MAX_SUMMARY_BYTES: usize = 1024;
 /// The longest string in an edit (find, replace, content, diff), bytes.
 pub const MAX_EDIT_STRING_BYTES: usize = 1024 * 1024;
 
+/// True when an edit of `ins` holds a `[REDACTED:` marker ([`crate::logs::redact`]): it was
+/// built from redacted text (a log line, a repository file shipped redacted) and would write
+/// the marker, not the real text, into the file. Such instructions are dropped wherever
+/// instructions are gathered (the Developer-Agent, `fix-agent-prepare`).
+pub fn has_redacted_text(ins: &Instruction) -> bool {
+    let has = |s: &str| s.contains("[REDACTED:");
+    ins.edits.iter().any(|e| match e {
+        Edit::Replace { find, replace, .. } => has(find) || has(replace),
+        Edit::ReplaceLines {
+            expected,
+            replacement,
+            ..
+        } => has(expected) || has(replacement),
+        Edit::Create { content, .. } => has(content),
+        Edit::Delete { .. } => false,
+        Edit::Patch { diff } => has(diff),
+    })
+}
+
 /// Checks instruction counts and sizes. The message names the first problem
 /// (`instructions[3].edits[7].content is 2000000 bytes …`).
 pub fn validate_instructions(list: &[Instruction]) -> Result<(), String> {

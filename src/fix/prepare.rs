@@ -266,6 +266,13 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
     instructions.extend(rec.instructions);
     let mut merged: Vec<Instruction> = Vec::new();
     for i in instructions {
+        if crate::fix::has_redacted_text(&i) {
+            notes.push(format!(
+                "an instruction from {} was dropped: its edits contain redacted text",
+                i.source.as_deref().unwrap_or("an unnamed source")
+            ));
+            continue;
+        }
         if !merged.iter().any(|m| same_edits(m, &i)) {
             merged.push(i);
         }
@@ -384,5 +391,45 @@ mod tests {
         assert_eq!(rules(&evidence(&ctx)), ["r3", "r0", "r1", "r2", "r4"]);
         let ctx = context(2, vec![1]);
         assert_eq!(rules(&evidence(&ctx)), ["r1", "r0"]);
+    }
+
+    #[test]
+    fn instructions_with_redacted_text_are_dropped_with_a_note() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ctx = serde_json::to_value(context(1, vec![0])).expect("json");
+        let edit = |text: &str| serde_json::json!({"op": "replace", "path": "a.txt", "find": "x", "replace": text});
+        ctx["developer_agent"] = serde_json::json!({
+            "status": "valid",
+            "answer": {
+                "classification": {"category": "unknown", "confidence": 0.5},
+                "fix_agent_instructions": [
+                    {"summary": "leaks", "edits": [edit("token [REDACTED:github-pat]")]},
+                    {"summary": "fine", "edits": [edit("y")]},
+                ],
+            },
+        });
+        let path = dir.path().join("context.json");
+        std::fs::write(&path, serde_json::to_vec(&ctx).expect("bytes")).expect("write");
+        let opts = PrepareOptions {
+            context: path,
+            heal_report: None,
+            instructions: None,
+            repo: dir.path().to_path_buf(),
+        };
+        let input = prepare(&opts, &FixAgentPolicy::default()).expect("prepares");
+        let summaries: Vec<&str> = input
+            .instructions
+            .iter()
+            .map(|i| i.summary.as_str())
+            .collect();
+        assert_eq!(summaries, ["fine"]);
+        assert!(
+            input
+                .notes
+                .iter()
+                .any(|n| n.contains("developer-agent") && n.contains("redacted")),
+            "{:?}",
+            input.notes
+        );
     }
 }
