@@ -42,10 +42,8 @@ fn detail_cell(text: &str) -> String {
     cell(&cut)
 }
 
-/// A fenced code block around untrusted text: the fence is longer than any run of backticks
-/// inside (so the text cannot close it), and invisible or bidirectional-override characters
-/// become `?` (so the text cannot hide what it says).
-pub fn code_block(text: &str, lang: &str) -> String {
+/// The longest run of backticks in `text` (a fence or code-span delimiter must be longer).
+fn longest_backtick_run(text: &str) -> usize {
     let mut longest = 0usize;
     let mut run = 0usize;
     for c in text.chars() {
@@ -56,6 +54,14 @@ pub fn code_block(text: &str, lang: &str) -> String {
             run = 0;
         }
     }
+    longest
+}
+
+/// A fenced code block around untrusted text: the fence is longer than any run of backticks
+/// inside (so the text cannot close it), and invisible or bidirectional-override characters
+/// become `?` (so the text cannot hide what it says).
+pub fn code_block(text: &str, lang: &str) -> String {
+    let longest = longest_backtick_run(text);
     let fence = "`".repeat(longest.max(2) + 1);
     let body: String = text
         .chars()
@@ -85,16 +91,7 @@ pub fn code_span(text: &str) -> String {
     if body.is_empty() {
         return "` `".into();
     }
-    let mut longest = 0usize;
-    let mut run = 0usize;
-    for c in body.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
+    let longest = longest_backtick_run(&body);
     let fence = "`".repeat(longest + 1);
     let pad = body.starts_with('`')
         || body.ends_with('`')
