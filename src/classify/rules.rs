@@ -246,8 +246,49 @@ impl Prefilter {
     }
 
     /// Appends to `out`, in increasing order, one offset inside every line of `hay` that holds
-    /// a keyword (see [`super::prefilter::KeywordDfa::line_hits`]).
+    /// a keyword (see [`super::prefilter::KeywordDfa::line_hits`]): in its raw bytes, or, for
+    /// a line with an escape sequence, in its text with the ANSI codes removed (a colour code
+    /// can split a keyword: `npm \x1b[31mERR!\x1b[39m`, and the rules match the cleaned
+    /// line). A line can be named twice (once per way); the offsets stay sorted.
     pub fn line_hits(&self, hay: &[u8], out: &mut Vec<usize>) {
+        let first = out.len();
+        self.raw_line_hits(hay, out);
+        // The lines holding ESC, cleaned, one per line of `stripped`, searched the same way.
+        let mut stripped: Vec<u8> = Vec::new();
+        let mut raw_starts: Vec<usize> = Vec::new();
+        let mut stripped_starts: Vec<usize> = Vec::new();
+        let mut p = 0;
+        while let Some(i) = memchr::memchr(0x1b, &hay[p..]) {
+            let at = p + i;
+            let ls = memchr::memrchr(b'\n', &hay[p..at]).map_or(p, |k| p + k + 1);
+            let le = memchr::memchr(b'\n', &hay[at..]).map_or(hay.len(), |k| at + k);
+            raw_starts.push(ls);
+            stripped_starts.push(stripped.len());
+            crate::logs::format::strip_ansi_into(&hay[ls..le], &mut stripped);
+            stripped.push(b'\n');
+            p = le.saturating_add(1);
+            if p >= hay.len() {
+                break;
+            }
+        }
+        if raw_starts.is_empty() {
+            return;
+        }
+        let mut found = Vec::new();
+        self.raw_line_hits(&stripped, &mut found);
+        if found.is_empty() {
+            return;
+        }
+        for h in found {
+            let k = stripped_starts
+                .partition_point(|&s| s <= h)
+                .saturating_sub(1);
+            out.push(raw_starts[k]);
+        }
+        out[first..].sort_unstable();
+    }
+
+    fn raw_line_hits(&self, hay: &[u8], out: &mut Vec<usize>) {
         match self {
             Prefilter::Dfa(d) => d.line_hits(hay, out),
             Prefilter::Re(_) => {
@@ -267,10 +308,10 @@ impl Prefilter {
 /// cleaned line:
 /// - `##[group]`: step headers (a finding's step);
 /// - `##[error]`: the markers of the step that failed (ranking favours its evidence);
-/// - `ESC` (`\x1b`): a colour code can split a keyword in the raw bytes (`npm
-///   \x1b[31mERR!\x1b[39m`), so a line with one is handed to the scanner, whose `is_match` on
-///   the cleaned line decides.
-pub(crate) const STRUCTURAL_KEYWORDS: &[&str] = &["##[group]", "##[error]", "\x1b"];
+///
+/// (Lines with colour codes are also searched with the codes removed:
+/// [`Prefilter::line_hits`].)
+pub(crate) const STRUCTURAL_KEYWORDS: &[&str] = &["##[group]", "##[error]"];
 
 /// Picks the rules worth trying on a line: those with a keyword in it (found by one
 /// case-insensitive aho-corasick pass over the line), plus the rules without keywords. A rule's
@@ -448,6 +489,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn line_hits_see_keywords_split_by_colour_codes_in_order() {
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        let pf = c.prefilter.as_ref().expect("prefilter");
+        let hay: &[u8] = b"ok\n\x1b[32mall good\x1b[0m\nnpm \x1b[31mERR!\x1b[39m code E\nnpm ERR! x\n\x1b[1mnpm ERR!\x1b[0m y\nfin";
+        let mut out = Vec::new();
+        pf.line_hits(hay, &mut out);
+        let starts: Vec<usize> = out
+            .iter()
+            .map(|&h| memchr::memrchr(b'\n', &hay[..h]).map_or(0, |i| i + 1))
+            .collect();
+        let line = |n: usize| -> usize {
+            hay.split(|b| *b == b'\n')
+                .take(n)
+                .map(|l| l.len() + 1)
+                .sum()
+        };
+        // Line 3 only with the codes removed, line 4 raw, line 5 both ways (named twice).
+        assert_eq!(starts, [line(2), line(3), line(4), line(4)]);
+        assert!(out.windows(2).all(|w| w[0] <= w[1]), "{out:?}");
     }
 
     #[test]
