@@ -241,7 +241,13 @@ impl<'a> State<'a> {
 
     /// One original line (raw, without its `\n`); only its [`line_head`] is looked at (the
     /// text reaches excerpts and step names, so the cut never splits a token).
-    fn feed_raw(&mut self, no: u64, raw: &[u8], back: Option<Back<'_>>) {
+    ///
+    /// `candidate`: whether the raw line holds a keyword, when the caller knows it from
+    /// [`Prefilter::line_hits`](super::rules::Prefilter::line_hits) over the region (that
+    /// search is a superset of one over the cleaned line: removing the timestamp prefix joins
+    /// no bytes, and keywords joined by removing colour codes are searched for too); `None`
+    /// to search the cleaned line here.
+    fn feed_raw(&mut self, no: u64, raw: &[u8], back: Option<Back<'_>>, candidate: Option<bool>) {
         let raw = line_head(raw);
         let mut cur = std::mem::take(&mut self.cur);
         cur.clear();
@@ -259,9 +265,10 @@ impl<'a> State<'a> {
         }
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
-        let candidate = match &self.c.prefilter {
-            Some(pf) => pf.is_match(&cur[..]),
-            None => true,
+        let candidate = match (&self.c.prefilter, candidate) {
+            (None, _) => true,
+            (Some(_), Some(known)) => known,
+            (Some(pf), None) => pf.is_match(&cur[..]),
         };
         if candidate {
             self.c.matches(&cur[..], &mut hits);
@@ -630,116 +637,204 @@ fn count_newlines(s: &[u8]) -> u64 {
 
 /// Scans one log stream.
 ///
-/// The SHA-256 of the stream is computed on a helper thread ([`Digester`]) while this thread
-/// scans: on the bench machine SHA-256 alone costs 0.6 s/GiB (SHA-NI; `openssl speed` gives
-/// the same 1.77 GB/s), more than half of the single-threaded time budget. When the thread
-/// cannot be started, hashing happens inline.
-pub(crate) fn scan<R: Read>(
+/// The stream is read and its SHA-256 computed on a helper thread ([`ReadAhead`]) while this
+/// thread scans: on the bench machine SHA-256 alone costs 0.6 s/GiB (SHA-NI; `openssl speed`
+/// gives the same 1.77 GB/s) and the `read` calls 0.1–0.15 s/GiB, together most of the time
+/// the scan itself takes. When the thread cannot be started, reading and hashing happen
+/// inline.
+pub(crate) fn scan<R: Read + Send>(
     r: R,
     c: &Compiled,
     baseline: Option<&Baseline>,
 ) -> std::io::Result<ScanOut> {
+    // The thread takes the stream from here; when it cannot be started, this thread does.
+    let slot = std::sync::Mutex::new(Some(r));
     std::thread::scope(|sc| {
-        let mut hasher = Digester::start(sc);
-        let out = scan_with(r, c, baseline, &mut hasher);
-        let sha = hasher.finish();
-        let mut out = out?;
-        out.sha256 = sha?;
+        if let Some(mut ahead) = ReadAhead::start(sc, &slot) {
+            let out = scan_with(&mut ahead, c, baseline);
+            let (sha, read) = ahead.finish();
+            let mut out = out?;
+            let (sha, read) = (sha?, read?);
+            if read != out.bytes {
+                // Only a scan that stopped before the end could see fewer bytes than were read.
+                return Err(std::io::Error::other(format!(
+                    "the scan saw {} bytes of the {read} read",
+                    out.bytes
+                )));
+            }
+            out.sha256 = sha;
+            return Ok(out);
+        }
+        let r = slot
+            .lock()
+            .map_err(|_| std::io::Error::other("the log reader was lost"))?
+            .take()
+            .ok_or_else(|| std::io::Error::other("the log reader was lost"))?;
+        let mut h = Sha256::new();
+        let mut out = scan_with(
+            Hashing {
+                inner: r,
+                digest: &mut h,
+            },
+            c,
+            baseline,
+        )?;
+        out.sha256 = lower_hex(&h.finalize());
         Ok(out)
     })
 }
 
-/// SHA-256 of the bytes fed to it, computed on a scoped helper thread (or inline when the
-/// thread cannot be spawned). Chunks travel through a bounded channel (at most
-/// [`DIGEST_QUEUE`] chunks of at most [`READ_CHUNK`] bytes in flight) and their buffers come
-/// back for reuse, so memory stays bounded and allocation is rare.
-enum Digester<'scope> {
-    Thread {
-        chunks: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-        spare: std::sync::mpsc::Receiver<Vec<u8>>,
-        handle: std::thread::ScopedJoinHandle<'scope, String>,
-    },
-    Inline(Sha256),
+/// Read buffers (of [`READ_CHUNK`] bytes) the reader thread may have out at once.
+const READ_BUFFERS: usize = 16;
+/// Used buffers go back to the reader thread this many at a time: the thread, once it has
+/// none, sleeps until a batch comes, so it is woken once per batch rather than per chunk
+/// (waking a thread costs tens of µs on the bench VM).
+const RETURN_BATCH: usize = READ_BUFFERS / 2;
+
+/// A stream read on a scoped helper thread, which also computes its SHA-256: the scanner
+/// reads the chunks through [`Read`], and their buffers go back to the thread for reuse (at
+/// most [`READ_BUFFERS`] exist). A read error reaches the scanner at the point of the stream
+/// where it happened.
+struct ReadAhead<'scope> {
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    spare: std::sync::mpsc::Sender<Vec<Vec<u8>>>,
+    /// Used buffers not yet sent back (fewer than [`RETURN_BATCH`]).
+    used: Vec<Vec<u8>>,
+    /// The chunk being read, and how much of it the scanner has taken.
+    cur: Vec<u8>,
+    taken: usize,
+    /// The digest (lowercase hex) and the number of bytes read, or the read error.
+    handle: std::thread::ScopedJoinHandle<'scope, std::io::Result<(String, u64)>>,
 }
 
-/// Chunks queued for the digest thread before the scanner waits.
-const DIGEST_QUEUE: usize = 8;
-
-impl<'scope> Digester<'scope> {
-    fn start<'env>(sc: &'scope std::thread::Scope<'scope, 'env>) -> Digester<'scope> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(DIGEST_QUEUE);
-        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        let spawned = std::thread::Builder::new()
-            .name("ci-remedy-sha256".into())
+impl<'scope> ReadAhead<'scope> {
+    /// Starts the thread, which takes the stream out of `slot`. `None` when the thread cannot
+    /// be spawned (the stream is then still in `slot`).
+    fn start<'env, R: Read + Send>(
+        sc: &'scope std::thread::Scope<'scope, 'env>,
+        slot: &'env std::sync::Mutex<Option<R>>,
+    ) -> Option<ReadAhead<'scope>> {
+        let (tx, chunks) = std::sync::mpsc::channel::<std::io::Result<Vec<u8>>>();
+        let (spare, spare_rx) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
+        let handle = std::thread::Builder::new()
+            .name("ci-remedy-read".into())
             .spawn_scoped(sc, move || {
+                let lost = || std::io::Error::other("the log reader was lost");
+                let mut r = slot.lock().map_err(|_| lost())?.take().ok_or_else(lost)?;
                 let mut h = Sha256::new();
-                for chunk in rx {
-                    h.update(&chunk);
-                    // The scanner may be gone already; then the buffer is simply dropped.
-                    let _ = spare_tx.send(chunk);
-                }
-                lower_hex(&h.finalize())
-            });
-        match spawned {
-            Ok(handle) => Digester::Thread {
-                chunks: Some(tx),
-                spare: spare_rx,
-                handle,
-            },
-            Err(_) => Digester::Inline(Sha256::new()),
-        }
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
-        match self {
-            Digester::Thread { chunks, spare, .. } => {
-                let mut chunk = spare
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(READ_CHUNK));
-                chunk.clear();
-                chunk.extend_from_slice(bytes);
-                if let Some(tx) = chunks {
-                    if tx.send(chunk).is_err() {
-                        // The thread is gone (only a panic could do that); `finish` reports it.
-                        *chunks = None;
+                let mut total = 0u64;
+                let mut pool: Vec<Vec<u8>> = Vec::new();
+                let mut made = 0;
+                loop {
+                    let mut chunk = match pool.pop() {
+                        Some(c) => c,
+                        None if made < READ_BUFFERS => {
+                            made += 1;
+                            Vec::new()
+                        }
+                        None => match spare_rx.recv() {
+                            Ok(batch) => {
+                                pool = batch;
+                                match pool.pop() {
+                                    Some(c) => c,
+                                    None => continue,
+                                }
+                            }
+                            Err(_) => break, // the scanner stopped
+                        },
+                    };
+                    chunk.resize(READ_CHUNK, 0);
+                    match crate::logs::lines::read_some(&mut r, &mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            h.update(&chunk);
+                            total += n as u64;
+                            if tx.send(Ok(chunk)).is_err() {
+                                break; // the scanner stopped
+                            }
+                        }
+                        Err(e) => {
+                            let copy = std::io::Error::new(e.kind(), e.to_string());
+                            let _ = tx.send(Err(e));
+                            return Err(copy);
+                        }
                     }
                 }
-            }
-            Digester::Inline(h) => h.update(bytes),
-        }
+                Ok((lower_hex(&h.finalize()), total))
+            })
+            .ok()?;
+        Some(ReadAhead {
+            chunks,
+            spare,
+            used: Vec::with_capacity(RETURN_BATCH),
+            cur: Vec::new(),
+            taken: 0,
+            handle,
+        })
     }
 
-    /// The lowercase hex digest. Errors: the digest thread died before the end.
-    fn finish(self) -> std::io::Result<String> {
-        match self {
-            Digester::Thread {
-                chunks,
-                handle,
-                spare,
-            } => {
-                let complete = chunks.is_some();
-                drop(chunks);
-                drop(spare);
-                match handle.join() {
-                    Ok(hex) if complete => Ok(hex),
-                    _ => Err(std::io::Error::other("the SHA-256 thread stopped early")),
+    /// Stops the thread. Returns the digest and the bytes read (errors: the read error, or
+    /// the thread died).
+    fn finish(self) -> (std::io::Result<String>, std::io::Result<u64>) {
+        let ReadAhead {
+            chunks,
+            spare,
+            handle,
+            ..
+        } = self;
+        drop(chunks);
+        drop(spare);
+        match handle.join() {
+            Ok(Ok((hex, n))) => (Ok(hex), Ok(n)),
+            Ok(Err(e)) => {
+                let copy = std::io::Error::new(e.kind(), e.to_string());
+                (Err(e), Err(copy))
+            }
+            Err(_) => (
+                Err(std::io::Error::other("the read thread stopped early")),
+                Err(std::io::Error::other("the read thread stopped early")),
+            ),
+        }
+    }
+}
+
+impl Read for ReadAhead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.taken == self.cur.len() {
+            match self.chunks.recv() {
+                Ok(Ok(next)) => {
+                    let done = std::mem::replace(&mut self.cur, next);
+                    self.taken = 0;
+                    if done.capacity() > 0 {
+                        self.used.push(done);
+                    }
+                    if self.used.len() >= RETURN_BATCH {
+                        // The thread may be gone (end of stream); then the buffers are dropped.
+                        let _ = self.spare.send(std::mem::take(&mut self.used));
+                    }
                 }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0), // the thread finished: end of stream
             }
-            Digester::Inline(h) => Ok(lower_hex(&h.finalize())),
         }
+        let n = buf.len().min(self.cur.len() - self.taken);
+        buf[..n].copy_from_slice(&self.cur[self.taken..self.taken + n]);
+        self.taken += n;
+        Ok(n)
     }
 }
 
-/// Feeds every byte read to the digest.
-struct Hashing<'d, 's, R> {
+/// Feeds every byte read to the digest (the inline fallback of [`ReadAhead`]).
+struct Hashing<'d, R> {
     inner: R,
-    digest: &'d mut Digester<'s>,
+    digest: &'d mut Sha256,
 }
 
-impl<R: Read> Read for Hashing<'_, '_, R> {
+impl<R: Read> Read for Hashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.digest.update(&buf[..n]);
@@ -747,19 +842,8 @@ impl<R: Read> Read for Hashing<'_, '_, R> {
     }
 }
 
-fn scan_with<R: Read>(
-    r: R,
-    c: &Compiled,
-    baseline: Option<&Baseline>,
-    hasher: &mut Digester<'_>,
-) -> std::io::Result<ScanOut> {
-    let mut lines = LineReader::new(
-        Hashing {
-            inner: r,
-            digest: hasher,
-        },
-        HIST,
-    )?;
+fn scan_with<R: Read>(r: R, c: &Compiled, baseline: Option<&Baseline>) -> std::io::Result<ScanOut> {
+    let mut lines = LineReader::new(r, HIST)?;
     let format = lines.format();
     let mut st = State {
         c,
@@ -785,7 +869,7 @@ fn scan_with<R: Read>(
             Piece::LongHead { start, end } => {
                 st.lines_done += 1;
                 let no = st.lines_done;
-                st.feed_raw(no, &buf[start..end], None);
+                st.feed_raw(no, &buf[start..end], None, None);
             }
             Piece::Last { start, end, floor } => {
                 st.lines_done += 1;
@@ -795,7 +879,7 @@ fn scan_with<R: Read>(
                     ls: start,
                     floor,
                 };
-                st.feed_raw(no, &buf[start..end], Some(back));
+                st.feed_raw(no, &buf[start..end], Some(back), None);
             }
         }
     }
@@ -825,7 +909,9 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
             st.lines_done += 1;
             let no = st.lines_done;
             let back = Back { buf, ls: p, floor };
-            st.feed_raw(no, &buf[p..nl], Some(back));
+            while next.next_if(|&h| h < p).is_some() {}
+            let candidate = next.peek().is_some_and(|&h| h <= nl);
+            st.feed_raw(no, &buf[p..nl], Some(back), Some(candidate));
             p = nl + 1;
             continue;
         }
@@ -843,7 +929,7 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
                 st.lines_done += 1;
                 let no = st.lines_done;
                 let back = Back { buf, ls, floor };
-                st.feed_raw(no, &buf[ls..nl], Some(back));
+                st.feed_raw(no, &buf[ls..nl], Some(back), Some(true));
                 p = nl + 1;
             }
         }
@@ -963,6 +1049,117 @@ mod tests {
         let out = scan(log.as_bytes(), &c, None).expect("scans");
         let want: HashSet<String> = ["1:Run make".to_string()].into();
         assert_eq!(out.error_steps, want);
+    }
+
+    /// What a scan found, in a form that compares whole blocks.
+    fn summary(out: &ScanOut) -> Vec<String> {
+        let mut v: Vec<String> = out
+            .blocks
+            .iter()
+            .map(|b| {
+                format!(
+                    "{}-{} {} {:?} {:?} {} {:?} {:?} {}",
+                    b.start,
+                    b.end,
+                    b.opener,
+                    b.cause,
+                    b.summary,
+                    b.demoted,
+                    b.file,
+                    b.step_key,
+                    String::from_utf8_lossy(&b.excerpt)
+                )
+            })
+            .collect();
+        let mut steps: Vec<&String> = out.error_steps.iter().collect();
+        steps.sort();
+        v.push(format!(
+            "{} lines, {} bytes, error steps {steps:?}",
+            out.lines, out.bytes
+        ));
+        v
+    }
+
+    #[test]
+    fn the_prefilter_loses_nothing_on_the_real_logs() {
+        // Without a prefilter every line is tried against the rules: the reference. With it,
+        // lines are skipped by the region search and, inside blocks, by its hits: the result
+        // must be identical. Colour codes splitting keywords and timestamps are added on top.
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        assert!(c.prefilter.is_some());
+        let mut every = c.clone();
+        every.prefilter = None;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut logs: Vec<Vec<u8>> = walkdir::WalkDir::new(&root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+            .map(|e| std::fs::read(e.path()).expect("fixture"))
+            .collect();
+        assert!(logs.len() > 60, "{}", logs.len());
+        logs.push(
+            b"2024-01-01T00:00:00.0000000Z ##[group]Run npm test\n\
+              2024-01-01T00:00:00.0000000Z npm \x1b[31mER\x1b[0mR! code E\x1b[1mRESOLVE\n\
+              2024-01-01T00:00:00.0000000Z \x1b[32mfa\x1b[39mtal: not a git repository\n\
+              2024-01-01T00:00:00.0000000Z   at x\n\
+              2024-01-01T00:00:00.0000000Z ok\n"
+                .to_vec(),
+        );
+        for log in &logs {
+            let want = scan(&log[..], &every, None).expect("scans");
+            let got = scan(&log[..], &c, None).expect("scans");
+            assert_eq!(summary(&got), summary(&want));
+        }
+    }
+
+    #[test]
+    fn digest_and_size_are_those_of_the_whole_stream() {
+        // Several read chunks, delivered in small reads of odd sizes.
+        let mut log = Vec::new();
+        let mut i = 0u32;
+        while log.len() < 3 * READ_CHUNK + 12_345 {
+            log.extend_from_slice(format!("line {i} of the log, npm ERR! code E{i}\n").as_bytes());
+            i += 1;
+        }
+        log.extend_from_slice(b"no newline at the end");
+        struct Odd<'a>(&'a [u8], usize);
+        impl Read for Odd<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                self.1 = (self.1 * 7 + 3) % 5000 + 1;
+                let n = self.0.len().min(out.len()).min(self.1);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        let out = scan(Odd(&log, 1), &c, None).expect("scans");
+        assert_eq!(out.sha256, crate::fix::sha256_hex(&log));
+        assert_eq!(out.bytes, log.len() as u64);
+        assert_eq!(out.lines, u64::from(i) + 1);
+    }
+
+    #[test]
+    fn a_read_error_fails_the_scan_with_its_message() {
+        struct Broken(usize);
+        impl Read for Broken {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("disk on fire"));
+                }
+                self.0 -= 1;
+                let line = b"npm ERR! code ECONNRESET\n";
+                let n = line.len().min(out.len());
+                out[..n].copy_from_slice(&line[..n]);
+                Ok(n)
+            }
+        }
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        for good_reads in [0, 3, 20_000] {
+            let e = scan(Broken(good_reads), &c, None).expect_err("fails");
+            assert!(e.to_string().contains("disk on fire"), "{e}");
+        }
     }
 
     #[test]
