@@ -298,7 +298,10 @@ fn score_block(
     if !error_steps.is_empty() {
         // GitHub marked a step as failed: evidence inside it is more likely the cause, and a
         // block in a step that did not fail is not what failed the job.
-        if b.step_key.as_ref().is_some_and(|k| error_steps.contains(k)) {
+        if b.step_key
+            .as_ref()
+            .is_some_and(|k| error_steps.contains(&**k))
+        {
             s += 0.15;
         } else {
             s *= 0.5;
@@ -338,7 +341,7 @@ fn to_finding(
     let src = logs.get(s.log);
     // The step the log itself says (`##[group]`, `gh run view` columns), else the one its
     // source names (a per-step entry of a GitHub log zip), spelt as `gh run view` spells it.
-    let step = s.block.step.clone().or_else(|| {
+    let step = s.block.step.as_deref().map(str::to_string).or_else(|| {
         let src = src?;
         Some(format!(
             "{} / {}",

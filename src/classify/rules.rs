@@ -357,8 +357,11 @@ impl RuleGate {
             None
         } else {
             Some(
+                // Lines are short: a DFA without a prefilter is the fastest to start and run.
                 aho_corasick::AhoCorasick::builder()
                     .ascii_case_insensitive(true)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .prefilter(false)
                     .build(&words)
                     .map_err(|e| RuleError {
                         id: "(all rules)".into(),

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::io::Read;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use regex::bytes::Regex;
 use sha2::{Digest, Sha256};
@@ -62,9 +62,9 @@ pub(crate) struct Block {
     pub file: Option<(String, u32)>,
     /// The line that opened the block is a warning (`[WARNING]`, `warning:`, `##[warning]`).
     pub warning: bool,
-    /// The step (name) and its identity key.
-    pub step: Option<String>,
-    pub step_key: Option<String>,
+    /// The step (name) and its identity key (shared by the blocks of one step).
+    pub step: Option<Arc<str>>,
+    pub step_key: Option<Arc<str>>,
 }
 
 impl Block {
@@ -140,6 +140,7 @@ fn statics() -> &'static (Regex, Regex, Regex) {
             r"^(?:Caused by: )?(?:(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*|[A-Z]\w*)(?:Exception|Error|Throwable|Failure)(?-u:\b)(?::|$)",
         )
         .unwrap_or_else(|_| never_regex());
+        // `is_end_marker` and `is_stop` check these regexes' literals first: keep them in step.
         let end_marker = Regex::new(
             r"marked build as failure$|^(?:##\[error\]|Error: )Process completed with exit code|^##\[error\]The process .* failed with exit code",
         )
@@ -150,6 +151,20 @@ fn statics() -> &'static (Regex, Regex, Regex) {
         .unwrap_or_else(|_| never_regex());
         (exception, end_marker, stop)
     })
+}
+
+/// The end-marker regex of [`statics`], behind a check for the literal that each of its
+/// alternatives needs (most lines have none, and a regex call costs more than the check).
+fn is_end_marker(end_marker: &Regex, t: &[u8]) -> bool {
+    (t.starts_with(b"##[error]")
+        || t.starts_with(b"Error: ")
+        || t.ends_with(b"marked build as failure"))
+        && end_marker.is_match(t)
+}
+
+/// The stop regex of [`statics`], behind a check of the first byte its alternatives allow.
+fn is_stop(stop: &Regex, t: &[u8]) -> bool {
+    matches!(t.first(), Some(b'[' | b'#' | b'>' | b'P' | b'*')) && stop.is_match(t)
 }
 
 fn never_regex() -> Regex {
@@ -207,7 +222,8 @@ struct State<'a> {
     blocks: Vec<Block>,
     last_end: u64,
     step_idx: u32,
-    step_name: Option<String>,
+    /// The current `##[group]` step: its name and its key (`index:name`).
+    step_name: Option<(Arc<str>, Arc<str>)>,
     error_steps: HashSet<String>,
     hits: Vec<usize>,
     cur: Vec<u8>,
@@ -215,6 +231,8 @@ struct State<'a> {
     lines_done: u64,
     /// Reused buffer for the prefilter's line hits of one region (offsets into the region).
     line_hits: Vec<usize>,
+    /// Tentative lines no longer used, kept for their buffers.
+    spare_pending: Vec<Pending>,
 }
 
 impl<'a> State<'a> {
@@ -222,19 +240,20 @@ impl<'a> State<'a> {
         self.open.is_some() || self.tail.is_some() || self.c.prefilter.is_none()
     }
 
-    fn step_of(&self, raw: &[u8]) -> (Option<String>, Option<String>) {
+    fn step_of(&self, raw: &[u8]) -> (Option<Arc<str>>, Option<Arc<str>>) {
         if self.format == LogFormat::GhRunView {
             if let Some((job, step, _)) = split_gh_run_view(raw) {
-                let name = format!(
+                let name: Arc<str> = format!(
                     "{} / {}",
                     String::from_utf8_lossy(job),
                     String::from_utf8_lossy(step)
-                );
+                )
+                .into();
                 return (Some(name.clone()), Some(name));
             }
         }
         match &self.step_name {
-            Some(n) => (Some(n.clone()), Some(format!("{}:{n}", self.step_idx))),
+            Some((name, key)) => (Some(name.clone()), Some(key.clone())),
             None => (None, None),
         }
     }
@@ -256,11 +275,15 @@ impl<'a> State<'a> {
         if let Some(rest) = cur.strip_prefix(b"##[group]") {
             if self.format != LogFormat::GhRunView {
                 self.step_idx += 1;
-                self.step_name = Some(String::from_utf8_lossy(rest).trim().to_string());
+                let name = String::from_utf8_lossy(rest).trim().to_string();
+                let key = format!("{}:{name}", self.step_idx);
+                self.step_name = Some((name.into(), key.into()));
             }
         } else if cur.starts_with(b"##[error]") {
             if let (_, Some(key)) = self.step_of(raw) {
-                self.error_steps.insert(key);
+                if !self.error_steps.contains(&*key) {
+                    self.error_steps.insert(key.to_string());
+                }
             }
         }
         let mut hits = std::mem::take(&mut self.hits);
@@ -300,10 +323,10 @@ impl<'a> State<'a> {
                 return Class::Cont;
             }
         }
-        if end_marker.is_match(t) {
+        if is_end_marker(end_marker, t) {
             return Class::End;
         }
-        if stop.is_match(t) {
+        if is_stop(stop, t) {
             return Class::Stop;
         }
         if matches!(t.first(), Some(b' ' | b'\t')) {
@@ -359,6 +382,7 @@ impl<'a> State<'a> {
                     for p in std::mem::take(&mut o.pending) {
                         add_line(&mut o.b, p.no, &p.text, self.baseline);
                         enrich(&mut o.b, self.c, &p.hits, &p.text);
+                        self.recycle(p);
                     }
                     add_line(&mut o.b, no, text, self.baseline);
                     enrich(&mut o.b, self.c, hits, text);
@@ -380,12 +404,19 @@ impl<'a> State<'a> {
                             texts < MAX_PENDING_TEXT
                         };
                     if fits {
-                        o.pending.push(Pending {
+                        let mut p = self.spare_pending.pop().unwrap_or(Pending {
                             no,
-                            text: text.to_vec(),
-                            hits: hits.to_vec(),
+                            text: Vec::new(),
+                            hits: Vec::new(),
                             blank,
                         });
+                        p.no = no;
+                        p.blank = blank;
+                        p.text.clear();
+                        p.text.extend_from_slice(text);
+                        p.hits.clear();
+                        p.hits.extend_from_slice(hits);
+                        o.pending.push(p);
                         self.open = Some(o);
                         return;
                     }
@@ -415,6 +446,14 @@ impl<'a> State<'a> {
         self.close(o);
         for p in pending {
             self.feed(p.no, &p.text, &p.hits, None, step_line);
+            self.recycle(p);
+        }
+    }
+
+    /// Keeps the buffers of a tentative line that is done with, for the next one.
+    fn recycle(&mut self, p: Pending) {
+        if self.spare_pending.len() < 2 * MAX_PENDING {
+            self.spare_pending.push(p);
         }
     }
 
@@ -465,10 +504,11 @@ impl<'a> State<'a> {
             step_key,
         };
         // Context before: fixed `before` lines and `join-before` lines.
-        if let Some(back) = back {
+        let fixed = rule.spec.before.min(10) as usize;
+        let may_join = fixed > 0 || hits.iter().any(|h| rules[*h].join_before.is_some());
+        if let (Some(back), true) = (back, may_join) {
             let mut take = 0usize;
             let mut prevs: Vec<Vec<u8>> = Vec::new();
-            let fixed = rule.spec.before.min(10) as usize;
             for k in 1..=fixed.max(3) {
                 if no <= k as u64 || no - k as u64 <= self.last_end {
                     break;
@@ -861,6 +901,7 @@ fn scan_with<R: Read>(r: R, c: &Compiled, baseline: Option<&Baseline>) -> std::i
         scratch: Vec::with_capacity(1024),
         lines_done: 0,
         line_hits: Vec::new(),
+        spare_pending: Vec::new(),
     };
     while let Some(piece) = lines.next_piece()? {
         let buf = lines.buf();
@@ -1032,7 +1073,7 @@ mod tests {
             }
         }
         let out = scan(Small(log.as_bytes()), &c, None).expect("scans");
-        assert_eq!(out.blocks[0].step.as_deref(), Some(name.as_str()));
+        assert_eq!(out.blocks[0].step.as_deref(), Some(&*name));
     }
 
     #[test]
@@ -1160,6 +1201,51 @@ mod tests {
             let e = scan(Broken(good_reads), &c, None).expect_err("fails");
             assert!(e.to_string().contains("disk on fire"), "{e}");
         }
+    }
+
+    #[test]
+    fn literal_checks_agree_with_the_regexes_on_every_fixture_line() {
+        let (_, end_marker, stop) = statics();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut lines: Vec<Vec<u8>> = [
+            "##[error]Process completed with exit code 2.",
+            "Error: Process completed with exit code 1.",
+            "##[error]The process '/usr/bin/git' failed with exit code 128",
+            "Finished: FAILURE; marked build as failure",
+            "[INFO] BUILD FAILURE",
+            "##[endgroup]",
+            "> Task :app:test FAILED",
+            "Post job cleanup.",
+            "* What went wrong:",
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+        let mut scratch = Vec::new();
+        for e in walkdir::WalkDir::new(&root)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if e.path().extension().is_some_and(|x| x == "log") {
+                let log = std::fs::read(e.path()).expect("fixture");
+                for raw in log.split(|b| *b == b'\n') {
+                    let t = clean_line(LogFormat::RawGithub, raw, &mut scratch).to_vec();
+                    lines.push(t);
+                }
+            }
+        }
+        let (mut ends, mut stops) = (0, 0);
+        for t in &lines {
+            assert_eq!(
+                is_end_marker(end_marker, t),
+                end_marker.is_match(t),
+                "{t:?}"
+            );
+            assert_eq!(is_stop(stop, t), stop.is_match(t), "{t:?}");
+            ends += usize::from(end_marker.is_match(t));
+            stops += usize::from(stop.is_match(t));
+        }
+        assert!(ends > 20 && stops > 1000, "{ends} {stops}");
     }
 
     #[test]
