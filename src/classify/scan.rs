@@ -1,7 +1,7 @@
 //! The streaming scanner: one pass over a log in big chunks, a literal prefilter
 //! ([`super::prefilter`]) so the regexes only see candidate lines, a keyword gate so a
-//! candidate line only meets the rules whose keywords it holds, bounded block state, and the
-//! SHA-256 of the log computed on a helper thread.
+//! candidate line only meets the rules whose keywords it holds, bounded block state; the log
+//! is read and its SHA-256 computed on a helper thread ([`ReadAhead`]).
 //!
 //! The reading (chunks, format detection, over-long lines) is [`crate::logs::lines`]'s, shared
 //! with the baseline. Memory is bounded whatever the input: the read buffer is
