@@ -275,7 +275,7 @@ fn test_needles(tests: &[FailedTest]) -> Vec<String> {
 /// The ranking score of a block (higher is more likely the cause). See the README's failure evidence section.
 fn score_block(
     b: &scan::Block,
-    error_steps: &HashSet<String>,
+    error_steps: &HashSet<std::sync::Arc<str>>,
     total_lines: f64,
     with_baseline: bool,
     needles: &[String],
@@ -298,10 +298,7 @@ fn score_block(
     if !error_steps.is_empty() {
         // GitHub marked a step as failed: evidence inside it is more likely the cause, and a
         // block in a step that did not fail is not what failed the job.
-        if b.step_key
-            .as_ref()
-            .is_some_and(|k| error_steps.contains(&**k))
-        {
+        if b.step_key.as_ref().is_some_and(|k| error_steps.contains(k)) {
             s += 0.15;
         } else {
             s *= 0.5;

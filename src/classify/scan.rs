@@ -87,9 +87,10 @@ pub(crate) struct ScanOut {
     pub format: LogFormat,
     pub blocks: Vec<Block>,
     /// Step keys that hold a `##[error]` line.
-    pub error_steps: HashSet<String>,
+    pub error_steps: HashSet<Arc<str>>,
 }
 
+#[derive(Default)]
 struct Pending {
     no: u64,
     text: Vec<u8>,
@@ -224,7 +225,7 @@ struct State<'a> {
     step_idx: u32,
     /// The current `##[group]` step: its name and its key (`index:name`).
     step_name: Option<(Arc<str>, Arc<str>)>,
-    error_steps: HashSet<String>,
+    error_steps: HashSet<Arc<str>>,
     hits: Vec<usize>,
     cur: Vec<u8>,
     scratch: Vec<u8>,
@@ -281,9 +282,7 @@ impl<'a> State<'a> {
             }
         } else if cur.starts_with(b"##[error]") {
             if let (_, Some(key)) = self.step_of(raw) {
-                if !self.error_steps.contains(&*key) {
-                    self.error_steps.insert(key.to_string());
-                }
+                self.error_steps.insert(key);
             }
         }
         let mut hits = std::mem::take(&mut self.hits);
@@ -404,12 +403,7 @@ impl<'a> State<'a> {
                             texts < MAX_PENDING_TEXT
                         };
                     if fits {
-                        let mut p = self.spare_pending.pop().unwrap_or(Pending {
-                            no,
-                            text: Vec::new(),
-                            hits: Vec::new(),
-                            blank,
-                        });
+                        let mut p = self.spare_pending.pop().unwrap_or_default();
                         p.no = no;
                         p.blank = blank;
                         p.text.clear();
@@ -692,9 +686,10 @@ pub(crate) fn scan<R: Read + Send>(
     std::thread::scope(|sc| {
         if let Some(mut ahead) = ReadAhead::start(sc, &slot) {
             let out = scan_with(&mut ahead, c, baseline);
-            let (sha, read) = ahead.finish();
+            let done = ahead.finish();
+            // A read error reached the scan, which reports it; `done` only knows it failed.
             let mut out = out?;
-            let (sha, read) = (sha?, read?);
+            let (sha, read) = done?;
             if read != out.bytes {
                 // Only a scan that stopped before the end could see fewer bytes than were read.
                 return Err(std::io::Error::other(format!(
@@ -743,8 +738,9 @@ struct ReadAhead<'scope> {
     /// The chunk being read, and how much of it the scanner has taken.
     cur: Vec<u8>,
     taken: usize,
-    /// The digest (lowercase hex) and the number of bytes read, or the read error.
-    handle: std::thread::ScopedJoinHandle<'scope, std::io::Result<(String, u64)>>,
+    /// The digest (lowercase hex) and the number of bytes read; `None` when a read failed
+    /// (the error went to the scanner with the chunks).
+    handle: std::thread::ScopedJoinHandle<'scope, Option<(String, u64)>>,
 }
 
 impl<'scope> ReadAhead<'scope> {
@@ -759,8 +755,10 @@ impl<'scope> ReadAhead<'scope> {
         let handle = std::thread::Builder::new()
             .name("ci-remedy-read".into())
             .spawn_scoped(sc, move || {
-                let lost = || std::io::Error::other("the log reader was lost");
-                let mut r = slot.lock().map_err(|_| lost())?.take().ok_or_else(lost)?;
+                let Some(mut r) = slot.lock().ok().and_then(|mut s| s.take()) else {
+                    let _ = tx.send(Err(std::io::Error::other("the log reader was lost")));
+                    return None;
+                };
                 let mut h = Sha256::new();
                 let mut total = 0u64;
                 let mut pool: Vec<Vec<u8>> = Vec::new();
@@ -795,13 +793,12 @@ impl<'scope> ReadAhead<'scope> {
                             }
                         }
                         Err(e) => {
-                            let copy = std::io::Error::new(e.kind(), e.to_string());
                             let _ = tx.send(Err(e));
-                            return Err(copy);
+                            return None;
                         }
                     }
                 }
-                Ok((lower_hex(&h.finalize()), total))
+                Some((lower_hex(&h.finalize()), total))
             })
             .ok()?;
         Some(ReadAhead {
@@ -814,9 +811,9 @@ impl<'scope> ReadAhead<'scope> {
         })
     }
 
-    /// Stops the thread. Returns the digest and the bytes read (errors: the read error, or
-    /// the thread died).
-    fn finish(self) -> (std::io::Result<String>, std::io::Result<u64>) {
+    /// Stops the thread. Returns the digest (lowercase hex) and the bytes read. Errors: a read
+    /// failed (the scanner got the error itself), or the thread died.
+    fn finish(self) -> std::io::Result<(String, u64)> {
         let ReadAhead {
             chunks,
             spare,
@@ -826,15 +823,9 @@ impl<'scope> ReadAhead<'scope> {
         drop(chunks);
         drop(spare);
         match handle.join() {
-            Ok(Ok((hex, n))) => (Ok(hex), Ok(n)),
-            Ok(Err(e)) => {
-                let copy = std::io::Error::new(e.kind(), e.to_string());
-                (Err(e), Err(copy))
-            }
-            Err(_) => (
-                Err(std::io::Error::other("the read thread stopped early")),
-                Err(std::io::Error::other("the read thread stopped early")),
-            ),
+            Ok(Some(done)) => Ok(done),
+            Ok(None) => Err(std::io::Error::other("reading the log failed")),
+            Err(_) => Err(std::io::Error::other("the read thread stopped early")),
         }
     }
 }
@@ -945,19 +936,18 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
     let mut next = hits.iter().map(|h| start + h).peekable();
     let mut p = start;
     while p < end {
+        // Hits in lines already fed are behind `p`.
+        while next.next_if(|&h| h < p).is_some() {}
         if st.every_line() {
             let nl = memchr::memchr(b'\n', &buf[p..end]).map_or(end, |i| p + i);
             st.lines_done += 1;
             let no = st.lines_done;
             let back = Back { buf, ls: p, floor };
-            while next.next_if(|&h| h < p).is_some() {}
             let candidate = next.peek().is_some_and(|&h| h <= nl);
             st.feed_raw(no, &buf[p..nl], Some(back), Some(candidate));
             p = nl + 1;
             continue;
         }
-        // Hits in lines already fed one by one are behind `p`.
-        while next.next_if(|&h| h < p).is_some() {}
         match next.next() {
             None => {
                 st.lines_done += count_newlines(&buf[p..end]);
@@ -1088,7 +1078,7 @@ mod tests {
         let c = compile(&specs).expect("compiles");
         let log = "##[group]Run make\nfine\n##[error]boom\n##[endgroup]\n##[group]Run other\nok\n";
         let out = scan(log.as_bytes(), &c, None).expect("scans");
-        let want: HashSet<String> = ["1:Run make".to_string()].into();
+        let want: HashSet<Arc<str>> = [Arc::from("1:Run make")].into();
         assert_eq!(out.error_steps, want);
     }
 
@@ -1112,7 +1102,7 @@ mod tests {
                 )
             })
             .collect();
-        let mut steps: Vec<&String> = out.error_steps.iter().collect();
+        let mut steps: Vec<&Arc<str>> = out.error_steps.iter().collect();
         steps.sort();
         v.push(format!(
             "{} lines, {} bytes, error steps {steps:?}",
