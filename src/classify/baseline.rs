@@ -34,7 +34,7 @@ impl Baseline {
     ///
     /// Errors: a read error of `r`.
     pub fn read<R: Read>(r: R) -> std::io::Result<Baseline> {
-        let mut lines = LineReader::new(r, 0)?;
+        let mut lines = LineReader::from_read(r, 0)?;
         let format = lines.format();
         let mut set = HashSet::new();
         let mut scratch = Vec::new();

@@ -4,10 +4,11 @@
 //! is read and its SHA-256 computed on a helper thread ([`ReadAhead`]).
 //!
 //! The reading (chunks, format detection, over-long lines) is [`crate::logs::lines`]'s, shared
-//! with the baseline. Memory is bounded whatever the input: the read buffer is
-//! [`crate::logs::lines::BUF_CAP`] bytes, a line longer than [`crate::logs::lines::MAX_LINE`]
-//! bytes is examined by its head only (cut before a token the cut would split), blocks keep at
-//! most [`MAX_EXCERPT_LINES`] lines / [`MAX_EXCERPT_BYTES`] bytes of text, and at most
+//! with the baseline. Memory is bounded whatever the input: at most [`READ_BUFFERS`] chunks of
+//! [`crate::logs::lines::CHUNK_ROOM`] + [`crate::logs::lines::READ_CHUNK`] bytes are read
+//! ahead, a line longer than [`crate::logs::lines::MAX_LINE`] bytes is examined by its head
+//! only (cut before a token the cut would split), blocks keep at most [`MAX_EXCERPT_LINES`]
+//! lines / [`MAX_EXCERPT_BYTES`] bytes of text, and at most
 //! [`MAX_BLOCKS`] candidate blocks are kept.
 
 use std::collections::HashSet;
@@ -21,7 +22,7 @@ use super::baseline::{line_hash, Baseline};
 use super::rules::{Compiled, Extend, RuleRole};
 use crate::artifact::LogFormat;
 use crate::logs::format::{clean_line, split_gh_run_view};
-use crate::logs::lines::{line_head, LineReader, Piece, READ_CHUNK};
+use crate::logs::lines::{line_head, read_chunk, Chunk, Chunks, LineReader, Piece, ReadChunks};
 use crate::text::lower_hex;
 
 /// Lines of history kept before the current position for `join-before`/`before`, in bytes.
@@ -707,10 +708,10 @@ pub(crate) fn scan<R: Read + Send>(
             .ok_or_else(|| std::io::Error::other("the log reader was lost"))?;
         let mut h = Sha256::new();
         let mut out = scan_with(
-            Hashing {
+            ReadChunks::new(Hashing {
                 inner: r,
                 digest: &mut h,
-            },
+            }),
             c,
             baseline,
         )?;
@@ -719,7 +720,7 @@ pub(crate) fn scan<R: Read + Send>(
     })
 }
 
-/// Read buffers (of [`READ_CHUNK`] bytes) the reader thread may have out at once.
+/// Chunk buffers ([`read_chunk`]'s) the reader thread may have out at once.
 const READ_BUFFERS: usize = 16;
 /// Used buffers go back to the reader thread this many at a time: the thread, once it has
 /// none, sleeps until a batch comes, so it is woken once per batch rather than per chunk
@@ -727,17 +728,14 @@ const READ_BUFFERS: usize = 16;
 const RETURN_BATCH: usize = READ_BUFFERS / 2;
 
 /// A stream read on a scoped helper thread, which also computes its SHA-256: the scanner
-/// reads the chunks through [`Read`], and their buffers go back to the thread for reuse (at
-/// most [`READ_BUFFERS`] exist). A read error reaches the scanner at the point of the stream
-/// where it happened.
+/// takes the chunks as [`Chunks`] (the bytes stay where the thread read them), and their
+/// buffers go back to the thread for reuse (at most [`READ_BUFFERS`] exist). A read error
+/// reaches the scanner at the point of the stream where it happened.
 struct ReadAhead<'scope> {
-    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Chunk>>,
     spare: std::sync::mpsc::Sender<Vec<Vec<u8>>>,
     /// Used buffers not yet sent back (fewer than [`RETURN_BATCH`]).
     used: Vec<Vec<u8>>,
-    /// The chunk being read, and how much of it the scanner has taken.
-    cur: Vec<u8>,
-    taken: usize,
     /// The digest (lowercase hex) and the number of bytes read; `None` when a read failed
     /// (the error went to the scanner with the chunks).
     handle: std::thread::ScopedJoinHandle<'scope, Option<(String, u64)>>,
@@ -750,7 +748,7 @@ impl<'scope> ReadAhead<'scope> {
         sc: &'scope std::thread::Scope<'scope, 'env>,
         slot: &'env std::sync::Mutex<Option<R>>,
     ) -> Option<ReadAhead<'scope>> {
-        let (tx, chunks) = std::sync::mpsc::channel::<std::io::Result<Vec<u8>>>();
+        let (tx, chunks) = std::sync::mpsc::channel::<std::io::Result<Chunk>>();
         let (spare, spare_rx) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
         let handle = std::thread::Builder::new()
             .name("ci-remedy-read".into())
@@ -764,7 +762,7 @@ impl<'scope> ReadAhead<'scope> {
                 let mut pool: Vec<Vec<u8>> = Vec::new();
                 let mut made = 0;
                 loop {
-                    let mut chunk = match pool.pop() {
+                    let buf = match pool.pop() {
                         Some(c) => c,
                         None if made < READ_BUFFERS => {
                             made += 1;
@@ -781,13 +779,12 @@ impl<'scope> ReadAhead<'scope> {
                             Err(_) => break, // the scanner stopped
                         },
                     };
-                    chunk.resize(READ_CHUNK, 0);
-                    match crate::logs::lines::read_some(&mut r, &mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            chunk.truncate(n);
-                            h.update(&chunk);
-                            total += n as u64;
+                    match read_chunk(&mut r, buf) {
+                        Ok(None) => break,
+                        Ok(Some(chunk)) => {
+                            let bytes = &chunk.buf[chunk.at..];
+                            h.update(bytes);
+                            total += bytes.len() as u64;
                             if tx.send(Ok(chunk)).is_err() {
                                 break; // the scanner stopped
                             }
@@ -805,8 +802,6 @@ impl<'scope> ReadAhead<'scope> {
             chunks,
             spare,
             used: Vec::with_capacity(RETURN_BATCH),
-            cur: Vec::new(),
-            taken: 0,
             handle,
         })
     }
@@ -830,32 +825,21 @@ impl<'scope> ReadAhead<'scope> {
     }
 }
 
-impl Read for ReadAhead<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
+impl Chunks for ReadAhead<'_> {
+    fn next_chunk(&mut self) -> std::io::Result<Option<Chunk>> {
+        match self.chunks.recv() {
+            Ok(Ok(chunk)) => Ok(Some(chunk)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(None), // the thread finished: end of stream
         }
-        if self.taken == self.cur.len() {
-            match self.chunks.recv() {
-                Ok(Ok(next)) => {
-                    let done = std::mem::replace(&mut self.cur, next);
-                    self.taken = 0;
-                    if done.capacity() > 0 {
-                        self.used.push(done);
-                    }
-                    if self.used.len() >= RETURN_BATCH {
-                        // The thread may be gone (end of stream); then the buffers are dropped.
-                        let _ = self.spare.send(std::mem::take(&mut self.used));
-                    }
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0), // the thread finished: end of stream
-            }
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        self.used.push(buf);
+        if self.used.len() >= RETURN_BATCH {
+            // The thread may be gone (end of stream); then the buffers are dropped.
+            let _ = self.spare.send(std::mem::take(&mut self.used));
         }
-        let n = buf.len().min(self.cur.len() - self.taken);
-        buf[..n].copy_from_slice(&self.cur[self.taken..self.taken + n]);
-        self.taken += n;
-        Ok(n)
     }
 }
 
@@ -873,8 +857,12 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
-fn scan_with<R: Read>(r: R, c: &Compiled, baseline: Option<&Baseline>) -> std::io::Result<ScanOut> {
-    let mut lines = LineReader::new(r, HIST)?;
+fn scan_with<C: Chunks>(
+    chunks: C,
+    c: &Compiled,
+    baseline: Option<&Baseline>,
+) -> std::io::Result<ScanOut> {
+    let mut lines = LineReader::new(chunks, HIST)?;
     let format = lines.format();
     let mut st = State {
         c,
@@ -972,7 +960,7 @@ fn process_region(st: &mut State<'_>, buf: &[u8], start: usize, end: usize, floo
 mod tests {
     use super::*;
     use crate::classify::rules::{builtin_specs, compile};
-    use crate::logs::lines::BUF_CAP;
+    use crate::logs::lines::READ_CHUNK;
 
     fn blocks(log: &str) -> Vec<(u64, u64, String)> {
         let c = compile(&builtin_specs().expect("specs")).expect("compiles");
@@ -997,7 +985,7 @@ mod tests {
                 log.push_str(&filler);
             }
         }
-        assert!(log.len() > 2 * BUF_CAP / 2 + READ_CHUNK);
+        assert!(log.len() > 20 * READ_CHUNK);
         assert_eq!(blocks(&log), want);
     }
 

@@ -1,8 +1,9 @@
 //! Reading a log stream as lines, in big chunks, with bounded memory: the one read loop behind
 //! the scanner and the baseline.
 //!
-//! [`LineReader`] fills a buffer of [`BUF_CAP`] bytes in reads of at most [`READ_CHUNK`] bytes,
-//! guesses the log's format from at least the first 64 KiB (or the whole stream when shorter),
+//! [`LineReader`] takes the stream as [`Chunks`] (reads of at most [`READ_CHUNK`] bytes, on
+//! this thread or read ahead on another), keeps the chunk's bytes where they were read (only a
+//! partial line and some look-back history are copied from one chunk to the next), guesses the log's format from at least the first 64 KiB (or the whole stream when shorter),
 //! and hands out [`Piece`]s: runs of complete lines (so a caller can search many lines at once),
 //! the head of a line longer than [`MAX_LINE`] (the rest of that line is skipped), and a last
 //! line without a newline. Line numbers are the caller's to count: every `\n` of a
@@ -13,8 +14,6 @@ use std::io::{ErrorKind, Read};
 use crate::artifact::LogFormat;
 use crate::logs::format::detect_format;
 
-/// Size of the read buffer in bytes.
-pub const BUF_CAP: usize = 4 << 20;
 /// The most bytes asked of one `read` call: small enough that the freshly read bytes are still
 /// in the CPU's L2 cache when they are hashed and scanned (measured: 256 KiB reads make the
 /// read + SHA-256 + scan pass about 10 % faster than 4 MiB reads on the bench machine).
@@ -133,18 +132,19 @@ pub enum Piece {
     },
 }
 
-/// Streams a log as [`Piece`]s (see the module docs). Memory: [`BUF_CAP`] bytes.
+/// Streams a log as [`Piece`]s (see the module docs). Memory: the current chunk plus what is
+/// carried over from the previous one (at most [`CHUNK_ROOM`] bytes, copied into the new
+/// chunk's room; the new bytes themselves are never copied).
 #[derive(Debug)]
-pub struct LineReader<R> {
-    r: R,
+pub struct LineReader<C> {
+    chunks: C,
+    /// The current chunk; offsets below are into it. Bytes before `floor` are not the stream's.
     buf: Vec<u8>,
-    /// Bytes of `buf` in use.
-    len: usize,
     /// First byte not yet handed out.
     pos: usize,
     /// Lines starting before this offset are gone (see [`Piece::Lines`]).
     floor: usize,
-    /// Bytes of complete lines kept before `pos` when the buffer is compacted.
+    /// Bytes of complete lines kept before `pos` when the next chunk comes.
     history: usize,
     /// Inside an over-long line whose head was handed out.
     skipping: bool,
@@ -153,29 +153,38 @@ pub struct LineReader<R> {
     format: LogFormat,
 }
 
-impl<R: Read> LineReader<R> {
-    /// Starts reading `r`: reads at least 64 KiB (or to the end) and guesses the format from
-    /// the first 50 lines. `history` is how many bytes of complete lines before the current
-    /// position stay available for look-back (at most a quarter of [`BUF_CAP`]).
+impl<R: Read> LineReader<ReadChunks<R>> {
+    /// A reader of `r` on this thread ([`ReadChunks`]); see [`LineReader::new`].
     ///
     /// Errors: a read error of `r`.
-    pub fn new(r: R, history: usize) -> std::io::Result<LineReader<R>> {
+    pub fn from_read(r: R, history: usize) -> std::io::Result<LineReader<ReadChunks<R>>> {
+        LineReader::new(ReadChunks::new(r), history)
+    }
+}
+
+impl<C: Chunks> LineReader<C> {
+    /// Starts reading `chunks`: reads at least 64 KiB (or to the end) and guesses the format
+    /// from the first 50 lines. `history` is how many bytes of complete lines before the
+    /// current position stay available for look-back (at most [`MAX_HISTORY`]).
+    ///
+    /// Errors: a read error of the stream.
+    pub fn new(chunks: C, history: usize) -> std::io::Result<LineReader<C>> {
         let mut lr = LineReader {
-            r,
-            buf: vec![0u8; BUF_CAP],
-            len: 0,
+            chunks,
+            buf: Vec::new(),
             pos: 0,
             floor: 0,
-            history: history.min(BUF_CAP / 4),
+            history: history.min(MAX_HISTORY),
             skipping: false,
             eof: false,
             total: 0,
             format: LogFormat::Plain,
         };
-        while lr.len < DETECT_BYTES && !lr.eof {
+        // Nothing is handed out yet: the stream's bytes so far are `buf[pos..]`.
+        while lr.buf.len() - lr.pos < DETECT_BYTES && !lr.eof {
             lr.fill()?;
         }
-        lr.format = detect_format(lr.buf[..lr.len].split(|b| *b == b'\n').take(50));
+        lr.format = detect_format(lr.buf[lr.pos..].split(|b| *b == b'\n').take(50));
         Ok(lr)
     }
 
@@ -192,27 +201,29 @@ impl<R: Read> LineReader<R> {
 
     /// The buffer the pieces point into.
     pub fn buf(&self) -> &[u8] {
-        &self.buf[..self.len]
+        &self.buf
     }
 
     /// The next piece, or `None` at the end of the stream.
     ///
-    /// Errors: a read error of `r` (the pieces handed out before it are still valid lines).
+    /// Errors: a read error of the stream (the pieces handed out before it are still valid
+    /// lines).
     pub fn next_piece(&mut self) -> std::io::Result<Option<Piece>> {
         loop {
+            let len = self.buf.len();
             if self.skipping {
-                match memchr::memchr(b'\n', &self.buf[self.pos..self.len]) {
+                match memchr::memchr(b'\n', &self.buf[self.pos..]) {
                     Some(i) => {
                         self.pos += i + 1;
                         self.skipping = false;
                         self.floor = self.pos;
                     }
-                    None => self.pos = self.len,
+                    None => self.pos = len,
                 }
             }
             if !self.skipping {
-                let (pos, len) = (self.pos, self.len);
-                if let Some(last) = memchr::memrchr(b'\n', &self.buf[pos..len]) {
+                let pos = self.pos;
+                if let Some(last) = memchr::memrchr(b'\n', &self.buf[pos..]) {
                     let end = pos + last + 1;
                     self.pos = end;
                     return Ok(Some(Piece::Lines {
@@ -231,55 +242,154 @@ impl<R: Read> LineReader<R> {
                 }
             }
             if self.eof {
-                if !self.skipping && self.pos < self.len {
+                if !self.skipping && self.pos < len {
                     let start = self.pos;
-                    self.pos = self.len;
+                    self.pos = len;
                     return Ok(Some(Piece::Last {
                         start,
-                        end: self.len,
+                        end: len,
                         floor: self.floor,
                     }));
                 }
                 return Ok(None);
             }
-            self.compact();
             self.fill()?;
         }
     }
 
-    /// Moves the partial line (and up to `history` bytes of whole lines before it) to the
-    /// front when the buffer is full or half consumed.
-    fn compact(&mut self) {
-        if self.len < self.buf.len() && self.pos <= BUF_CAP / 2 {
-            return;
+    /// Where the bytes carried over to the next chunk start: the partial line at `pos`, and
+    /// up to `history` bytes of whole lines before it (none while skipping an over-long line).
+    fn keep_from(&self) -> usize {
+        if self.skipping {
+            return self.pos;
         }
-        let keep_from = if self.skipping {
-            self.pos
+        let h = self.pos.saturating_sub(self.history).max(self.floor);
+        if h == self.floor {
+            h
         } else {
-            let h = self.pos.saturating_sub(self.history).max(self.floor);
-            if h == self.floor {
-                h
-            } else {
-                // History starts at a line start.
-                memchr::memchr(b'\n', &self.buf[h..self.pos]).map_or(self.pos, |i| h + i + 1)
-            }
-        };
-        self.buf.copy_within(keep_from..self.len, 0);
-        self.len -= keep_from;
-        self.pos -= keep_from;
-        self.floor = self.floor.saturating_sub(keep_from);
+            // History starts at a line start.
+            memchr::memchr(b'\n', &self.buf[h..self.pos]).map_or(self.pos, |i| h + i + 1)
+        }
     }
 
-    /// One read of at most [`READ_CHUNK`] bytes into the free space.
+    /// Takes the next chunk and makes it the buffer, with the carried-over bytes copied into
+    /// its room (or, when they do not fit there, appends the chunk's bytes to the buffer).
     fn fill(&mut self) -> std::io::Result<()> {
-        let to = (self.len + READ_CHUNK).min(self.buf.len());
-        let n = read_some(&mut self.r, &mut self.buf[self.len..to])?;
-        if n == 0 {
+        let Some(chunk) = self.chunks.next_chunk()? else {
             self.eof = true;
-        }
-        self.len += n;
-        self.total += n as u64;
+            return Ok(());
+        };
+        let Chunk { buf: mut next, at } = chunk;
+        let at = at.min(next.len());
+        self.total += (next.len() - at) as u64;
+        let keep_from = self.keep_from();
+        let kept = self.buf.len() - keep_from;
+        let base = if kept <= at {
+            let base = at - kept;
+            next[base..at].copy_from_slice(&self.buf[keep_from..]);
+            let done = std::mem::replace(&mut self.buf, next);
+            if done.capacity() > 0 {
+                self.chunks.recycle(done);
+            }
+            base
+        } else {
+            self.buf.drain(..keep_from);
+            self.buf.extend_from_slice(&next[at..]);
+            self.chunks.recycle(next);
+            0
+        };
+        // Offsets at or after `keep_from` move to `base`; `floor` is never below `keep_from`.
+        self.pos = self.pos - keep_from + base;
+        self.floor = self.floor.max(keep_from) - keep_from + base;
         Ok(())
+    }
+}
+
+/// The stream, chunk by chunk, as a [`LineReader`] takes it: [`ReadChunks`] for any
+/// [`Read`], or a reader that reads ahead on another thread.
+pub trait Chunks {
+    /// The stream's next bytes, or `None` at its end. A chunk may be empty.
+    ///
+    /// Errors: the stream's read error (the chunks handed out before it stay valid).
+    fn next_chunk(&mut self) -> std::io::Result<Option<Chunk>>;
+
+    /// Gives back the buffer of a chunk that is done with, for reuse (it may be dropped).
+    fn recycle(&mut self, buf: Vec<u8>);
+}
+
+impl<C: Chunks + ?Sized> Chunks for &mut C {
+    fn next_chunk(&mut self) -> std::io::Result<Option<Chunk>> {
+        (**self).next_chunk()
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        (**self).recycle(buf)
+    }
+}
+
+/// Bytes of the stream in a buffer with free room in front of them: `buf[at..]` are the bytes,
+/// `buf[..at]` is room (any content) where a [`LineReader`] puts the bytes it carries over from
+/// the previous chunk, so the new bytes are never copied.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The room and the bytes.
+    pub buf: Vec<u8>,
+    /// Where the bytes start (0-based); [`CHUNK_ROOM`] for chunks from [`read_chunk`].
+    pub at: usize,
+}
+
+/// The most bytes of whole lines a [`LineReader`] keeps before the current position for
+/// look-back.
+pub const MAX_HISTORY: usize = 64 << 10;
+/// Room in front of the bytes of a chunk from [`read_chunk`]: what a [`LineReader`] carries
+/// from one chunk to the next fits (at most [`MAX_HISTORY`] bytes of history and a partial
+/// line of at most [`MAX_LINE`] bytes).
+pub const CHUNK_ROOM: usize = MAX_HISTORY + MAX_LINE + 1;
+
+/// Reads the next chunk of `r` into `buf` (resized to [`CHUNK_ROOM`] + [`READ_CHUNK`] bytes):
+/// one [`read_some`] of at most [`READ_CHUNK`] bytes after [`CHUNK_ROOM`] bytes of room.
+/// Returns `None` at the end of the stream.
+///
+/// Errors: a read error of `r` (other than `Interrupted`, which is retried).
+pub fn read_chunk<R: Read + ?Sized>(r: &mut R, mut buf: Vec<u8>) -> std::io::Result<Option<Chunk>> {
+    buf.resize(CHUNK_ROOM + READ_CHUNK, 0);
+    let n = read_some(r, &mut buf[CHUNK_ROOM..])?;
+    if n == 0 {
+        return Ok(None);
+    }
+    buf.truncate(CHUNK_ROOM + n);
+    Ok(Some(Chunk {
+        buf,
+        at: CHUNK_ROOM,
+    }))
+}
+
+/// Any [`Read`] as [`Chunks`] ([`read_chunk`] calls, on this thread, reusing one spare buffer).
+#[derive(Debug)]
+pub struct ReadChunks<R> {
+    r: R,
+    spare: Vec<u8>,
+}
+
+impl<R: Read> ReadChunks<R> {
+    /// Wraps `r`.
+    pub fn new(r: R) -> ReadChunks<R> {
+        ReadChunks {
+            r,
+            spare: Vec::new(),
+        }
+    }
+}
+
+impl<R: Read> Chunks for ReadChunks<R> {
+    fn next_chunk(&mut self) -> std::io::Result<Option<Chunk>> {
+        read_chunk(&mut self.r, std::mem::take(&mut self.spare))
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if buf.capacity() > self.spare.capacity() {
+            self.spare = buf;
+        }
     }
 }
 
@@ -306,7 +416,7 @@ mod tests {
 
     /// Every line the pieces describe, with the over-long ones cut to their head.
     fn lines_of(bytes: &[u8]) -> (Vec<Vec<u8>>, u64) {
-        let mut lr = LineReader::new(bytes, 0).expect("reads");
+        let mut lr = LineReader::from_read(bytes, 0).expect("reads");
         let mut out = Vec::new();
         while let Some(p) = lr.next_piece().expect("reads") {
             let buf = lr.buf();
@@ -368,15 +478,79 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut lr = LineReader::new(Flaky(false, b"one\ntwo\n"), 0).expect("reads");
-        assert_eq!(
-            lr.next_piece().expect("reads"),
-            Some(Piece::Lines {
-                start: 0,
-                end: 8,
-                floor: 0
-            })
-        );
+        let mut lr = LineReader::from_read(Flaky(false, b"one\ntwo\n"), 0).expect("reads");
+        match lr.next_piece().expect("reads") {
+            Some(Piece::Lines { start, end, floor }) => {
+                assert_eq!(&lr.buf()[start..end], b"one\ntwo\n");
+                assert_eq!(floor, start);
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(lr.next_piece().expect("reads"), None);
+        assert_eq!(lr.bytes(), 8);
+    }
+
+    /// Chunks of given sizes, with little or no room in front, from a byte string.
+    struct Given<'a> {
+        text: &'a [u8],
+        sizes: Vec<usize>,
+        room: usize,
+        recycled: usize,
+    }
+
+    impl Chunks for Given<'_> {
+        fn next_chunk(&mut self) -> std::io::Result<Option<Chunk>> {
+            if self.text.is_empty() {
+                return Ok(None);
+            }
+            let n = self.sizes[self.recycled % self.sizes.len()].min(self.text.len());
+            let mut buf = vec![b'#'; self.room];
+            buf.extend_from_slice(&self.text[..n]);
+            self.text = &self.text[n..];
+            Ok(Some(Chunk { buf, at: self.room }))
+        }
+
+        fn recycle(&mut self, _buf: Vec<u8>) {
+            self.recycled += 1;
+        }
+    }
+
+    #[test]
+    fn look_back_history_survives_chunks_with_and_without_room() {
+        let text: Vec<u8> = (0..30_000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        // Room enough for what is carried over (the chunk is used in place), and none (the
+        // chunk is appended); chunk sizes that cut lines anywhere, empty chunks included.
+        for room in [CHUNK_ROOM, 0, 5] {
+            let chunks = Given {
+                text: &text,
+                sizes: vec![1, 4096, 0, 777, 100_000, 13],
+                room,
+                recycled: 0,
+            };
+            let mut lr = LineReader::new(chunks, 200).expect("reads");
+            let mut seen = Vec::new();
+            while let Some(p) = lr.next_piece().expect("reads") {
+                let Piece::Lines { start, end, floor } = p else {
+                    panic!("only whole lines: {p:?}");
+                };
+                let buf = lr.buf();
+                // What lies before `start`, down to `floor`, is the stream's own bytes: the
+                // end of what was handed out, whole lines, at least the history asked for
+                // (or all of it).
+                assert!(floor <= start);
+                let back = &buf[floor..start];
+                assert!(seen.ends_with(back), "room {room}");
+                let cut = seen.len() - back.len();
+                assert!(cut == 0 || seen[cut - 1] == b'\n', "room {room}");
+                // Lines are at most 11 bytes: history starts at the first line start after
+                // `pos - 200`.
+                assert!(back.len() + 11 >= 200.min(seen.len()), "room {room}");
+                seen.extend_from_slice(&buf[start..end]);
+            }
+            assert_eq!(seen, text, "room {room}");
+            assert_eq!(lr.bytes(), text.len() as u64);
+        }
     }
 }
