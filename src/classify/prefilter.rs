@@ -39,8 +39,9 @@ const MATCHED: u16 = 0;
 pub struct KeywordDfa {
     /// Byte → equivalence class.
     classes: [u8; 256],
-    /// `trans[state + class]` = the next state (premultiplied); always [`TABLE`] entries.
-    trans: Box<[u16]>,
+    /// `trans[state + class]` = the next state (premultiplied). A fixed-size array, so the
+    /// compiler sees that a `u16` plus a `u8` is always in range and checks no bound.
+    trans: Box<[u16; TABLE]>,
     /// The start state (premultiplied).
     start: u16,
     /// Number of states (without the matched one) and of classes, for `Debug`.
@@ -127,6 +128,7 @@ impl KeywordDfa {
                 };
             }
         }
+        let trans: Box<[u16; TABLE]> = trans.try_into().ok()?;
         Some(KeywordDfa {
             classes,
             trans,
@@ -185,12 +187,12 @@ impl KeywordDfa {
             }
             for _ in 0..common / BLOCK {
                 let saved = st;
-                let mut blocks: [&[u8; BLOCK]; LANES] = [&[0; BLOCK]; LANES];
+                // The lanes' next blocks side by side on the stack: the walk then addresses
+                // every lane from one base register instead of keeping eight pointers (more
+                // than the free registers), at the cost of one 512-byte copy per round.
+                let mut blocks = [[0u8; BLOCK]; LANES];
                 for k in 0..LANES {
-                    match hay[pos[k]..pos[k] + BLOCK].try_into() {
-                        Ok(b) => blocks[k] = b,
-                        Err(_) => unreachable!("a BLOCK-long slice"),
-                    }
+                    blocks[k].copy_from_slice(&hay[pos[k]..pos[k] + BLOCK]);
                 }
                 // Byte j of every lane, then byte j + 1: the lanes' steps interleave.
                 #[allow(clippy::needless_range_loop)]
@@ -208,7 +210,7 @@ impl KeywordDfa {
                 // Some lane matched in this block: find where, restart it at the next line.
                 for k in 0..LANES {
                     if st[k] == MATCHED {
-                        let at = pos[k] + self.find_from(saved[k], blocks[k]).unwrap_or(0);
+                        let at = pos[k] + self.find_from(saved[k], &blocks[k]).unwrap_or(0);
                         found[k].push(at);
                         pos[k] =
                             memchr::memchr(b'\n', &hay[at..end[k]]).map_or(end[k], |i| at + i + 1);

@@ -59,8 +59,11 @@ pub(crate) struct Block {
     /// Lines in the block and how many of them are in the baseline.
     pub lines: u64,
     pub baseline_hits: u64,
-    /// A source location named in the block.
+    /// A source location named in the block, set when the scan ends ([`resolve_file`]).
     pub file: Option<(String, u32)>,
+    /// The first `file`/`line` groups of a rule's match in the block, and the line they came
+    /// from (1-based, in the order the block's lines were added).
+    pub rule_file: Option<(u64, (String, u32))>,
     /// The line that opened the block is a warning (`[WARNING]`, `warning:`, `##[warning]`).
     pub warning: bool,
     /// The step (name) and its identity key (shared by the blocks of one step).
@@ -494,6 +497,7 @@ impl<'a> State<'a> {
             lines: 0,
             baseline_hits: 0,
             file: None,
+            rule_file: None,
             warning: is_warning(text),
             step,
             step_key,
@@ -626,9 +630,6 @@ fn add_line(b: &mut Block, no: u64, text: &[u8], baseline: Option<&Baseline>) {
         b.excerpt.push(b'\n');
         b.excerpt_lines += 1;
     }
-    if b.file.is_none() && b.lines <= MAX_EXCERPT_LINES as u64 {
-        b.file = super::location::find(text);
-    }
 }
 
 fn enrich(b: &mut Block, c: &Compiled, hits: &[usize], text: &[u8]) {
@@ -648,7 +649,7 @@ fn enrich(b: &mut Block, c: &Compiled, hits: &[usize], text: &[u8]) {
             }
             RuleRole::Demote => b.demoted = true,
         }
-        if r.file_group && b.file.is_none() {
+        if r.file_group && b.rule_file.is_none() {
             if let Some(caps) = r.regex.captures(text) {
                 if let Some(f) = caps.name("file") {
                     let line = caps
@@ -657,12 +658,32 @@ fn enrich(b: &mut Block, c: &Compiled, hits: &[usize], text: &[u8]) {
                         .and_then(|l| l.parse::<u32>().ok());
                     if let Some(line) = line {
                         let path = String::from_utf8_lossy(f.as_bytes()).into_owned();
-                        b.file = Some((path, line));
+                        b.rule_file = Some((b.lines, (path, line)));
                     }
                 }
             }
         }
     }
+}
+
+/// Sets a block's `file`: the first source location ([`super::location::find`]) named in the
+/// first [`MAX_EXCERPT_LINES`] lines of its excerpt, up to the line a rule's `file` group came
+/// from, else that group. Done once per kept block when the scan ends, not per line: most
+/// blocks are dropped or name no location, and the search is a regex per line.
+fn resolve_file(b: &mut Block) {
+    let upto = b
+        .rule_file
+        .as_ref()
+        .map_or(MAX_EXCERPT_LINES as u64, |(k, _)| {
+            (*k).min(MAX_EXCERPT_LINES as u64)
+        });
+    let upto = usize::try_from(upto).unwrap_or(MAX_EXCERPT_LINES);
+    b.file = b
+        .excerpt
+        .split(|c| *c == b'\n')
+        .take(upto)
+        .find_map(super::location::find)
+        .or_else(|| b.rule_file.take().map(|(_, f)| f));
 }
 
 /// Counts `\n` bytes (memchr's SIMD counter: about 4x the auto-vectorised filter-count).
@@ -904,6 +925,7 @@ fn scan_with<C: Chunks>(
         }
     }
     st.finish();
+    st.blocks.iter_mut().for_each(resolve_file);
     Ok(ScanOut {
         bytes: lines.bytes(),
         lines: st.lines_done,
@@ -1230,5 +1252,36 @@ mod tests {
     fn join_before_takes_the_header_line() {
         let log = "x\n[WARNING] Error injecting: a.B\njava.lang.UnsupportedClassVersionError: foo\n    at a.b(C.java:1)\n[INFO] done\n";
         assert_eq!(blocks(log), vec![(2, 4, "java-exception".to_string())]);
+    }
+
+    fn files(log: &str) -> Vec<Option<(String, u32)>> {
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        let out = scan(log.as_bytes(), &c, None).expect("scans");
+        out.blocks.into_iter().map(|b| b.file).collect()
+    }
+
+    #[test]
+    fn a_block_names_its_first_location_within_its_first_lines() {
+        // The first frame that names a file wins over later ones.
+        let trace = |frames: std::ops::Range<u32>| {
+            let mut log = "java.lang.IllegalStateException: boom\n".to_string();
+            for i in frames {
+                log.push_str(&format!("    at a.B.m{i}(B{i}.java:{i})\n"));
+            }
+            log + "[INFO] done\n"
+        };
+        assert_eq!(files(&trace(3..9)), [Some(("B3.java".to_string(), 3))]);
+        // Only the first MAX_EXCERPT_LINES lines are searched: a trace whose first frames
+        // name no file gets none from line 41 on.
+        let mut log = "java.lang.IllegalStateException: boom\n".to_string();
+        for _ in 0..MAX_EXCERPT_LINES {
+            log.push_str("    at a.B.m(Native Method)\n");
+        }
+        log.push_str("    at a.B.m(B.java:7)\n[INFO] done\n");
+        assert_eq!(files(&log), [None]);
+        // On the line a rule's `file` group comes from, the generic search comes first (it
+        // keeps go's `./`; the go rule's group drops it).
+        let go = "./pkg/a.go:12:3: undefined: x\n    at other.go:99\n";
+        assert_eq!(files(go)[0], Some(("./pkg/a.go".to_string(), 12)));
     }
 }
