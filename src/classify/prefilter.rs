@@ -22,7 +22,7 @@
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Lanes walked in lock step by [`KeywordDfa::line_hits`] (8 measured fastest of 2/4/8/12/16).
 pub const LANES: usize = 8;
@@ -75,21 +75,33 @@ impl KeywordDfa {
             .build(keywords)
             .ok()?;
         let start = dfa.start_state(Anchored::No).ok()?;
-        // Every state reachable from the start without passing through a match.
-        let mut index: HashMap<StateID, usize> = HashMap::new();
+        // Every state reachable from the start without passing through a match, numbered in
+        // the order found. `index` maps a state id (an offset into aho-corasick's own table,
+        // so bounded by its size) to that number: a dense map, as this runs 256 times per
+        // state and hashing was most of the start-up time.
+        let mut index: Vec<Option<usize>> = Vec::new();
+        let number = |index: &mut Vec<Option<usize>>, id: StateID, n: usize| {
+            let i = id.as_usize();
+            if i >= index.len() {
+                index.resize(i + 1, None);
+            }
+            index[i] = Some(n);
+        };
+        let known =
+            |index: &Vec<Option<usize>>, id: StateID| index.get(id.as_usize()).copied().flatten();
         let mut order = vec![start];
-        index.insert(start, 0);
+        number(&mut index, start, 0);
         let mut queue = VecDeque::from([start]);
         while let Some(s) = queue.pop_front() {
             for b in 0..=255u8 {
                 let n = dfa.next_state(Anchored::No, s, b);
-                if dfa.is_match(n) || index.contains_key(&n) {
+                if dfa.is_match(n) || known(&index, n).is_some() {
                     continue;
                 }
                 if order.len() > usize::from(u16::MAX) {
                     return None;
                 }
-                index.insert(n, order.len());
+                number(&mut index, n, order.len());
                 order.push(n);
                 queue.push_back(n);
             }
@@ -102,7 +114,13 @@ impl KeywordDfa {
                 .iter()
                 .map(|&s| {
                     let n = dfa.next_state(Anchored::No, s, b);
-                    (!dfa.is_match(n)).then(|| index[&n])
+                    // Every non-matching state reachable was numbered above (were one not,
+                    // it would read as a match: a false candidate, never a missed one).
+                    if dfa.is_match(n) {
+                        None
+                    } else {
+                        known(&index, n)
+                    }
                 })
                 .collect();
             let class = match columns.iter().position(|c| *c == col) {
