@@ -727,18 +727,28 @@ pub(crate) fn scan<R: Read + Send>(
             .map_err(|_| std::io::Error::other("the log reader was lost"))?
             .take()
             .ok_or_else(|| std::io::Error::other("the log reader was lost"))?;
-        let mut h = Sha256::new();
-        let mut out = scan_with(
-            ReadChunks::new(Hashing {
-                inner: r,
-                digest: &mut h,
-            }),
-            c,
-            baseline,
-        )?;
-        out.sha256 = lower_hex(&h.finalize());
-        Ok(out)
+        scan_inline(r, c, baseline)
     })
+}
+
+/// [`scan`] with the reading and hashing on this thread: the fallback when the read thread
+/// cannot be started. Same output.
+fn scan_inline<R: Read>(
+    r: R,
+    c: &Compiled,
+    baseline: Option<&Baseline>,
+) -> std::io::Result<ScanOut> {
+    let mut h = Sha256::new();
+    let mut out = scan_with(
+        ReadChunks::new(Hashing {
+            inner: r,
+            digest: &mut h,
+        }),
+        c,
+        baseline,
+    )?;
+    out.sha256 = lower_hex(&h.finalize());
+    Ok(out)
 }
 
 /// Chunk buffers ([`read_chunk`]'s) the reader thread may have out at once.
@@ -1179,6 +1189,51 @@ mod tests {
         assert_eq!(out.sha256, crate::fix::sha256_hex(&log));
         assert_eq!(out.bytes, log.len() as u64);
         assert_eq!(out.lines, u64::from(i) + 1);
+        // The inline fallback (no read thread) gives the same.
+        let inline = scan_inline(Odd(&log, 1), &c, None).expect("scans");
+        assert_eq!(
+            (&inline.sha256, inline.bytes, inline.lines),
+            (&out.sha256, out.bytes, out.lines)
+        );
+        assert_eq!(summary(&inline), summary(&out));
+    }
+
+    #[test]
+    fn the_inline_fallback_scans_the_real_logs_as_the_read_thread_does() {
+        let c = compile(&builtin_specs().expect("specs")).expect("compiles");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cidiff");
+        let mut n = 0;
+        for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+            let entry = entry.expect("walks");
+            if entry.path().extension().is_none_or(|e| e != "log") {
+                continue;
+            }
+            let log = std::fs::read(entry.path()).expect("reads");
+            let threaded = scan(&log[..], &c, None).expect("scans");
+            let inline = scan_inline(&log[..], &c, None).expect("scans");
+            assert_eq!(
+                summary(&inline),
+                summary(&threaded),
+                "{}",
+                entry.path().display()
+            );
+            assert_eq!(inline.sha256, threaded.sha256);
+            assert_eq!(
+                (inline.bytes, inline.lines),
+                (threaded.bytes, threaded.lines)
+            );
+            n += 1;
+        }
+        assert!(n >= 72, "{n} logs");
+        // A read error fails the inline scan too, with its message.
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let e = scan_inline(Broken, &c, None).expect_err("fails");
+        assert!(e.to_string().contains("disk on fire"), "{e}");
     }
 
     #[test]

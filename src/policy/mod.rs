@@ -142,17 +142,22 @@ impl Policy {
         if !explicit && !path.exists() {
             return Ok(Policy::defaults());
         }
-        let meta = std::fs::metadata(&path).map_err(|source| PolicyError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        if meta.len() > MAX_POLICY_BYTES {
-            return Err(PolicyError::TooLarge { path });
-        }
-        let bytes = std::fs::read(&path).map_err(|source| PolicyError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        // One capped read (no size check before it that a growing file could get past).
+        let bytes = match crate::artifact::read_capped(&path, MAX_POLICY_BYTES) {
+            Ok(bytes) => bytes,
+            Err(crate::artifact::ArtifactError::TooLarge { .. }) => {
+                return Err(PolicyError::TooLarge { path })
+            }
+            Err(crate::artifact::ArtifactError::Read { source, .. }) => {
+                return Err(PolicyError::Read { path, source })
+            }
+            Err(other) => {
+                return Err(PolicyError::Read {
+                    path,
+                    source: std::io::Error::other(other.to_string()),
+                })
+            }
+        };
         Policy::parse(&bytes, &path)
     }
 
@@ -276,6 +281,28 @@ pub fn validate_timeout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_file_is_read_whole_up_to_its_cap() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let at_cap = dir.path().join("at-cap.yml");
+        let mut text = b"# ".to_vec();
+        text.resize(usize::try_from(MAX_POLICY_BYTES).expect("fits") - 1, b'x');
+        text.push(b'\n');
+        std::fs::write(&at_cap, &text).expect("write");
+        assert!(Policy::load(Some(&at_cap)).is_ok());
+        let over = dir.path().join("over.yml");
+        text.insert(0, b'#');
+        std::fs::write(&over, &text).expect("write");
+        let err = Policy::load(Some(&over)).expect_err("too large");
+        assert!(matches!(err, PolicyError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("over.yml"), "{err}");
+        for path in [dir.path().join("missing.yml"), dir.path().to_path_buf()] {
+            let err = Policy::load(Some(&path)).expect_err("unreadable");
+            assert!(matches!(err, PolicyError::Read { .. }), "{err}");
+            assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+        }
+    }
 
     #[test]
     fn durations() {
