@@ -261,9 +261,15 @@ fn github_zip_prefers_job_files_and_never_reads_both() {
     ];
     assert_eq!(got, want);
     match &sources[0].origin {
-        Origin::ZipEntry { archive, entry } => {
+        Origin::ZipEntry {
+            archive,
+            entry,
+            data,
+        } => {
             assert_eq!(archive, &z);
             assert_eq!(entry, "1_build.txt");
+            // Located once, when the archive was listed.
+            assert!(data.is_some_and(|d| d.size > 0), "{data:?}");
         }
         o => panic!("{o:?}"),
     }
@@ -363,7 +369,27 @@ fn a_file_that_vanished_after_resolve_is_an_io_error() {
     github_zip(&z);
     let s = resolve(&[spec(&z)]).unwrap().remove(0);
     std::fs::write(&z, b"PK\x03\x04 no longer a zip").unwrap();
-    assert!(matches!(s.open(), Err(LogError::Zip { .. })));
+    // The entry was located when the archive was listed: the changed archive fails when the
+    // entry is read (a broken stream, or the size and CRC-32 checks), naming the entry.
+    let mut r = s.open().expect("opens at the recorded offset");
+    let e = std::io::copy(&mut r, &mut std::io::sink()).expect_err("the changed archive fails");
+    assert!(
+        e.to_string().contains("zip entry") && e.to_string().contains("1_build.txt"),
+        "{e}"
+    );
+    // An entry never located (as a caller may build it) is looked up when opened.
+    let Origin::ZipEntry { archive, entry, .. } = s.origin.clone() else {
+        panic!("{:?}", s.origin)
+    };
+    let unlocated = LogSource {
+        origin: Origin::ZipEntry {
+            archive,
+            entry,
+            data: None,
+        },
+        ..s
+    };
+    assert!(matches!(unlocated.open(), Err(LogError::Zip { .. })));
 }
 
 #[test]

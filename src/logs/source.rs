@@ -106,6 +106,10 @@ pub enum Origin {
         archive: PathBuf,
         /// The entry name inside it, exactly as stored (untrusted text).
         entry: String,
+        /// Where the entry's data lies, read from the central directory when the archive was
+        /// listed (so opening each entry does not parse the directory again); `None`: looked
+        /// up when the entry is opened.
+        data: Option<ZipEntryData>,
     },
 }
 
@@ -153,7 +157,11 @@ impl LogSource {
                     path: p.display().to_string(),
                     source,
                 }),
-            Origin::ZipEntry { archive, entry } => open_zip_entry(archive, entry, &self.name),
+            Origin::ZipEntry {
+                archive,
+                entry,
+                data,
+            } => open_zip_entry(archive, entry, data.as_ref(), &self.name),
         }
     }
 }
@@ -220,7 +228,7 @@ fn identity(origin: &Origin) -> (PathBuf, Option<String>) {
     let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     match origin {
         Origin::File(p) => (canonical(p), None),
-        Origin::ZipEntry { archive, entry } => (canonical(archive), Some(entry.clone())),
+        Origin::ZipEntry { archive, entry, .. } => (canonical(archive), Some(entry.clone())),
     }
 }
 
@@ -409,11 +417,12 @@ fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), 
         path: path.display().to_string(),
         source,
     };
-    let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err)?;
+    let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err)?;
     let mut jobs: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let mut steps: Vec<(String, u64, String, String)> = Vec::new();
     let mut others: Vec<String> = Vec::new();
-    for entry in archive.file_names() {
+    let names: Vec<String> = archive.file_names().map(str::to_string).collect();
+    for entry in names.iter().map(String::as_str) {
         if entry.ends_with('/') {
             continue;
         }
@@ -431,14 +440,21 @@ fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), 
             EntryKind::Other => others.push(entry.to_string()),
         }
     }
-    let source = |entry: &str, job: Option<String>, step: Option<String>| LogSource {
-        name: format!("{}!{}", path.display(), display_entry(entry)),
-        origin: Origin::ZipEntry {
-            archive: path.to_path_buf(),
-            entry: entry.to_string(),
-        },
-        job,
-        step,
+    let mut source = |entry: &str, job: Option<String>, step: Option<String>| {
+        let name = format!("{}!{}", path.display(), display_entry(entry));
+        // An entry that cannot be located now is looked up again when opened, which then
+        // reports why.
+        let data = entry_data(&mut archive, entry, &name).ok();
+        LogSource {
+            name,
+            origin: Origin::ZipEntry {
+                archive: path.to_path_buf(),
+                entry: entry.to_string(),
+                data,
+            },
+            job,
+            step,
+        }
     };
     let mut job_files: Vec<(&String, &(u64, String))> = jobs.iter().collect();
     job_files.sort_by(|a, b| (a.1 .0, a.0).cmp(&(b.1 .0, b.0)));
@@ -461,16 +477,23 @@ fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), 
     Ok(())
 }
 
-/// The position and shape of an entry's data inside the archive.
-struct EntryData {
-    data_start: u64,
-    compressed_size: u64,
-    size: u64,
-    crc32: u32,
-    method: zip::CompressionMethod,
+/// The position and shape of a zip entry's data inside its archive (from the archive's central
+/// directory, APPNOTE 4.3.12; `data_start` from its local header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZipEntryData {
+    /// Offset of the entry's (compressed) data in the archive, in bytes.
+    pub data_start: u64,
+    /// Length of the compressed data, in bytes.
+    pub compressed_size: u64,
+    /// Length of the data once decompressed, in bytes.
+    pub size: u64,
+    /// CRC-32 of the decompressed data.
+    pub crc32: u32,
+    /// How the data is compressed.
+    pub method: zip::CompressionMethod,
 }
 
-fn locate_entry(archive: &Path, entry: &str, name: &str) -> Result<EntryData, LogError> {
+fn locate_entry(archive: &Path, entry: &str, name: &str) -> Result<ZipEntryData, LogError> {
     let file = File::open(archive).map_err(|source| LogError::Io {
         path: archive.display().to_string(),
         source,
@@ -479,6 +502,16 @@ fn locate_entry(archive: &Path, entry: &str, name: &str) -> Result<EntryData, Lo
         path: archive.display().to_string(),
         source,
     })?;
+    entry_data(&mut zip, entry, name)
+}
+
+/// Where `entry` lies in an open archive. Errors: [`LogError::ZipEntry`] (no such entry, an
+/// encrypted one, a broken header).
+fn entry_data<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    entry: &str,
+    name: &str,
+) -> Result<ZipEntryData, LogError> {
     let entry_err = |reason: String| LogError::ZipEntry {
         name: name.to_string(),
         reason,
@@ -492,7 +525,7 @@ fn locate_entry(archive: &Path, entry: &str, name: &str) -> Result<EntryData, Lo
     if f.encrypted() {
         return Err(entry_err("the entry is encrypted".into()));
     }
-    Ok(EntryData {
+    Ok(ZipEntryData {
         data_start: f.data_start(),
         compressed_size: f.compressed_size(),
         size: f.size(),
@@ -504,9 +537,13 @@ fn locate_entry(archive: &Path, entry: &str, name: &str) -> Result<EntryData, Lo
 fn open_zip_entry(
     archive: &Path,
     entry: &str,
+    data: Option<&ZipEntryData>,
     name: &str,
 ) -> Result<Box<dyn Read + Send>, LogError> {
-    let data = locate_entry(archive, entry, name)?;
+    let data = match data {
+        Some(d) => *d,
+        None => locate_entry(archive, entry, name)?,
+    };
     let io_err = |source| LogError::Io {
         path: archive.display().to_string(),
         source,
@@ -552,7 +589,10 @@ impl Read for CheckedReader {
         if self.done || buf.is_empty() {
             return Ok(0);
         }
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).map_err(|e| {
+            // A broken deflate stream says nothing of where it is: name the entry.
+            io::Error::new(e.kind(), format!("zip entry {}: {e}", self.name))
+        })?;
         if n == 0 {
             self.done = true;
             let crc = std::mem::take(&mut self.hasher).finalize();
