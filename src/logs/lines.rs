@@ -3,10 +3,11 @@
 //!
 //! [`LineReader`] takes the stream as [`Chunks`] (reads of at most [`READ_CHUNK`] bytes, on
 //! this thread or read ahead on another), keeps the chunk's bytes where they were read (only a
-//! partial line and some look-back history are copied from one chunk to the next), guesses the log's format from at least the first 64 KiB (or the whole stream when shorter),
-//! and hands out [`Piece`]s: runs of complete lines (so a caller can search many lines at once),
-//! the head of a line longer than [`MAX_LINE`] (the rest of that line is skipped), and a last
-//! line without a newline. Line numbers are the caller's to count: every `\n` of a
+//! partial line and some look-back history are copied from one chunk to the next), guesses the
+//! log's format from at least the first 64 KiB (or the whole stream when shorter), and hands
+//! out [`Piece`]s: runs of complete lines (so a caller can search many lines at once), the head
+//! of a line longer than [`MAX_LINE`] (the rest of that line is skipped), and a last line
+//! without a newline. Line numbers are the caller's to count: every `\n` of a
 //! [`Piece::Lines`] ends one line, and the other pieces are one line each.
 
 use std::io::{ErrorKind, Read};
