@@ -421,8 +421,7 @@ fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), 
     let mut jobs: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let mut steps: Vec<(String, u64, String, String)> = Vec::new();
     let mut others: Vec<String> = Vec::new();
-    let names: Vec<String> = archive.file_names().map(str::to_string).collect();
-    for entry in names.iter().map(String::as_str) {
+    for entry in archive.file_names() {
         if entry.ends_with('/') {
             continue;
         }
