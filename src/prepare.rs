@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{
-    read_developer_agent_answer, Classification, ClassificationSource, Context, DeveloperAgent,
-    DeveloperAgentStatus, Edit, FailedTest, Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
+    read_developer_agent_answer, BaselineInfo, BaselineSource, Classification,
+    ClassificationSource, Context, DeveloperAgent, DeveloperAgentStatus, Edit, FailedTest,
+    Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::logs::redact::Redactor;
@@ -28,6 +29,10 @@ pub struct PrepareInput {
     pub developer_agent_response: Option<PathBuf>,
     /// `--baseline-log`: the last passing log of the same job.
     pub baseline_log: Option<String>,
+    /// Where `baseline_log` came from when it is not the user's file (`--baseline-from-api`):
+    /// recorded as the context's `baseline`, with `used` set from the analysis. When the API
+    /// found none, this says why and `baseline_log` is `None`.
+    pub baseline_info: Option<BaselineInfo>,
     /// The checkout's absolute path (`GITHUB_WORKSPACE`), stripped from file paths in findings
     /// and test reports so they come out repository-relative.
     pub workspace: Option<String>,
@@ -76,6 +81,31 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
     // A log (or the baseline) that cannot be read is skipped by `analyze`, not fatal.
     let analysis = analyze(pack, &sources, &tests.failed, &opts);
     errors.extend(analysis.errors.iter().map(ToString::to_string));
+    let baseline_failed = analysis
+        .errors
+        .iter()
+        .find(|e| matches!(e, crate::classify::ClassifyError::Baseline(_)));
+    let baseline_info = match (&input.baseline_info, &input.baseline_log) {
+        (Some(info), _) => Some(info.clone()),
+        (None, Some(spec)) => Some(BaselineInfo {
+            source: Some(BaselineSource::File),
+            path: Some(spec.clone()),
+            detail: format!("the file {spec:?} (--baseline-log)"),
+            ..BaselineInfo::default()
+        }),
+        (None, None) => None,
+    }
+    .map(|mut info| {
+        info.used = baseline.is_some() && baseline_failed.is_none();
+        if baseline.is_some() {
+            if let Some(e) = baseline_failed {
+                info.detail = format!("{}; not used: {e}", info.detail);
+            }
+        } else if input.baseline_log.is_some() {
+            info.detail = format!("{}; not used: it could not be found", info.detail);
+        }
+        info
+    });
     let (logs, findings) = (analysis.logs, analysis.findings);
 
     let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
@@ -91,6 +121,7 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
         classification,
         developer_agent,
         redactions: Redactions::default(),
+        baseline: baseline_info,
         error: if errors.is_empty() {
             None
         } else {
@@ -121,9 +152,14 @@ pub fn redact_context(redactor: &Redactor, ctx: &mut Context) {
         classification,
         developer_agent,
         redactions,
+        baseline,
         error,
     } = ctx;
     let mut r = |s: &mut String| *s = redactor.redact(s, redactions);
+    if let Some(b) = baseline {
+        r(&mut b.detail);
+        b.path.iter_mut().chain(&mut b.job).for_each(&mut r);
+    }
     for l in logs {
         r(&mut l.path);
     }

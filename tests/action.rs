@@ -188,6 +188,21 @@ fn self_heal_mode_runs_prepare_decide_execute_and_sets_outputs() {
         );
     }
     assert!(run.summary.contains("ci-remedy"), "{}", run.summary);
+    // `baseline: auto` is the default and best effort: without a token the context says why
+    // no baseline was used, and the step still succeeds.
+    let ctx: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(ws.path().join("ci-remedy/self-heal/context.json")).expect("context"),
+    )
+    .expect("json");
+    assert_eq!(ctx["baseline"]["source"], "api", "{}", ctx["baseline"]);
+    assert_eq!(ctx["baseline"]["used"], false);
+    assert!(
+        ctx["baseline"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("no baseline: no GitHub token")),
+        "{}",
+        ctx["baseline"]
+    );
     // history-from-api is on by default and best effort: without a token, only the run
     // attempt counts, the gate says so, and the step still succeeds.
     let g = attempts_gate(&ws.path().join("ci-remedy"));
@@ -274,6 +289,8 @@ fn history_from_api_counts_earlier_dispatched_runs_so_max_attempts_holds() {
             ("out", "ci-remedy"),
             ("github-token", "test-token-123"),
             ("history-from-api", history),
+            // This test counts the history requests alone.
+            ("baseline", "none"),
             ("bin-dir", bins.to_str().expect("utf8")),
         ]
     };

@@ -12,6 +12,7 @@ mode="${INPUT_MODE:-self-heal}"
 out="${INPUT_OUT:-.}"
 fail_on_error="${INPUT_FAIL_ON_ERROR:-false}"
 history_from_api="${INPUT_HISTORY_FROM_API:-true}"
+baseline="${INPUT_BASELINE:-auto}"
 
 case "$fail_on_error" in
   true|false) ;;
@@ -20,6 +21,10 @@ esac
 case "$history_from_api" in
   true|false) ;;
   *) echo "::error title=ci-remedy::history-from-api must be true or false"; exit 2 ;;
+esac
+case "$baseline" in
+  auto|none) ;;
+  *) echo "::error title=ci-remedy::baseline must be auto or none"; exit 2 ;;
 esac
 case "$mode" in
   self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply|dashboard|check-patch|comment) ;;
@@ -83,7 +88,13 @@ run_prepare() {
   local p
   for p in "${junit[@]}"; do args+=("--junit=$p"); done
   for p in "${pw[@]}"; do args+=("--playwright-report=$p"); done
-  opt args --baseline-log "${INPUT_BASELINE_LOG:-}"
+  # An explicit baseline-log wins; else `baseline: auto` finds the last green run of this job
+  # through the API (best effort: the context's `baseline` says why when none was used).
+  if [ -n "${INPUT_BASELINE_LOG:-}" ]; then
+    opt args --baseline-log "${INPUT_BASELINE_LOG:-}"
+  elif [ "$baseline" = auto ]; then
+    args+=(--baseline-from-api)
+  fi
   opt args --developer-agent-response "${INPUT_DEVELOPER_AGENT_RESPONSE:-}"
   step self-heal-prepare "${args[@]}" -- "${logs[@]}"
 }

@@ -32,9 +32,61 @@ pub struct Context {
     pub developer_agent: DeveloperAgent,
     /// How many secrets were redacted from what this artifact quotes.
     pub redactions: Redactions,
+    /// The passing log the ranking compared against (`--baseline-log` or
+    /// `--baseline-from-api`), or why none was used; absent when no baseline was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineInfo>,
     /// Set when the step could not do its whole job (exit code 1); what is present is still valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Where a baseline came from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineSource {
+    /// A file given with `--baseline-log`.
+    File,
+    /// The newest successful run of the same workflow and job, through the GitHub API
+    /// (`--baseline-from-api`).
+    Api,
+}
+
+/// The baseline of a context: the last passing log of the same job, whose lines rank lower
+/// when they also appear in the failing log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct BaselineInfo {
+    /// Where it came from; `None` when none could be found.
+    #[serde(default)]
+    pub source: Option<BaselineSource>,
+    /// Whether the ranking used it.
+    pub used: bool,
+    /// The file (`--baseline-log`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The successful workflow run (API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<u64>,
+    /// Its run attempt, 1-based (API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_attempt: Option<u32>,
+    /// The job's display name (API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// The job id whose log was downloaded (API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<u64>,
+    /// The commit that run built (API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
+    /// The branch the run was found on (API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The log's size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// One sentence: what was used, or why no baseline was used.
+    pub detail: String,
 }
 
 /// The log formats the reader recognises.

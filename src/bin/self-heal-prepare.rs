@@ -9,6 +9,8 @@ use clap::Parser;
 use ci_remedy::artifact::{write_json_atomic, Context, RunInfo};
 use ci_remedy::classify::RulePack;
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use ci_remedy::github::api::baseline::{fetch_baseline, not_found, BaselineRequest, FoundBaseline};
+use ci_remedy::github::api::GitHub;
 use ci_remedy::github::commands::{annotation, quote_untrusted, ActionsEnv, Level};
 use ci_remedy::github::summary::{context_markdown, finding_location, TOP_EVIDENCE};
 use ci_remedy::prepare::{prepare, PrepareInput};
@@ -58,8 +60,22 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     developer_agent_response: Option<PathBuf>,
     /// The last passing log of the same job: lines that also appear there rank lower.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "baseline_from_api")]
     baseline_log: Option<String>,
+    /// Find the baseline through the GitHub API: the log of the same job in the newest
+    /// successful run of this workflow on this branch, else on the default branch
+    /// (GITHUB_API_URL, GITHUB_TOKEN with `actions: read`). Best effort: without API access or
+    /// a green run the context's `baseline` says why, and the ranking goes on without one.
+    #[arg(long)]
+    baseline_from_api: bool,
+    /// With --baseline-from-api: the job's display name as the run lists it (default: the job
+    /// running on this runner, RUNNER_NAME; else the job named GITHUB_JOB; else the only
+    /// failed job of the run).
+    #[arg(long, value_name = "NAME", requires = "baseline_from_api")]
+    baseline_job: Option<String>,
+    /// With --baseline-from-api: the largest log downloaded, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ci_remedy::github::api::baseline::DEFAULT_MAX_BASELINE_BYTES)]
+    baseline_max_bytes: u64,
     /// The policy file [default: .github/ci-remedy.yml when it exists, else built-in defaults].
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
@@ -101,6 +117,25 @@ fn main() -> ExitCode {
         return cli::exit(EXIT_OK);
     }
 
+    let run = RunInfo::from_env();
+    // Kept alive until the context is built: the downloaded log is removed on drop.
+    let mut downloaded = None;
+    let mut baseline_info = None;
+    let mut baseline_log = args.baseline_log;
+    if args.baseline_from_api {
+        match baseline_from_api(&run, args.baseline_job.as_deref(), args.baseline_max_bytes) {
+            Ok(found) => {
+                baseline_log = Some(found.file.path().display().to_string());
+                baseline_info = Some(found.info.clone());
+                downloaded = Some(found);
+            }
+            Err(why) => {
+                cli::print_warning(&why);
+                baseline_info = Some(not_found(why));
+            }
+        }
+    }
+
     let mut logs = args.logs;
     logs.extend(args.more_logs);
     let input = PrepareInput {
@@ -108,12 +143,19 @@ fn main() -> ExitCode {
         junit: args.junit,
         playwright: args.playwright,
         developer_agent_response: args.developer_agent_response,
-        baseline_log: args.baseline_log,
+        baseline_log,
+        baseline_info,
         workspace: std::env::var("GITHUB_WORKSPACE")
             .ok()
             .filter(|w| !w.is_empty()),
     };
-    let ctx = prepare(&input, &pack, RunInfo::from_env(), "self-heal-prepare");
+    let mut ctx = prepare(&input, &pack, run, "self-heal-prepare");
+    if let (Some(found), Some(info)) = (&downloaded, ctx.baseline.as_mut()) {
+        // The temporary file's name means nothing to a reader of the context.
+        info.path = None;
+        info.bytes = found.info.bytes;
+    }
+    drop(downloaded);
     let path = args.out.join("self-heal").join("context.json");
     if let Err(e) = write_json_atomic(&path, &ctx) {
         cli::print_error(&e, Some("check that --out is a writable directory"));
@@ -128,6 +170,28 @@ fn main() -> ExitCode {
         return cli::exit(EXIT_FAILED);
     }
     cli::exit(EXIT_OK)
+}
+
+/// `--baseline-from-api`: the client from the environment, then the search. The error says
+/// why no baseline is used.
+fn baseline_from_api(
+    run: &RunInfo,
+    job_name: Option<&str>,
+    max_bytes: u64,
+) -> Result<FoundBaseline, String> {
+    let gh = GitHub::from_env().map_err(|e| format!("no baseline: {e} ({})", e.help()))?;
+    let runner = std::env::var("RUNNER_NAME").ok();
+    let dir = std::env::var_os("RUNNER_TEMP")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let req = BaselineRequest {
+        run,
+        job_name,
+        runner_name: runner.as_deref(),
+        max_bytes,
+    };
+    fetch_baseline(&gh, &req, &dir)
 }
 
 /// Human summary on stdout, annotations, outputs and the job summary.
@@ -150,6 +214,19 @@ fn report(ctx: &Context, path: &std::path::Path) {
         ctx.findings.len(),
         ctx.redactions.total
     );
+    if let Some(b) = &ctx.baseline {
+        print!(
+            "{}",
+            quote_untrusted(
+                &b.detail,
+                if b.used {
+                    "baseline: "
+                } else {
+                    "baseline (not used): "
+                }
+            )
+        );
+    }
     if ctx.developer_agent.status != ci_remedy::artifact::DeveloperAgentStatus::NotProvided {
         println!("developer-agent answer: {:?}", ctx.developer_agent.status);
         if let Some(d) = &ctx.developer_agent.detail {

@@ -192,6 +192,7 @@ pub fn context(category: Category, log: &Path, start: u64, end: u64, excerpt: &s
             answer: None,
         },
         redactions: Redactions::default(),
+        baseline: None,
         error: None,
     }
 }

@@ -190,6 +190,7 @@ pub fn context(category: Category, confidence: f64, failed: Vec<FailedTest>) -> 
             answer: None,
         },
         redactions: Redactions::default(),
+        baseline: None,
         error: None,
     }
 }

@@ -27,6 +27,7 @@
 //! tolerant wire types ([`types`]), and error messages quote at most 200 characters of it.
 
 pub mod artifacts;
+pub mod baseline;
 pub mod comment;
 pub mod fix_pr;
 pub mod history;
@@ -488,6 +489,9 @@ pub struct Request<'a> {
     pub idempotent: bool,
     /// The largest body read.
     pub max_bytes: usize,
+    /// Where a successful answer's body goes: `None` keeps it in [`Answer::body`]; a file gets
+    /// it streamed, frame by frame (truncated first on every attempt), and `body` stays empty.
+    pub sink: Option<&'a std::fs::File>,
 }
 
 impl<'a> Request<'a> {
@@ -499,6 +503,7 @@ impl<'a> Request<'a> {
             body: None,
             idempotent: true,
             max_bytes: MAX_JSON_BYTES,
+            sink: None,
         }
     }
 
@@ -510,6 +515,7 @@ impl<'a> Request<'a> {
             body: Some(body),
             idempotent,
             max_bytes: MAX_JSON_BYTES,
+            sink: None,
         }
     }
 
@@ -521,6 +527,7 @@ impl<'a> Request<'a> {
             body: Some(body),
             idempotent: true,
             max_bytes: MAX_JSON_BYTES,
+            sink: None,
         }
     }
 
@@ -738,6 +745,31 @@ impl GitHub {
             }
             .map_err(|e| SendError::Transport(crate::cli::one_line(&e.to_string())))?;
             let (parts, body) = resp.into_parts();
+            if let (Some(file), true) = (req.sink, parts.status.is_success()) {
+                use std::io::Write;
+                rewind(file)?;
+                let mut body = body;
+                let mut out = file;
+                let mut written = 0usize;
+                while let Some(frame) = body.frame().await {
+                    let frame = frame
+                        .map_err(|e| SendError::Transport(format!("reading the answer: {e}")))?;
+                    if let Some(data) = frame.data_ref() {
+                        written = written.saturating_add(data.len());
+                        if written > req.max_bytes {
+                            return Err(SendError::TooLarge);
+                        }
+                        out.write_all(data).map_err(|e| {
+                            SendError::Transport(format!("writing the download: {e}"))
+                        })?;
+                    }
+                }
+                return Ok(Answer {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: Vec::new(),
+                });
+            }
             let body = http_body_util::Limited::new(body, req.max_bytes)
                 .collect()
                 .await
@@ -845,7 +877,37 @@ impl GitHub {
     /// limits and `retry-after`, within the same budget). The location must be `https`, or on
     /// the API's own scheme and host.
     pub fn download_redirect(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
-        let req = Request::get(path);
+        self.download_via_redirect(path, max_bytes, None)
+    }
+
+    /// As [`GitHub::download_redirect`], but the file is streamed into `file` (truncated
+    /// first; nothing is held in memory). Returns the bytes written. On an error the file's
+    /// contents are unspecified (the caller discards it).
+    pub fn download_redirect_to_file(
+        &self,
+        path: &str,
+        max_bytes: usize,
+        file: &std::fs::File,
+    ) -> Result<u64, ApiError> {
+        self.download_via_redirect(path, max_bytes, Some(file))?;
+        file.metadata()
+            .map(|m| m.len())
+            .map_err(|e| ApiError::Transport {
+                request: format!("GET {}", path.split('?').next().unwrap_or("")),
+                message: format!("reading the downloaded file's size: {e}"),
+                attempts: 1,
+            })
+    }
+
+    fn download_via_redirect(
+        &self,
+        path: &str,
+        max_bytes: usize,
+        sink: Option<&std::fs::File>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut req = Request::get(path);
+        req.sink = sink;
+        req.max_bytes = req.max_bytes.max(max_bytes);
         let a = self.send(&req)?;
         if a.status.is_success() {
             if a.body.len() > max_bytes {
@@ -893,6 +955,7 @@ impl GitHub {
             body: None,
             idempotent: true,
             max_bytes,
+            sink,
         };
         let shown = format!("GET {} (download for {})", authority, req.shown());
         let a = self.send_via(&self.plain, &dl, &shown)?;
@@ -912,6 +975,16 @@ impl GitHub {
 enum SendError {
     Transport(String),
     TooLarge,
+}
+
+/// Prepares `file` for a download attempt: truncated, at its start, so a retried download
+/// never appends to an earlier attempt's bytes.
+fn rewind(file: &std::fs::File) -> Result<(), SendError> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = file;
+    f.set_len(0)
+        .and_then(|()| f.seek(SeekFrom::Start(0)).map(drop))
+        .map_err(|e| SendError::Transport(format!("writing the download: {e}")))
 }
 
 fn decode<T: DeserializeOwned>(req: &Request<'_>, body: &[u8]) -> Result<T, ApiError> {

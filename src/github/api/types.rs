@@ -43,6 +43,9 @@ pub struct WorkflowRun {
     /// ISO 8601 creation time.
     #[serde(default)]
     pub created_at: String,
+    /// `success`, `failure`, … (`null` while the run is in progress).
+    #[serde(default)]
+    pub conclusion: Option<String>,
 }
 
 /// A user (the fields ci-remedy reads).
@@ -158,4 +161,32 @@ pub struct Repository {
     /// The default branch.
     #[serde(default)]
     pub default_branch: String,
+}
+
+/// A workflow job (`GET /repos/{o}/{r}/actions/runs/{id}/jobs` → `jobs[]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Job {
+    /// The job id (the `…/actions/jobs/{id}/logs` id).
+    pub id: u64,
+    /// Its run.
+    #[serde(default)]
+    pub run_id: u64,
+    /// Its display name as the workflow shows it (`build`, `test (ubuntu-latest, 3.12)`).
+    #[serde(default)]
+    pub name: String,
+    /// `queued`, `in_progress`, `completed`, …
+    #[serde(default)]
+    pub status: String,
+    /// `success`, `failure`, `cancelled`, `skipped`, … (`null` until it completes).
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    /// The commit.
+    #[serde(default)]
+    pub head_sha: String,
+    /// The runner it ran on (`null` until one picked it up).
+    #[serde(default)]
+    pub runner_name: Option<String>,
+    /// The run attempt it belongs to, 1-based.
+    #[serde(default)]
+    pub run_attempt: Option<u32>,
 }
