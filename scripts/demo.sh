@@ -11,7 +11,11 @@ log_file="${1:-fixtures/cidiff/cv_45/fail.log}"
 out="${2:-out/demo}"
 
 # The debug profile: it shares the build with `cargo test` (dependencies are optimised anyway).
-cargo build --locked --quiet --bins
+# cargo shows its progress on stderr; say first how long that can take.
+if [ ! -x target/debug/self-heal-prepare ]; then
+  echo "== building the binaries (the first build compiles about 250 crates: 5 to 6 minutes on 2 cores; later runs take seconds)" >&2
+fi
+cargo build --locked --bins
 bin=target/debug
 rm -rf -- "$out"
 mkdir -p -- "$out"

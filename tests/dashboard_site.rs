@@ -335,3 +335,26 @@ fn the_action_script_runs_the_dashboard_mode() {
         .is_file());
     assert!(read(&dir.path().join("step_summary")).starts_with("# ci-remedy dashboard\n"));
 }
+
+#[test]
+fn a_fix_agent_run_without_instructions_is_not_counted_as_a_patch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let arts = dir.path().join("artifacts");
+    copy_dir(&fixtures(), &arts);
+    // Run 7003's fix-agent had nothing to apply: the guard's decision is `empty`.
+    let meta = arts.join("7003/fix-agent/fix-agent/metadata-7003.json");
+    let mut m: serde_json::Value = serde_json::from_str(&read(&meta)).expect("metadata");
+    m["guardrails"]["decision"] = "empty".into();
+    std::fs::write(&meta, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
+    let out = build(dir.path(), &arts);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let d: Dashboard = serde_json::from_str(&read(&dir.path().join("site/dashboard.json")))
+        .expect("dashboard.json");
+    assert_eq!(
+        (d.history.patches_accepted, d.history.patches_produced),
+        (1, 1),
+        "an `empty` decision is no patch"
+    );
+    let md = read(&dir.path().join("step_summary"));
+    assert!(md.contains("patches accepted 1 of 1"), "{md}");
+}

@@ -215,7 +215,8 @@ pub struct History {
     pub self_heal_attempted: u32,
     /// Of those, runs that healed.
     pub self_heal_healed: u32,
-    /// Runs with fix-agent metadata.
+    /// Runs whose fix-agent produced a patch (metadata whose guard decision is not `empty`:
+    /// a run with no instructions made no patch).
     pub patches_produced: u32,
     /// Of those, patches the guard accepted.
     pub patches_accepted: u32,
@@ -791,7 +792,11 @@ fn history(runs: &[RunView]) -> History {
                 }
             }
         }
-        if let Some(f) = &r.fix {
+        if let Some(f) = r
+            .fix
+            .as_ref()
+            .filter(|f| f.metadata.guardrails.decision != crate::artifact::GuardDecision::Empty)
+        {
             h.patches_produced += 1;
             if f.metadata.guardrails.decision == crate::artifact::GuardDecision::Accepted {
                 h.patches_accepted += 1;
