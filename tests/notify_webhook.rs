@@ -90,7 +90,7 @@ fn one_message_per_run_and_category() {
     assert!(
         text.contains("`network`")
             && text.contains("reseed-db")
-            && text.contains("self-heal attempts exhausted"),
+            && text.contains("self-heal ran and the job still fails: x"),
         "{text}"
     );
 
@@ -124,6 +124,38 @@ fn one_message_per_run_and_category() {
 
     let state = read_json(&dir.path().join("notify/sent.json"));
     assert_eq!(state["sent"].as_array().expect("sent").len(), 2);
+}
+
+/// The message says what stopped self-heal (issue 16 #11): a decision whose plan gate
+/// failed is "did not run" with the gate, not "attempts exhausted".
+#[test]
+fn the_message_says_what_stopped_self_heal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stub = Stub::start(vec![Reply::json(200, "{}")]);
+    let url = format!("{}/hooks/{SECRET}", stub.url);
+    let p = report(dir.path(), "network", "skipped", "human");
+    let mut v = read_json(&p);
+    v["actions"] = serde_json::json!([]);
+    v["detail"] = "the decision did not allow self-heal (failed gates: plan); nothing ran".into();
+    std::fs::write(&p, serde_json::to_vec(&v).expect("json")).expect("write");
+    let (_, s) = notify(
+        dir.path(),
+        &url,
+        &["--report", p.to_str().expect("utf8"), "--kind", "generic"],
+    );
+    assert_eq!(s["status"], "sent", "{s}");
+    let reqs = stub.requests();
+    let body: serde_json::Value = serde_json::from_slice(&reqs[0].body).expect("json");
+    assert_eq!(body["reason"], "self-heal-exhausted");
+    assert_eq!(
+        body["headline"],
+        "self-heal did not run: the decision did not allow self-heal (failed gates: plan); nothing ran"
+    );
+    let text = body["text"].as_str().unwrap_or_default();
+    assert!(
+        !text.contains("exhausted") && text.contains("failed gates: plan"),
+        "{body}"
+    );
 }
 
 #[test]

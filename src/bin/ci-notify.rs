@@ -26,7 +26,8 @@ Configuration (environment):
   GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID   the run link
 
 When it sends: when an enabled reason applies (--on), read from the artifacts:
-  self-heal-exhausted  the self-heal report escalates to a human without healing
+  self-heal-exhausted  the self-heal report escalates to a human without healing (the message
+                       says what stopped it: a failed gate, a failing action or rerun, an error)
   patch-rejected       the fix metadata's guardrails.decision is rejected
   validation-failed    the fix metadata's validation.status is failed or timed_out
   --reason forces one. At most one message per run and category: the state file (--state)

@@ -1,7 +1,8 @@
 //! `ci-notify`: one message to a person when the pipeline escalates to a human.
 //!
 //! Escalation reasons (each can be switched on or off with `--on`):
-//! - `self-heal-exhausted`: the self-heal report says `escalate_to: human` and did not heal;
+//! - `self-heal-exhausted`: the self-heal report says `escalate_to: human` and did not heal
+//!   (the message's [`headline`] then says what stopped it: gates, a failing action, an error);
 //! - `patch-rejected`: the fix metadata's `guardrails.decision` is `rejected`;
 //! - `validation-failed`: the fix metadata's `validation.status` is `failed` or `timed_out`.
 //!
@@ -38,7 +39,9 @@ pub const MAX_LINE_CHARS: usize = 200;
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
-    /// Self-heal ran out of attempts (or could not heal) and escalated to a human.
+    /// Self-heal did not heal and escalated to a human: it was not allowed to run (a gate
+    /// failed, e.g. the attempts or the plan), it ran and the job still fails, or it
+    /// could not run. The name is kept for `--on` compatibility.
     SelfHealExhausted,
     /// The fix-agent's patch was rejected by the guard.
     PatchRejected,
@@ -71,7 +74,7 @@ impl Reason {
     /// A sentence for the message.
     pub fn sentence(self) -> &'static str {
         match self {
-            Reason::SelfHealExhausted => "self-heal attempts exhausted",
+            Reason::SelfHealExhausted => "self-heal did not heal the failure",
             Reason::PatchRejected => "the fix-agent patch was rejected by the guard",
             Reason::ValidationFailed => "the fix-agent patch failed validation",
         }
@@ -102,6 +105,40 @@ pub fn escalation_reasons(
         }
     }
     out
+}
+
+/// The message's first sentence: [`Reason::sentence`], except for
+/// [`Reason::SelfHealExhausted`] with a report, where it says what stopped self-heal
+/// from the report's outcome and detail (e.g. "self-heal did not run: the decision did
+/// not allow self-heal (failed gates: plan); nothing ran"). Report text is cleaned with
+/// the same rule as evidence lines (one line, no control or bidi characters).
+pub fn headline(reason: Reason, report: Option<&HealReport>) -> String {
+    let Some(r) = report.filter(|_| reason == Reason::SelfHealExhausted) else {
+        return reason.sentence().to_string();
+    };
+    let detail = clean_line(&r.detail);
+    let detail = detail.trim();
+    let with = |what: &str, why: &str| {
+        if why.is_empty() {
+            what.to_string()
+        } else {
+            format!("{what}: {why}")
+        }
+    };
+    match r.outcome {
+        Outcome::Skipped => with("self-heal did not run", detail),
+        Outcome::StillFailing => with("self-heal ran and the job still fails", detail),
+        Outcome::Error => {
+            let why = r.error.as_deref().map(clean_line).unwrap_or_default();
+            let why = if why.trim().is_empty() {
+                detail.to_string()
+            } else {
+                why.trim().to_string()
+            };
+            with("self-heal could not run", &why)
+        }
+        Outcome::Healed => reason.sentence().to_string(),
+    }
 }
 
 /// Where the message goes.
@@ -163,6 +200,10 @@ pub struct Message {
     pub schema: String,
     /// Why a person is needed.
     pub reason: Reason,
+    /// The same in one sentence, saying what actually stopped self-heal when the report
+    /// is the reason: it did not run (and which gates failed), it ran and the job still
+    /// fails, or it could not run ([`headline`]).
+    pub headline: String,
     /// `owner/repo`.
     pub repository: String,
     /// The workflow run id.
@@ -264,6 +305,7 @@ impl Message {
         Message {
             schema: GENERIC_MESSAGE_SCHEMA.into(),
             reason,
+            headline: headline(reason, report),
             repository: run.repository.clone(),
             run_id: run.run_id.clone(),
             run_url,
@@ -278,10 +320,7 @@ impl Message {
     pub fn text(&self) -> String {
         let mut t = format!(
             "ci-remedy: a person is needed for {} run {} — {}\nCategory: {}",
-            self.repository,
-            self.run_id,
-            self.reason.sentence(),
-            self.category
+            self.repository, self.run_id, self.headline, self.category
         );
         if let Some(c) = self.confidence {
             t.push_str(&format!(" (confidence {c:.2})"));
@@ -321,7 +360,7 @@ impl Message {
                         ),
                         None => format!("{} run {}", esc(&self.repository), esc(&self.run_id)),
                     },
-                    self.reason.sentence(),
+                    esc(&self.headline),
                     esc(&self.category)
                 );
                 if let Some(c) = self.confidence {
