@@ -108,7 +108,7 @@ fn main() -> ExitCode {
     };
     if args.list_rules {
         match serde_json::to_string_pretty(&pack.to_json()) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => ci_remedy::outln!("{s}"),
             Err(e) => {
                 cli::print_error(&e, None);
                 return cli::exit(EXIT_FAILED);
@@ -197,16 +197,16 @@ fn baseline_from_api(
 /// Human summary on stdout, annotations, outputs and the job summary.
 fn report(ctx: &Context, path: &std::path::Path) {
     let c = &ctx.classification;
-    println!(
+    ci_remedy::outln!(
         "category: {} ({}), confidence {:.2}, source {:?}",
         c.category,
         c.kind.as_str(),
         c.confidence,
         c.source
     );
-    print!("{}", quote_untrusted(&c.summary, "summary: "));
+    ci_remedy::out!("{}", quote_untrusted(&c.summary, "summary: "));
     let lines: u64 = ctx.logs.iter().map(|l| l.lines).sum();
-    println!(
+    ci_remedy::outln!(
         "read {} log(s), {} lines; {} failed test(s); {} finding(s); {} redaction(s)",
         ctx.logs.len(),
         lines,
@@ -215,7 +215,7 @@ fn report(ctx: &Context, path: &std::path::Path) {
         ctx.redactions.total
     );
     if let Some(b) = &ctx.baseline {
-        print!(
+        ci_remedy::out!(
             "{}",
             quote_untrusted(
                 &b.detail,
@@ -228,9 +228,9 @@ fn report(ctx: &Context, path: &std::path::Path) {
         );
     }
     if ctx.developer_agent.status != ci_remedy::artifact::DeveloperAgentStatus::NotProvided {
-        println!("developer-agent answer: {:?}", ctx.developer_agent.status);
+        ci_remedy::outln!("developer-agent answer: {:?}", ctx.developer_agent.status);
         if let Some(d) = &ctx.developer_agent.detail {
-            print!("{}", quote_untrusted(d, "  "));
+            ci_remedy::out!("{}", quote_untrusted(d, "  "));
         }
     }
     let env = ActionsEnv::from_env();
@@ -239,7 +239,7 @@ fn report(ctx: &Context, path: &std::path::Path) {
         .iter()
         .filter(|f| f.rank as usize <= TOP_EVIDENCE)
     {
-        println!(
+        ci_remedy::outln!(
             "\n#{} {} [{} · {} · score {:.2}]",
             f.rank,
             quote_untrusted(&finding_location(f), "").trim_end(),
@@ -247,7 +247,7 @@ fn report(ctx: &Context, path: &std::path::Path) {
             f.category,
             f.score
         );
-        print!("{}", quote_untrusted(&f.excerpt, "  | "));
+        ci_remedy::out!("{}", quote_untrusted(&f.excerpt, "  | "));
         if env.in_actions {
             let first = f.excerpt.lines().next().unwrap_or("");
             let title = format!("ci-remedy: {} ({})", f.category, finding_location(f));
@@ -262,10 +262,10 @@ fn report(ctx: &Context, path: &std::path::Path) {
                 ),
                 _ => annotation(Level::Error, None, None, None, Some(&title), first),
             };
-            println!("{line}");
+            ci_remedy::outln!("{line}");
         }
     }
-    println!("\nwrote {}", path.display());
+    ci_remedy::outln!("\nwrote {}", path.display());
     let outputs = [
         ("category", c.category.to_string()),
         ("kind", c.kind.as_str().to_string()),

@@ -13,7 +13,7 @@ pub mod decide;
 pub mod execute;
 pub mod process;
 
-pub use decide::{decide, error_decision, scan_history, DecideInput, PriorAttempts};
+pub use decide::{decide, error_decision, plan, scan_history, DecideInput, Plan, PriorAttempts};
 pub use execute::{error_report, escalation, execute, ExecuteInput};
 
 use crate::artifact::{Context, RerunMode};

@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use globset::GlobBuilder;
 use walkdir::WalkDir;
 
+use crate::artifact::open_input;
 use crate::logs::lines::read_some;
 
 /// Errors finding or opening logs; each names the spec or path.
@@ -151,7 +152,7 @@ impl LogSource {
     /// with another method.
     pub fn open(&self) -> Result<Box<dyn Read + Send>, LogError> {
         match &self.origin {
-            Origin::File(p) => File::open(p)
+            Origin::File(p) => open_input(p)
                 .map(|f| Box::new(f) as Box<dyn Read + Send>)
                 .map_err(|source| LogError::Io {
                     path: p.display().to_string(),
@@ -244,6 +245,11 @@ pub fn expand_spec(spec: &str) -> Result<Vec<PathBuf>, LogError> {
     if path.is_dir() {
         return walk_files(path, usize::MAX, |_| true);
     }
+    if path.exists() {
+        // A FIFO, socket or device: named so that opening it refuses it with a clear error
+        // (it is never read: it could block forever or never end).
+        return Ok(vec![path.to_path_buf()]);
+    }
     if !spec.contains(['*', '?', '[', '{']) {
         return Ok(Vec::new());
     }
@@ -335,7 +341,7 @@ fn expand_file(path: &Path, out: &mut Vec<LogSource>) -> Result<(), LogError> {
         path: path.display().to_string(),
         source,
     };
-    let mut f = File::open(path).map_err(io_err)?;
+    let mut f = open_input(path).map_err(io_err)?;
     let mut magic = [0u8; 4];
     let mut n = 0;
     while n < 4 {
@@ -493,7 +499,7 @@ pub struct ZipEntryData {
 }
 
 fn locate_entry(archive: &Path, entry: &str, name: &str) -> Result<ZipEntryData, LogError> {
-    let file = File::open(archive).map_err(|source| LogError::Io {
+    let file = open_input(archive).map_err(|source| LogError::Io {
         path: archive.display().to_string(),
         source,
     })?;
@@ -547,7 +553,7 @@ fn open_zip_entry(
         path: archive.display().to_string(),
         source,
     };
-    let mut file = File::open(archive).map_err(io_err)?;
+    let mut file = open_input(archive).map_err(io_err)?;
     file.seek(SeekFrom::Start(data.data_start))
         .map_err(io_err)?;
     let raw = BufReader::with_capacity(64 * 1024, file.take(data.compressed_size));

@@ -161,6 +161,18 @@ impl Policy {
         Policy::parse(&bytes, &path)
     }
 
+    /// [`Policy::load`] relative to the repository root `root`: a relative `path`, and the
+    /// default [`DEFAULT_POLICY_PATH`], are joined to `root` (an absolute `path` is used as it
+    /// is), so a step run from another working directory reads the same file.
+    pub fn load_in(root: &Path, path: Option<&Path>) -> Result<Policy, PolicyError> {
+        let joined = root.join(path.unwrap_or(Path::new(DEFAULT_POLICY_PATH)));
+        match path {
+            Some(_) => Policy::load(Some(&joined)),
+            None if joined.exists() => Policy::load(Some(&joined)),
+            None => Ok(Policy::defaults()),
+        }
+    }
+
     /// Parses and validates policy YAML; `path` is used in errors.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Policy, PolicyError> {
         let text = std::str::from_utf8(bytes).map_err(|e| PolicyError::Parse {
