@@ -10,7 +10,7 @@ use crate::artifact::{
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::logs::redact::Redactor;
-use crate::logs::source::{resolve, resolve_all};
+use crate::logs::source::{resolve_all_with, resolve_with, ZipLimits};
 use crate::reports::{read_junit, read_playwright_json, ReportError};
 
 /// [`read_junit`] or [`read_playwright_json`].
@@ -36,6 +36,8 @@ pub struct PrepareInput {
     /// The checkout's absolute path (`GITHUB_WORKSPACE`), stripped from file paths in findings
     /// and test reports so they come out repository-relative.
     pub workspace: Option<String>,
+    /// Caps on what a log zip may unpack to (`--max-zip-bytes`, `--max-zip-ratio`).
+    pub zip_limits: ZipLimits,
 }
 
 /// Builds the context. Problems with individual inputs (a missing log, a malformed report) do
@@ -44,19 +46,17 @@ pub struct PrepareInput {
 pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) -> Context {
     let mut errors: Vec<String> = Vec::new();
 
-    let (sources, log_errors) = resolve_all(&input.logs);
+    let (sources, log_errors) = resolve_all_with(&input.logs, &input.zip_limits);
     errors.extend(log_errors.iter().map(ToString::to_string));
-    let baseline =
-        input
-            .baseline_log
-            .as_ref()
-            .and_then(|spec| match resolve(std::slice::from_ref(spec)) {
-                Ok(found) => found.into_iter().next(),
-                Err(e) => {
-                    errors.push(format!("baseline log: {e}"));
-                    None
-                }
-            });
+    let baseline = input.baseline_log.as_ref().and_then(|spec| {
+        match resolve_with(std::slice::from_ref(spec), &input.zip_limits) {
+            Ok(found) => found.into_iter().next(),
+            Err(e) => {
+                errors.push(format!("baseline log: {e}"));
+                None
+            }
+        }
+    });
 
     let mut tests = Tests::default();
     let workspace = input.workspace.as_deref();

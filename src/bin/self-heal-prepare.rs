@@ -76,6 +76,14 @@ struct Args {
     /// With --baseline-from-api: the largest log downloaded, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ci_remedy::github::api::baseline::DEFAULT_MAX_BASELINE_BYTES)]
     baseline_max_bytes: u64,
+    /// The most bytes the entries of one log zip may unpack to, together; a bigger archive is
+    /// refused before anything is inflated (zip bombs).
+    #[arg(long, value_name = "BYTES", default_value_t = ci_remedy::logs::source::DEFAULT_MAX_ZIP_UNPACKED_BYTES)]
+    max_zip_bytes: u64,
+    /// The largest unpacked:compressed ratio of a log zip entry over 1 MiB (deflate reaches
+    /// about 1030:1 only on crafted data).
+    #[arg(long, value_name = "RATIO", default_value_t = ci_remedy::logs::source::DEFAULT_MAX_ZIP_RATIO)]
+    max_zip_ratio: u64,
     /// The policy file [default: .github/ci-remedy.yml when it exists, else built-in defaults].
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
@@ -148,6 +156,10 @@ fn main() -> ExitCode {
         workspace: std::env::var("GITHUB_WORKSPACE")
             .ok()
             .filter(|w| !w.is_empty()),
+        zip_limits: ci_remedy::logs::source::ZipLimits {
+            max_unpacked_bytes: args.max_zip_bytes,
+            max_ratio: args.max_zip_ratio,
+        },
     };
     let mut ctx = prepare(&input, &pack, run, "self-heal-prepare");
     if let (Some(found), Some(info)) = (&downloaded, ctx.baseline.as_mut()) {
