@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::artifact::{
     read_developer_agent_answer, BaselineInfo, BaselineSource, Classification,
     ClassificationSource, Context, DeveloperAgent, DeveloperAgentStatus, Edit, FailedTest,
-    Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
+    Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA, MAX_CONTEXT_FAILED_TESTS,
+    MAX_CONTEXT_REPORTS, MAX_CONTEXT_TEST_FIELD_BYTES,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::logs::redact::Redactor;
@@ -107,6 +108,8 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
         info
     });
     let (logs, findings) = (analysis.logs, analysis.findings);
+    // The analysis saw every failed test; the artifact keeps a bounded list and a count.
+    cap_tests(&mut tests);
 
     let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
     let classification = merge_answer(analysis.classification, &developer_agent, &findings);
@@ -219,6 +222,32 @@ pub fn redact_context(redactor: &Redactor, ctx: &mut Context) {
         }
     }
     error.iter_mut().for_each(&mut r);
+}
+
+/// Bounds what the context keeps of the test reports, so that however many tests failed the
+/// context stays far below what its readers accept ([`crate::artifact::MAX_ARTIFACT_BYTES`]):
+/// at most [`MAX_CONTEXT_FAILED_TESTS`] failed tests and [`MAX_CONTEXT_REPORTS`] report paths
+/// (the rest counted in `failed_omitted` / `reports_omitted`), each name, id, file and report
+/// path cut to [`MAX_CONTEXT_TEST_FIELD_BYTES`] (messages are already capped by the readers).
+pub fn cap_tests(tests: &mut Tests) {
+    if tests.failed.len() > MAX_CONTEXT_FAILED_TESTS {
+        tests.failed_omitted += (tests.failed.len() - MAX_CONTEXT_FAILED_TESTS) as u64;
+        tests.failed.truncate(MAX_CONTEXT_FAILED_TESTS);
+    }
+    if tests.reports.len() > MAX_CONTEXT_REPORTS {
+        tests.reports_omitted += (tests.reports.len() - MAX_CONTEXT_REPORTS) as u64;
+        tests.reports.truncate(MAX_CONTEXT_REPORTS);
+    }
+    let cut = |s: &mut String| {
+        let keep = crate::text::token_safe_str(s, MAX_CONTEXT_TEST_FIELD_BYTES).len();
+        s.truncate(keep);
+    };
+    tests.reports.iter_mut().for_each(cut);
+    for t in &mut tests.failed {
+        cut(&mut t.name);
+        cut(&mut t.report);
+        t.id.iter_mut().chain(&mut t.file).for_each(cut);
+    }
 }
 
 /// A valid Developer-Agent answer decides the category and confidence; its evidence is the
