@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use crate::artifact::{
     read_developer_agent_answer, BaselineInfo, BaselineSource, Classification,
     ClassificationSource, Context, DeveloperAgent, DeveloperAgentStatus, Edit, FailedTest,
-    Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA,
+    Redactions, RunInfo, Tests, ToolInfo, CONTEXT_SCHEMA, MAX_CONTEXT_FAILED_TESTS,
+    MAX_CONTEXT_REPORTS, MAX_CONTEXT_TEST_FIELD_BYTES,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::logs::redact::Redactor;
-use crate::logs::source::{resolve, resolve_all};
+use crate::logs::source::{resolve_all_with, resolve_with, ZipLimits};
 use crate::reports::{read_junit, read_playwright_json, ReportError};
 
 /// [`read_junit`] or [`read_playwright_json`].
@@ -36,6 +37,8 @@ pub struct PrepareInput {
     /// The checkout's absolute path (`GITHUB_WORKSPACE`), stripped from file paths in findings
     /// and test reports so they come out repository-relative.
     pub workspace: Option<String>,
+    /// Caps on what a log zip may unpack to (`--max-zip-bytes`, `--max-zip-ratio`).
+    pub zip_limits: ZipLimits,
 }
 
 /// Builds the context. Problems with individual inputs (a missing log, a malformed report) do
@@ -44,19 +47,17 @@ pub struct PrepareInput {
 pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) -> Context {
     let mut errors: Vec<String> = Vec::new();
 
-    let (sources, log_errors) = resolve_all(&input.logs);
+    let (sources, log_errors) = resolve_all_with(&input.logs, &input.zip_limits);
     errors.extend(log_errors.iter().map(ToString::to_string));
-    let baseline =
-        input
-            .baseline_log
-            .as_ref()
-            .and_then(|spec| match resolve(std::slice::from_ref(spec)) {
-                Ok(found) => found.into_iter().next(),
-                Err(e) => {
-                    errors.push(format!("baseline log: {e}"));
-                    None
-                }
-            });
+    let baseline = input.baseline_log.as_ref().and_then(|spec| {
+        match resolve_with(std::slice::from_ref(spec), &input.zip_limits) {
+            Ok(found) => found.into_iter().next(),
+            Err(e) => {
+                errors.push(format!("baseline log: {e}"));
+                None
+            }
+        }
+    });
 
     let mut tests = Tests::default();
     let workspace = input.workspace.as_deref();
@@ -107,6 +108,8 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
         info
     });
     let (logs, findings) = (analysis.logs, analysis.findings);
+    // The analysis saw every failed test; the artifact keeps a bounded list and a count.
+    cap_tests(&mut tests);
 
     let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
     let classification = merge_answer(analysis.classification, &developer_agent, &findings);
@@ -219,6 +222,32 @@ pub fn redact_context(redactor: &Redactor, ctx: &mut Context) {
         }
     }
     error.iter_mut().for_each(&mut r);
+}
+
+/// Bounds what the context keeps of the test reports, so that however many tests failed the
+/// context stays far below what its readers accept ([`crate::artifact::MAX_ARTIFACT_BYTES`]):
+/// at most [`MAX_CONTEXT_FAILED_TESTS`] failed tests and [`MAX_CONTEXT_REPORTS`] report paths
+/// (the rest counted in `failed_omitted` / `reports_omitted`), each name, id, file and report
+/// path cut to [`MAX_CONTEXT_TEST_FIELD_BYTES`] (messages are already capped by the readers).
+pub fn cap_tests(tests: &mut Tests) {
+    if tests.failed.len() > MAX_CONTEXT_FAILED_TESTS {
+        tests.failed_omitted += (tests.failed.len() - MAX_CONTEXT_FAILED_TESTS) as u64;
+        tests.failed.truncate(MAX_CONTEXT_FAILED_TESTS);
+    }
+    if tests.reports.len() > MAX_CONTEXT_REPORTS {
+        tests.reports_omitted += (tests.reports.len() - MAX_CONTEXT_REPORTS) as u64;
+        tests.reports.truncate(MAX_CONTEXT_REPORTS);
+    }
+    let cut = |s: &mut String| {
+        let keep = crate::text::token_safe_str(s, MAX_CONTEXT_TEST_FIELD_BYTES).len();
+        s.truncate(keep);
+    };
+    tests.reports.iter_mut().for_each(cut);
+    for t in &mut tests.failed {
+        cut(&mut t.name);
+        cut(&mut t.report);
+        t.id.iter_mut().chain(&mut t.file).for_each(cut);
+    }
 }
 
 /// A valid Developer-Agent answer decides the category and confidence; its evidence is the

@@ -415,3 +415,22 @@ fn help_and_version() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains(ci_remedy::VERSION));
 }
+
+#[test]
+fn a_context_that_left_failed_tests_out_is_not_rerun_failed_only() {
+    let s = Setup::new();
+    s.write_policy(POLICY);
+    let mut ctx = context(Category::Network, 0.9, vec![failed_test("a", Some("t1"))]);
+    ctx.tests.failed_omitted = 4000;
+    s.write_context(&ctx);
+    s.decide(&["--event", "workflow_dispatch"]);
+    let d = s.decision();
+    assert_eq!(d.rerun, RerunMode::Full, "{:?}", d.gates);
+    assert!(
+        gate(&d, "plan")
+            .detail
+            .contains("left out 4000 failed test(s)"),
+        "{:?}",
+        d.gates
+    );
+}

@@ -499,3 +499,205 @@ fn decision_for_another_commit_is_refused() {
     );
     assert!(!s.repo().join("ok-ran").exists());
 }
+
+const ONE_ACTION: &str = "self-heal:\n  actions:\n    ok:\n      run: [sh, -c, 'echo x >> ok-ran']\n  plan:\n    default: [ok]\n";
+
+/// An allowed decision, forged by `forge`, then executed with `env`: the report must be an
+/// error naming `needle`, exit 1, and the action must not have run.
+fn refused(
+    forge: impl FnOnce(&mut ci_remedy::artifact::Decision),
+    env: &[(&str, &str)],
+    needle: &str,
+) {
+    let s = prepared(ONE_ACTION, network(), "workflow_dispatch");
+    let mut d = s.decision();
+    assert!(d.allowed, "the unforged decision is allowed");
+    forge(&mut d);
+    std::fs::write(
+        s.out().join("self-heal/decision.json"),
+        serde_json::to_vec(&d).expect("json"),
+    )
+    .expect("write");
+    let o = s.execute(env);
+    assert_eq!(o.status.code(), Some(1), "{needle}: {}", stderr(&o));
+    let r = s.report("local");
+    assert_eq!(r.outcome, Outcome::Error, "{needle}");
+    let e = r.error.unwrap_or_default();
+    assert!(e.contains(needle), "{needle}: {e}");
+    assert!(
+        !s.repo().join("ok-ran").exists(),
+        "{needle}: an action ran for a forged decision"
+    );
+}
+
+#[test]
+fn an_unforged_decision_still_runs_its_action_once() {
+    let s = prepared(ONE_ACTION, network(), "workflow_dispatch");
+    let o = s.execute(&[("GITHUB_EVENT_NAME", "workflow_dispatch")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(s.repo().join("ok-ran")).expect("ran"),
+        "x\n"
+    );
+}
+
+#[test]
+fn forged_allowed_with_a_failed_gate_is_refused() {
+    refused(
+        |d| {
+            d.gates
+                .iter_mut()
+                .for_each(|g| g.passed = g.name != "attempts")
+        },
+        &[],
+        "gate(s) attempts failed",
+    );
+    refused(
+        |d| d.gates.retain(|g| g.name != "event"),
+        &[],
+        "no event gate",
+    );
+}
+
+#[test]
+fn forged_event_is_refused() {
+    refused(
+        |d| d.run.event_name = "pull_request".into(),
+        &[],
+        "event pull_request",
+    );
+    // The decision's event is allowed, but this run was started by another one.
+    refused(
+        |_| {},
+        &[("GITHUB_EVENT_NAME", "push")],
+        "this run's event is push",
+    );
+}
+
+#[test]
+fn an_action_listed_fifty_times_is_refused() {
+    refused(
+        |d| d.actions = vec!["ok".to_string(); 50],
+        &[],
+        "more than once",
+    );
+}
+
+#[test]
+fn an_action_the_plan_does_not_pick_is_refused() {
+    let policy = "self-heal:\n  actions:\n    ok:\n      run: [touch, ok-ran]\n    other:\n      run: [touch, other-ran]\n  plan:\n    default: [ok]\n";
+    let s = prepared(policy, network(), "workflow_dispatch");
+    let mut d = s.decision();
+    d.actions = vec!["other".into()];
+    std::fs::write(
+        s.out().join("self-heal/decision.json"),
+        serde_json::to_vec(&d).expect("json"),
+    )
+    .expect("write");
+    let o = s.execute(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = s.report("local").error.unwrap_or_default();
+    assert!(
+        e.contains("\"other\"") && e.contains("does not pick"),
+        "{e}"
+    );
+    assert!(!s.repo().join("other-ran").exists());
+    // And an unknown name, as before.
+    refused(
+        |d| d.actions = vec!["rm-rf".into()],
+        &[],
+        "\"rm-rf\", which the policy does not define",
+    );
+}
+
+#[test]
+fn forged_attempt_and_category_are_refused() {
+    refused(
+        |d| d.attempt = 3,
+        &[],
+        "attempt 3 is over self-heal.max-attempts 2",
+    );
+    refused(
+        |_| {},
+        &[("GITHUB_RUN_ATTEMPT", "2")],
+        "below this run's attempt 2",
+    );
+    refused(
+        |d| {
+            d.category = Category::RunnerInfra;
+            d.kind = Category::RunnerInfra.kind();
+        },
+        &[],
+        "the context's is network",
+    );
+}
+
+#[test]
+fn forged_repository_or_sha_is_refused() {
+    // Against the context (both run outside Actions: `local`).
+    refused(
+        |d| d.run.sha = "feedface".into(),
+        &[],
+        "not for the context's",
+    );
+    refused(
+        |d| d.run.repository = "evil/fork".into(),
+        &[],
+        "evil/fork@local",
+    );
+    // Against this run's GITHUB_REPOSITORY / GITHUB_SHA.
+    refused(
+        |_| {},
+        &[("GITHUB_SHA", "0123abc")],
+        "this run's local@0123abc",
+    );
+    refused(
+        |_| {},
+        &[("GITHUB_REPOSITORY", "o/r")],
+        "this run's o/r@local",
+    );
+}
+
+#[test]
+fn a_relative_policy_is_read_from_the_repo_root() {
+    let s = Setup::new();
+    std::fs::create_dir_all(s.repo().join(".github")).expect("mkdir");
+    std::fs::write(s.repo().join("heal.yml"), ONE_ACTION).expect("policy");
+    s.write_context(&network());
+    let o = decide_cmd(&s.repo())
+        .args(["--out"])
+        .arg(s.out())
+        .args(["--policy", "heal.yml", "--event", "workflow_dispatch"])
+        .output()
+        .expect("decide");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Run from another directory: `heal.yml` is the repository's, not the working directory's.
+    let elsewhere = s.root().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    std::fs::write(elsewhere.join("heal.yml"), "self-heal:\n  bogus: 1\n").expect("decoy");
+    let o = execute_cmd(&elsewhere)
+        .arg("--out")
+        .arg(s.out())
+        .args(["--policy", "heal.yml", "--repo-root"])
+        .arg(s.repo())
+        .output()
+        .expect("execute");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(s.repo().join("ok-ran").exists());
+    // The default path too: .github/ci-remedy.yml under --repo-root.
+    std::fs::rename(
+        s.repo().join("heal.yml"),
+        s.repo().join(".github/ci-remedy.yml"),
+    )
+    .expect("mv");
+    std::fs::remove_file(s.repo().join("ok-ran")).expect("rm");
+    let o = execute_cmd(&elsewhere)
+        .arg("--out")
+        .arg(s.out())
+        .arg("--repo-root")
+        .arg(s.repo())
+        .output()
+        .expect("execute");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(s.repo().join("ok-ran").exists(), "{}", stderr(&o));
+}

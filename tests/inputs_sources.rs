@@ -426,3 +426,54 @@ fn unsupported_compression_is_a_clear_error() {
         Ok(_) => panic!("expected a zip entry error, got a reader"),
     }
 }
+
+#[test]
+fn zip_bombs_are_refused_before_anything_is_inflated() {
+    use ci_remedy::logs::source::{resolve_with, ZipLimits};
+    let dir = tempfile::tempdir().unwrap();
+    // 8 MiB of zeros deflate to ~8 KiB: a ratio near deflate's maximum.
+    let zeros = vec![0u8; 8 << 20];
+    let bomb = dir.path().join("bomb.zip");
+    make_zip(
+        &bomb,
+        &[("1_build.txt", zeros.as_slice(), CompressionMethod::Deflated)],
+    );
+    let err = resolve(&[spec(&bomb)]).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, LogError::ZipLimit { .. }), "{msg}");
+    assert!(
+        msg.contains("bomb.zip") && msg.contains("--max-zip-ratio") && msg.contains("200:1"),
+        "{msg}"
+    );
+    // Raised, it is read (and yields exactly its bytes).
+    let raised = ZipLimits {
+        max_ratio: 2000,
+        ..ZipLimits::default()
+    };
+    let found = resolve_with(&[spec(&bomb)], &raised).unwrap();
+    assert_eq!(read_all(&found[0]).len(), zeros.len());
+
+    // The total cap counts every entry read: two ordinary 600 KiB logs over a 1 MiB cap.
+    let text: Vec<u8> = (0..60_000u32)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .take(600 << 10)
+        .collect();
+    let two = dir.path().join("two.zip");
+    make_zip(
+        &two,
+        &[
+            ("1_a.txt", text.as_slice(), CompressionMethod::Deflated),
+            ("2_b.txt", text.as_slice(), CompressionMethod::Stored),
+        ],
+    );
+    let small = ZipLimits {
+        max_unpacked_bytes: 1 << 20,
+        ..ZipLimits::default()
+    };
+    let msg = resolve_with(&[spec(&two)], &small).unwrap_err().to_string();
+    assert!(
+        msg.contains("more than 1048576 bytes") && msg.contains("--max-zip-bytes"),
+        "{msg}"
+    );
+    assert_eq!(resolve(&[spec(&two)]).unwrap().len(), 2);
+}

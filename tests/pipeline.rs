@@ -165,3 +165,161 @@ fn push_event_decides_no_and_nothing_runs() {
         "an action ran on a negative decision"
     );
 }
+
+fn prepared_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("e2e.log"), POSTGRES_LOG).expect("log");
+    write_policy(d);
+    dir
+}
+
+fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn a_closed_stdout_keeps_the_artifacts_and_the_exit_codes() {
+    let dir = prepared_dir();
+    let d = dir.path();
+    let mut cmd = hermetic(PREPARE, d);
+    cmd.args(["--out", ".", "--policy", "policy.yml", "--log", "e2e.log"]);
+    let o = common::output_with_closed_stdout(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    assert!(!stderr_of(&o).contains("panicked"), "{}", stderr_of(&o));
+    assert!(d.join("self-heal/context.json").is_file());
+
+    let mut cmd = hermetic(DECIDE, d);
+    cmd.args(["--out", ".", "--policy", "policy.yml"])
+        .env("GITHUB_EVENT_NAME", "workflow_dispatch");
+    let o = common::output_with_closed_stdout(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    assert_eq!(
+        read_json(&d.join("self-heal/decision.json"))["allowed"],
+        true
+    );
+
+    let mut cmd = hermetic(EXECUTE, d);
+    cmd.args(["--out", ".", "--policy", "policy.yml"])
+        .env("GITHUB_EVENT_NAME", "workflow_dispatch");
+    let o = common::output_with_closed_stdout(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    assert_eq!(
+        read_json(&d.join("self-heal/report-777.json"))["outcome"],
+        "healed"
+    );
+
+    // A step that fails keeps its own exit code (1) with stdout closed.
+    let mut cmd = hermetic(PREPARE, d);
+    cmd.args(["--out", "missing", "--log", "no-such.log"]);
+    let o = common::output_with_closed_stdout(cmd);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
+    assert!(d.join("missing/self-heal/context.json").is_file());
+}
+
+#[test]
+fn an_artifact_with_another_schema_is_refused_naming_both() {
+    let dir = prepared_dir();
+    let d = dir.path();
+    let o = hermetic(PREPARE, d)
+        .args(["--out", ".", "--policy", "policy.yml", "--log", "e2e.log"])
+        .output()
+        .expect("prepare");
+    assert_eq!(o.status.code(), Some(0));
+    let ctx_path = d.join("self-heal/context.json");
+    let mut ctx = read_json(&ctx_path);
+    let good = ctx.clone();
+    ctx["schema"] = "ci-remedy/context/v99".into();
+    std::fs::write(&ctx_path, serde_json::to_vec(&ctx).expect("json")).expect("write");
+    let o = hermetic(DECIDE, d)
+        .args(["--out", ".", "--policy", "policy.yml"])
+        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+        .output()
+        .expect("decide");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr_of(&o);
+    assert!(
+        err.contains("context.json")
+            && err.contains("ci-remedy/context/v99")
+            && err.contains("ci-remedy/context/v1"),
+        "{err}"
+    );
+    assert_eq!(
+        read_json(&d.join("self-heal/decision.json"))["allowed"],
+        false
+    );
+
+    // A decision whose schema says it is a context.
+    std::fs::write(&ctx_path, serde_json::to_vec(&good).expect("json")).expect("write");
+    let o = hermetic(DECIDE, d)
+        .args(["--out", ".", "--policy", "policy.yml"])
+        .env("GITHUB_EVENT_NAME", "workflow_dispatch")
+        .output()
+        .expect("decide");
+    assert_eq!(o.status.code(), Some(0));
+    let dec_path = d.join("self-heal/decision.json");
+    let mut dec = read_json(&dec_path);
+    dec["schema"] = "ci-remedy/context/v1".into();
+    std::fs::write(&dec_path, serde_json::to_vec(&dec).expect("json")).expect("write");
+    let o = hermetic(EXECUTE, d)
+        .args(["--out", ".", "--policy", "policy.yml"])
+        .output()
+        .expect("execute");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr_of(&o);
+    assert!(
+        err.contains("decision.json")
+            && err.contains("\"ci-remedy/context/v1\"")
+            && err.contains("ci-remedy/decision/v1"),
+        "{err}"
+    );
+    assert!(!d.join("seeded.txt").exists());
+}
+
+#[test]
+fn fifos_are_refused_up_front_instead_of_blocking() {
+    let dir = prepared_dir();
+    let d = dir.path();
+    let fifo = d.join("fifo");
+    common::mkfifo(&fifo);
+    let f = fifo.to_str().expect("utf8");
+    for (exe, args, code) in [
+        (PREPARE, vec!["--log", f], 1),
+        (PREPARE, vec!["--log", "e2e.log", "--junit", f], 1),
+        (
+            PREPARE,
+            vec!["--log", "e2e.log", "--playwright-report", f],
+            1,
+        ),
+        (PREPARE, vec!["--log", "e2e.log", "--policy", f], 2),
+        (DECIDE, vec!["--context", f], 1),
+        (EXECUTE, vec!["--decision", f], 1),
+    ] {
+        let mut cmd = hermetic(exe, d);
+        cmd.args(["--out", "."]).args(&args);
+        let o = common::output_within(cmd);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr_of(&o));
+        let err = stderr_of(&o);
+        assert!(
+            err.contains("FIFO") && err.contains("fifo"),
+            "{args:?}: {err}"
+        );
+    }
+    // A Developer-Agent answer that is a FIFO: rules-only, and the status says why.
+    let mut cmd = hermetic(PREPARE, d);
+    cmd.args([
+        "--out",
+        ".",
+        "--log",
+        "e2e.log",
+        "--developer-agent-response",
+        f,
+    ]);
+    let o = common::output_within(cmd);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    let ctx = read_json(&d.join("self-heal/context.json"));
+    assert_eq!(ctx["developer_agent"]["status"], "unreadable", "{ctx:#}");
+    assert!(ctx["developer_agent"]["detail"]
+        .as_str()
+        .is_some_and(|s| s.contains("FIFO")));
+}

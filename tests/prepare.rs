@@ -457,3 +457,84 @@ fn rank_one_overlaps_ground_truth_on_github_actions_logs() {
         );
     }
 }
+
+#[test]
+fn a_log_zip_over_the_unpacked_cap_is_refused_and_the_flag_raises_it() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zip_path = dir.path().join("logs.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).expect("create"));
+    w.start_file("1_build.txt", zip::write::SimpleFileOptions::default())
+        .expect("entry");
+    w.write_all(&b"npm ERR! code ECONNRESET\n".repeat(100))
+        .expect("write");
+    w.finish().expect("finish");
+    let zip = zip_path.to_str().expect("utf8");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let o = run_prepare(&out, &["--log", zip, "--max-zip-bytes", "1000"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("logs.zip") && err.contains("--max-zip-bytes"),
+        "{err}"
+    );
+    assert!(context(&out)["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("more than 1000 bytes")));
+    let o = run_prepare(&out, &["--log", zip, "--max-zip-bytes", "1000000"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(context(&out)["classification"]["category"], "network");
+}
+
+#[test]
+fn a_huge_test_report_gives_a_bounded_context_with_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let mut xml = String::from("<testsuite name=\"s\">\n");
+    let long = "n".repeat(5000);
+    for i in 0..5000 {
+        xml.push_str(&format!(
+            "<testcase classname=\"c{long}\" name=\"t{i}\"><failure message=\"boom\">x</failure></testcase>\n"
+        ));
+    }
+    xml.push_str("</testsuite>\n");
+    let report = dir.path().join("junit.xml");
+    std::fs::write(&report, xml).expect("write");
+    std::fs::write(dir.path().join("job.log"), "Error: boom\n").expect("log");
+    let o = run_prepare(
+        &out,
+        &[
+            "--log",
+            dir.path().join("job.log").to_str().expect("utf8"),
+            "--junit",
+            report.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ctx = context(&out);
+    let failed = ctx["tests"]["failed"].as_array().expect("failed");
+    assert_eq!(failed.len(), ci_remedy::artifact::MAX_CONTEXT_FAILED_TESTS);
+    assert_eq!(ctx["tests"]["failed_omitted"], 4000);
+    for t in failed {
+        assert!(
+            t["name"].as_str().expect("name").len()
+                <= ci_remedy::artifact::MAX_CONTEXT_TEST_FIELD_BYTES
+        );
+    }
+    let bytes = std::fs::metadata(out.join("self-heal/context.json"))
+        .expect("meta")
+        .len();
+    assert!(bytes < 4 << 20, "{bytes} bytes");
+}

@@ -122,10 +122,29 @@ pub struct Tests {
     /// The report files that were read.
     #[serde(default)]
     pub reports: Vec<String>,
-    /// Failed (or errored) tests, in report order.
+    /// Failed (or errored) tests, in report order; at most [`MAX_CONTEXT_FAILED_TESTS`].
     #[serde(default)]
     pub failed: Vec<FailedTest>,
+    /// Failed tests the reports listed beyond [`MAX_CONTEXT_FAILED_TESTS`], left out of
+    /// `failed` so the context stays readable (0: `failed` is complete).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_omitted: u64,
+    /// Report paths beyond [`MAX_CONTEXT_REPORTS`], left out of `reports`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reports_omitted: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The most failed tests a context lists (the rest are counted in
+/// [`Tests::failed_omitted`]).
+pub const MAX_CONTEXT_FAILED_TESTS: usize = 1000;
+/// The most report paths a context lists (the rest are counted in [`Tests::reports_omitted`]).
+pub const MAX_CONTEXT_REPORTS: usize = 1000;
+/// The most bytes of a failed test's name, id, file or report path kept in a context.
+pub const MAX_CONTEXT_TEST_FIELD_BYTES: usize = 1024;
 
 /// The longest test id passed to a test runner, in bytes.
 pub const MAX_TEST_ID_BYTES: usize = 512;

@@ -9,6 +9,7 @@ mod answer;
 mod context;
 mod fix;
 mod heal;
+mod read;
 pub mod schema;
 mod write;
 
@@ -16,6 +17,7 @@ pub use answer::{parse_answer, read_developer_agent_answer};
 pub use context::*;
 pub use fix::*;
 pub use heal::*;
+pub use read::{open_input, parse_artifact, read_artifact, Artifact};
 pub use write::{
     read_capped, read_json, read_json_capped, write_atomic, write_json_atomic, ArtifactError,
     MAX_ARTIFACT_BYTES,
@@ -31,7 +33,7 @@ use serde::{Deserialize, Serialize};
 pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    std::io::copy(&mut open_input(path)?, &mut hasher)?;
     Ok(hasher
         .finalize()
         .iter()

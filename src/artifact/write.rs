@@ -33,6 +33,18 @@ pub enum ArtifactError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The file's `schema` field is missing or is not the one expected (another artifact, or
+    /// another version of this one).
+    #[error("{path} is not a {expected} artifact: it has {found}")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead, in words (`schema "ci-remedy/context/v99"`,
+        /// `no schema field`); untrusted text, at most 80 characters of it quoted.
+        found: String,
+        /// The schema expected.
+        expected: &'static str,
+    },
     /// The file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -81,18 +93,19 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Art
     write_atomic(path, &bytes)
 }
 
-/// Reads the whole of `path`, at most `limit` bytes. The file is opened once and read through
-/// a `take(limit + 1)`, so a file that grows between a size check and the read cannot get past
+/// Reads the whole of `path`, at most `limit` bytes. The file is opened once
+/// ([`super::open_input`]: regular files only, so a FIFO never blocks) and read through a
+/// `take(limit + 1)`, so a file that grows between a size check and the read cannot get past
 /// the limit.
 ///
-/// Errors: [`ArtifactError::Read`] when it cannot be opened or read, [`ArtifactError::TooLarge`]
-/// when it has more than `limit` bytes.
+/// Errors: [`ArtifactError::Read`] when it cannot be opened or read or is not a regular file,
+/// [`ArtifactError::TooLarge`] when it has more than `limit` bytes.
 pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ArtifactError> {
     let read_err = |source| ArtifactError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(read_err)?;
+    let file = super::open_input(path).map_err(read_err)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -118,8 +131,10 @@ pub fn read_json_capped<T: DeserializeOwned>(path: &Path, limit: u64) -> Result<
     })
 }
 
-/// Reads a JSON artifact of at most [`MAX_ARTIFACT_BYTES`] ([`read_json_capped`]); unknown
-/// fields are ignored by the artifact types, so newer writers stay readable.
+/// Reads a JSON document of at most [`MAX_ARTIFACT_BYTES`] ([`read_json_capped`]) without
+/// looking at its `schema`: for documents that are not artifacts (state files) or whose schema
+/// the caller dispatches on. An artifact of a known type is read with
+/// [`super::read_artifact`], which checks the schema.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ArtifactError> {
     read_json_capped(path, MAX_ARTIFACT_BYTES)
 }

@@ -59,7 +59,7 @@ struct Args {
 
 fn skip(env: &ActionsEnv, why: &str) -> ExitCode {
     // `why` can quote GitHub's error message: untrusted.
-    print!(
+    ci_remedy::out!(
         "{}",
         ci_remedy::github::commands::quote_untrusted(
             &ci_remedy::cli::one_line(why),
@@ -113,7 +113,7 @@ fn main() -> ExitCode {
     };
     let body = build_body(&args.key, &inputs, &link);
     if args.dry_run {
-        print!(
+        ci_remedy::out!(
             "{}",
             ci_remedy::github::commands::quote_untrusted(&body, "")
         );
@@ -160,7 +160,7 @@ fn main() -> ExitCode {
         args.author.as_deref(),
     ) {
         Ok(u) => {
-            println!(
+            ci_remedy::outln!(
                 "ci-comment: {} comment {} on PR #{pr}",
                 u.action.as_str(),
                 u.id

@@ -95,7 +95,7 @@ fn main() -> ExitCode {
         cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
     }
     let h = &data.history;
-    println!(
+    ci_remedy::outln!(
         "ci-dashboard: {} run(s); self-heal healed {} of {}; patches accepted {} of {}; {} unusable file(s)",
         h.runs,
         h.self_heal_healed,
@@ -111,7 +111,7 @@ fn main() -> ExitCode {
             .as_ref()
             .map(|c| c.classification.category.as_str())
             .unwrap_or("unknown");
-        print!(
+        ci_remedy::out!(
             "{}",
             quote_untrusted(
                 &cli::one_line(&format!(
@@ -123,8 +123,8 @@ fn main() -> ExitCode {
             )
         );
     }
-    println!("site: {}", files.index.display());
-    println!("data: {}", files.json.display());
-    println!("summary: {}", summary_path.display());
+    ci_remedy::outln!("site: {}", files.index.display());
+    ci_remedy::outln!("data: {}", files.json.display());
+    ci_remedy::outln!("summary: {}", summary_path.display());
     cli::exit(code)
 }

@@ -220,23 +220,24 @@ fn main() -> ExitCode {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    println!(
+    ci_remedy::outln!(
         "ci-logs-ship: {status_name} ({} attempt(s), {} ms)",
-        status.attempts, status.duration_ms
+        status.attempts,
+        status.duration_ms
     );
-    print!("{}", quote_untrusted(&status.detail, "  "));
+    ci_remedy::out!("{}", quote_untrusted(&status.detail, "  "));
     match &status.repository {
-        Some(r) => println!(
+        Some(r) => ci_remedy::outln!(
             "repository: {} path(s){}, {} file(s) with contents",
             r.paths,
             if r.truncated { " (listing capped)" } else { "" },
             r.files.len()
         ),
-        None => println!("repository: not sent"),
+        None => ci_remedy::outln!("repository: not sent"),
     }
-    println!("wrote {}", path.display());
+    ci_remedy::outln!("wrote {}", path.display());
     if let Some(a) = &status.answer_path {
-        println!("answer: {a}");
+        ci_remedy::outln!("answer: {a}");
     }
     let mut outputs = vec![("status", status_name)];
     if let Some(a) = &status.answer_path {

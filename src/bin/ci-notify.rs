@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use ci_remedy::artifact::{
-    read_json, write_json_atomic, Context, FixMetadata, HealReport, RunInfo, ToolInfo,
+    read_artifact, write_json_atomic, Artifact, Context, FixMetadata, HealReport, RunInfo, ToolInfo,
 };
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
@@ -90,9 +90,9 @@ struct Args {
     retry_delay: String,
 }
 
-fn load<T: serde::de::DeserializeOwned>(p: Option<&Path>) -> Result<Option<T>, String> {
+fn load<T: Artifact>(p: Option<&Path>) -> Result<Option<T>, String> {
     match p {
-        Some(p) => read_json(p).map(Some).map_err(|e| e.to_string()),
+        Some(p) => read_artifact(p).map(Some).map_err(|e| e.to_string()),
         None => Ok(None),
     }
 }
@@ -278,9 +278,9 @@ fn main() -> ExitCode {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    println!("ci-notify: {name}");
-    print!("{}", quote_untrusted(&status.detail, "  "));
-    println!("wrote {}", path.display());
+    ci_remedy::outln!("ci-notify: {name}");
+    ci_remedy::out!("{}", quote_untrusted(&status.detail, "  "));
+    ci_remedy::outln!("wrote {}", path.display());
     if let Err(e) = ActionsEnv::from_env().set_outputs(&[("status", name)]) {
         cli::print_warning(&format!("cannot write GITHUB_OUTPUT: {e}"));
     }

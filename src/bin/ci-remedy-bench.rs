@@ -104,7 +104,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             let mut w = BufWriter::with_capacity(1 << 20, f);
             let (bytes, lines) = synth::generate(&mut w, size, args.seed)?;
             w.flush()?;
-            println!(
+            ci_remedy::outln!(
                 "generated {} ({:.0} MiB, {} lines, seed {}) in {:.2} s",
                 path.display(),
                 mib(bytes),
@@ -124,7 +124,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if args.components {
         let pack = RulePack::builtin()?;
         for c in ci_remedy::classify::bench::components(&log_path, &pack)? {
-            println!(
+            ci_remedy::outln!(
                 "component {:<26} {:.3} s = {:>5.0} MiB/s (count {})",
                 c.name,
                 c.secs,
@@ -143,7 +143,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
         let secs = t.elapsed().as_secs_f64();
         let rss = getrusage(UsageWho::RUSAGE_SELF)?.max_rss();
-        println!(
+        ci_remedy::outln!(
             "in-process analyze: {:.0} MiB in {:.3} s = {:.0} MiB/s; peak RSS {:.1} MiB; {} lines, {} findings, category {}",
             mib(bytes),
             secs,
@@ -172,7 +172,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", prepare.display()))?;
         let secs = t.elapsed().as_secs_f64();
         let rss = getrusage(UsageWho::RUSAGE_CHILDREN)?.max_rss();
-        println!(
+        ci_remedy::outln!(
             "self-heal-prepare ({}): exit {}, {:.0} MiB in {:.3} s = {:.0} MiB/s; peak RSS {:.1} MiB",
             prepare.display(),
             status.code().map_or("signal".to_string(), |c| c.to_string()),

@@ -73,7 +73,7 @@ fn main() -> ExitCode {
                 truth: gt,
             }) => {
                 if args.explain {
-                    println!(
+                    ci_remedy::outln!(
                         "{} P {:.2} R {:.2}  E {:?} C {:?} missed {:?}",
                         ci_remedy::cli::one_line(&s.name),
                         s.precision,
@@ -83,9 +83,13 @@ fn main() -> ExitCode {
                         s.missed
                     );
                     for e in ex.iter().take(6) {
-                        println!(
+                        ci_remedy::outln!(
                             "   #{} {:<32} {:>6}-{:<6} {:.3}",
-                            e.rank, e.rule, e.start, e.end, e.score
+                            e.rank,
+                            e.rule,
+                            e.start,
+                            e.end,
+                            e.score
                         );
                     }
                 }
@@ -124,20 +128,26 @@ fn main() -> ExitCode {
             })).collect::<Vec<_>>(),
             "all": sum(&all), "dev": sum(&dev), "check": sum(&check),
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        ci_remedy::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return exit(EXIT_OK);
     }
-    println!(
+    ci_remedy::outln!(
         "evidence = union of findings ranked <= {}; baseline: {}",
         args.top,
         if args.baseline { "pass.log" } else { "none" }
     );
-    println!(
+    ci_remedy::outln!(
         "{:<30} {:>5} {:>9} {:>6} {:>4} {:>7} {:>6}",
-        "case", "half", "precision", "recall", "full", "flagged", "E"
+        "case",
+        "half",
+        "precision",
+        "recall",
+        "full",
+        "flagged",
+        "E"
     );
     for (i, s) in scores.iter().enumerate() {
-        println!(
+        ci_remedy::outln!(
             "{:<30} {:>5} {:>9.2} {:>6.2} {:>4} {:>7} {:>6}",
             // Case names are folder names; print them tamely.
             ci_remedy::cli::one_line(&s.name),
@@ -150,7 +160,7 @@ fn main() -> ExitCode {
         );
     }
     for (label, s) in [("all", all), ("dev half", dev), ("check half", check)] {
-        println!(
+        ci_remedy::outln!(
             "{label:<11} cases {:>2}  precision {:.3}  recall {:.3}  full {}/{} ({:.0}%)",
             s.cases,
             s.precision,

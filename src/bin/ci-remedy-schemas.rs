@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             cli::print_error(&e, None);
             return cli::exit(EXIT_FAILED);
         } else {
-            println!("wrote {}", path.display());
+            ci_remedy::outln!("wrote {}", path.display());
         }
     }
     if !stale.is_empty() {

@@ -212,7 +212,7 @@ fn main() -> ExitCode {
             }
         };
         let addr = listener.local_addr().unwrap_or(bind);
-        println!("listening on http://{addr}");
+        ci_remedy::outln!("listening on http://{addr}");
         let _ = std::io::stdout().flush();
         let app = router(AppState::new(cfg, pack));
         match axum::serve(listener, app)

@@ -81,7 +81,7 @@ fn main() -> ExitCode {
     let g = &m.guardrails;
     let summary = ci_remedy::github::summary::fix_markdown(m);
     let _ = env.append_summary(&summary);
-    println!(
+    ci_remedy::outln!(
         "fix-agent-apply: patch {} ({} files, +{} -{}, {} refused), validation {}",
         g.decision.as_str(),
         g.files_changed,
@@ -92,7 +92,7 @@ fn main() -> ExitCode {
     );
     for r in g.refused.iter().take(20) {
         // Paths and reasons may quote untrusted text: one line, and never a workflow command.
-        print!(
+        ci_remedy::out!(
             "{}",
             ci_remedy::github::commands::quote_untrusted(
                 &one_line(&format!("{} {}: {}", r.code, r.path, r.reason)),

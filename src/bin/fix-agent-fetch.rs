@@ -154,7 +154,7 @@ fn run(args: &Args, policy: &Policy) -> Result<u8, FetchError> {
         .map_err(|e| failed(e.to_string(), "check that --out is writable"))?;
     write_atomic(&dir.join(&files.metadata_name), &files.metadata)
         .map_err(|e| failed(e.to_string(), "check that --out is writable"))?;
-    print!(
+    ci_remedy::out!(
         "{}",
         quote_untrusted(&patch_path.display().to_string(), "patch: ")
     );
@@ -307,7 +307,7 @@ fn print_report(v: &Verified, origin: &str) {
     out.push_str(&quote_untrusted(&m.pr_title, "PR title: "));
     out.push_str("PR body:\n");
     out.push_str(&quote_untrusted(&m.pr_body, "  | "));
-    print!("{out}");
+    ci_remedy::out!("{out}");
 }
 
 fn git(
@@ -349,7 +349,7 @@ fn apply(args: &Args, v: &Verified, patch: &Path) -> Result<(), FetchError> {
     let c = git(&args.repo_dir, &check, Some(&patch))?;
     if !c.status.success() {
         let err = String::from_utf8_lossy(&c.stderr);
-        print!("{}", quote_untrusted(err.trim_end(), "  git: "));
+        ci_remedy::out!("{}", quote_untrusted(err.trim_end(), "  git: "));
         return Err(failed(
             "git apply --check refused the patch; nothing was applied",
             "the checkout differs from the patch's base; try --3way or check out the base commit",
@@ -358,13 +358,13 @@ fn apply(args: &Args, v: &Verified, patch: &Path) -> Result<(), FetchError> {
     let r = git(&args.repo_dir, &real, Some(&patch))?;
     if !r.status.success() {
         let err = String::from_utf8_lossy(&r.stderr);
-        print!("{}", quote_untrusted(err.trim_end(), "  git: "));
+        ci_remedy::out!("{}", quote_untrusted(err.trim_end(), "  git: "));
         return Err(failed(
             "git apply failed",
             "run git status and resolve what it lists",
         ));
     }
-    println!(
+    ci_remedy::outln!(
         "applied to {} ({} file(s)); review with git diff",
         args.repo_dir.display(),
         v.plan.files_changed

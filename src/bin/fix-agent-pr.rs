@@ -163,12 +163,14 @@ fn main() -> ExitCode {
         );
         out.push_str(&quote_untrusted(&one_line(&g.detail), &prefix));
     }
-    print!("{out}");
+    ci_remedy::out!("{out}");
     match (&result.pr_url, result.opened) {
-        (Some(url), true) => print!("{}", quote_untrusted(url, "fix-agent-pr: opened draft PR ")),
-        _ => println!("fix-agent-pr: no PR opened"),
+        (Some(url), true) => {
+            ci_remedy::out!("{}", quote_untrusted(url, "fix-agent-pr: opened draft PR "))
+        }
+        _ => ci_remedy::outln!("fix-agent-pr: no PR opened"),
     }
-    println!("result: {}", path.display());
+    ci_remedy::outln!("result: {}", path.display());
     let _ = ActionsEnv::from_env().set_outputs(&[
         ("opened", result.opened.to_string()),
         ("pr-url", result.pr_url.clone().unwrap_or_default()),

@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         ("input-path", path.display().to_string()),
         ("instructions", input.instructions.len().to_string()),
     ]);
-    println!(
+    ci_remedy::outln!(
         "fix-agent-prepare: {} instruction(s), {} snippet(s) -> {}",
         input.instructions.len(),
         input.snippets.len(),

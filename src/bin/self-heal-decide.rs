@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use ci_remedy::artifact::{read_json, write_json_atomic, Context, Decision, RunInfo};
+use ci_remedy::artifact::{read_artifact, write_json_atomic, Context, Decision, RunInfo};
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
 use ci_remedy::heal::{decide, error_decision, scan_history, DecideInput};
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| args.out.join("self-heal").join("context.json"));
     let decision_path = args.out.join("self-heal").join("decision.json");
 
-    let (decision, code) = match read_json::<Context>(&context_path) {
+    let (decision, code) = match read_artifact::<Context>(&context_path) {
         Ok(context) => {
             let history = if args.history_from_api {
                 Some(history_from_api(
@@ -132,8 +132,8 @@ fn main() -> ExitCode {
         cli::print_error(&e, Some("check that --out is a writable directory"));
         return cli::exit(EXIT_FAILED);
     }
-    print!("{}", summary_text(&decision));
-    println!("decision: {}", decision_path.display());
+    ci_remedy::out!("{}", summary_text(&decision));
+    ci_remedy::outln!("decision: {}", decision_path.display());
 
     let gh = ActionsEnv::from_env();
     if let Err(e) = gh.set_outputs(&[

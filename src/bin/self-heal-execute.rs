@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use ci_remedy::artifact::{read_json, write_json_atomic, Context, Decision, HealReport, RunInfo};
+use ci_remedy::artifact::{
+    read_artifact, write_json_atomic, Context, Decision, HealReport, RunInfo,
+};
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
 use ci_remedy::heal::{error_report, execute, ExecuteInput};
@@ -15,6 +17,13 @@ const AFTER_HELP: &str = "\
 Inputs:
   the decision written by self-heal-decide, the context (for the failed test ids: tests.failed[].id,
   else the name) and the policy's `self-heal:` section, the only source of commands.
+
+Checks before anything runs (a decision is a file, and may be stale or forged):
+  every gate passed; repository and sha are the context's and this run's; the event is in
+  self-heal.events and is this run's (--event or GITHUB_EVENT_NAME, when set); the category is
+  the context's and eligible, the confidence and a failure are in the context; the attempt is
+  at most self-heal.max-attempts and not below GITHUB_RUN_ATTEMPT; each action is named once
+  and is one the plan for this context picks. Otherwise: outcome error, exit 1, nothing runs.
 
 What runs (only when the decision is allowed):
   each decided action, in order, from its policy definition: an argv list (no shell) or an explicit
@@ -47,9 +56,13 @@ struct Args {
     /// The policy [default: .github/ci-remedy.yml when present, else built-in defaults].
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
-    /// The repository root; action working directories are relative to it.
+    /// The repository root; action working directories and a relative --policy (or the
+    /// default .github/ci-remedy.yml) are relative to it.
     #[arg(long, value_name = "DIR", default_value = ".")]
     repo_root: PathBuf,
+    /// This run's event, instead of GITHUB_EVENT_NAME; the decision's event must be the same.
+    #[arg(long, value_name = "NAME")]
+    event: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -57,7 +70,8 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let policy = match cli::load_policy(
+    let policy = match cli::load_policy_in(
+        &args.repo_root,
         args.policy.as_deref(),
         "fix the policy file; see the README's self-heal policy section for the self-heal keys",
     ) {
@@ -76,10 +90,10 @@ fn main() -> ExitCode {
         .context
         .unwrap_or_else(|| args.out.join("self-heal").join("context.json"));
 
-    let inputs = read_json::<Decision>(&decision_path)
+    let inputs = read_artifact::<Decision>(&decision_path)
         .map_err(|e| (e, "run self-heal-decide first, or pass --decision PATH"))
         .and_then(|d| {
-            read_json::<Context>(&context_path)
+            read_artifact::<Context>(&context_path)
                 .map(|c| (d, c))
                 .map_err(|e| (e, "run self-heal-prepare first, or pass --context PATH"))
         });
@@ -90,6 +104,14 @@ fn main() -> ExitCode {
                 decision: &decision,
                 context: &context,
                 policy: &policy.self_heal,
+                event: args
+                    .event
+                    .clone()
+                    .or_else(|| std::env::var("GITHUB_EVENT_NAME").ok())
+                    .filter(|e| !e.is_empty()),
+                run_attempt: std::env::var("GITHUB_RUN_ATTEMPT")
+                    .ok()
+                    .and_then(|a| a.parse().ok()),
                 run,
                 repo_root: &args.repo_root,
                 env: &env,
@@ -118,8 +140,8 @@ fn main() -> ExitCode {
         cli::print_error(&e, Some("check that --out is a writable directory"));
         return cli::exit(EXIT_FAILED);
     }
-    print!("{}", summary_text(&report));
-    println!("report: {}", report_path.display());
+    ci_remedy::out!("{}", summary_text(&report));
+    ci_remedy::outln!("report: {}", report_path.display());
 
     let gh = ActionsEnv::from_env();
     if let Err(e) = gh.set_outputs(&[

@@ -76,6 +76,14 @@ struct Args {
     /// With --baseline-from-api: the largest log downloaded, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ci_remedy::github::api::baseline::DEFAULT_MAX_BASELINE_BYTES)]
     baseline_max_bytes: u64,
+    /// The most bytes the entries of one log zip may unpack to, together; a bigger archive is
+    /// refused before anything is inflated (zip bombs).
+    #[arg(long, value_name = "BYTES", default_value_t = ci_remedy::logs::source::DEFAULT_MAX_ZIP_UNPACKED_BYTES)]
+    max_zip_bytes: u64,
+    /// The largest unpacked:compressed ratio of a log zip entry over 1 MiB (deflate reaches
+    /// about 1030:1 only on crafted data).
+    #[arg(long, value_name = "RATIO", default_value_t = ci_remedy::logs::source::DEFAULT_MAX_ZIP_RATIO)]
+    max_zip_ratio: u64,
     /// The policy file [default: .github/ci-remedy.yml when it exists, else built-in defaults].
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
@@ -108,7 +116,7 @@ fn main() -> ExitCode {
     };
     if args.list_rules {
         match serde_json::to_string_pretty(&pack.to_json()) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => ci_remedy::outln!("{s}"),
             Err(e) => {
                 cli::print_error(&e, None);
                 return cli::exit(EXIT_FAILED);
@@ -148,6 +156,10 @@ fn main() -> ExitCode {
         workspace: std::env::var("GITHUB_WORKSPACE")
             .ok()
             .filter(|w| !w.is_empty()),
+        zip_limits: ci_remedy::logs::source::ZipLimits {
+            max_unpacked_bytes: args.max_zip_bytes,
+            max_ratio: args.max_zip_ratio,
+        },
     };
     let mut ctx = prepare(&input, &pack, run, "self-heal-prepare");
     if let (Some(found), Some(info)) = (&downloaded, ctx.baseline.as_mut()) {
@@ -197,16 +209,16 @@ fn baseline_from_api(
 /// Human summary on stdout, annotations, outputs and the job summary.
 fn report(ctx: &Context, path: &std::path::Path) {
     let c = &ctx.classification;
-    println!(
+    ci_remedy::outln!(
         "category: {} ({}), confidence {:.2}, source {:?}",
         c.category,
         c.kind.as_str(),
         c.confidence,
         c.source
     );
-    print!("{}", quote_untrusted(&c.summary, "summary: "));
+    ci_remedy::out!("{}", quote_untrusted(&c.summary, "summary: "));
     let lines: u64 = ctx.logs.iter().map(|l| l.lines).sum();
-    println!(
+    ci_remedy::outln!(
         "read {} log(s), {} lines; {} failed test(s); {} finding(s); {} redaction(s)",
         ctx.logs.len(),
         lines,
@@ -215,7 +227,7 @@ fn report(ctx: &Context, path: &std::path::Path) {
         ctx.redactions.total
     );
     if let Some(b) = &ctx.baseline {
-        print!(
+        ci_remedy::out!(
             "{}",
             quote_untrusted(
                 &b.detail,
@@ -228,9 +240,9 @@ fn report(ctx: &Context, path: &std::path::Path) {
         );
     }
     if ctx.developer_agent.status != ci_remedy::artifact::DeveloperAgentStatus::NotProvided {
-        println!("developer-agent answer: {:?}", ctx.developer_agent.status);
+        ci_remedy::outln!("developer-agent answer: {:?}", ctx.developer_agent.status);
         if let Some(d) = &ctx.developer_agent.detail {
-            print!("{}", quote_untrusted(d, "  "));
+            ci_remedy::out!("{}", quote_untrusted(d, "  "));
         }
     }
     let env = ActionsEnv::from_env();
@@ -239,7 +251,7 @@ fn report(ctx: &Context, path: &std::path::Path) {
         .iter()
         .filter(|f| f.rank as usize <= TOP_EVIDENCE)
     {
-        println!(
+        ci_remedy::outln!(
             "\n#{} {} [{} · {} · score {:.2}]",
             f.rank,
             quote_untrusted(&finding_location(f), "").trim_end(),
@@ -247,7 +259,7 @@ fn report(ctx: &Context, path: &std::path::Path) {
             f.category,
             f.score
         );
-        print!("{}", quote_untrusted(&f.excerpt, "  | "));
+        ci_remedy::out!("{}", quote_untrusted(&f.excerpt, "  | "));
         if env.in_actions {
             let first = f.excerpt.lines().next().unwrap_or("");
             let title = format!("ci-remedy: {} ({})", f.category, finding_location(f));
@@ -262,10 +274,10 @@ fn report(ctx: &Context, path: &std::path::Path) {
                 ),
                 _ => annotation(Level::Error, None, None, None, Some(&title), first),
             };
-            println!("{line}");
+            ci_remedy::outln!("{line}");
         }
     }
-    println!("\nwrote {}", path.display());
+    ci_remedy::outln!("\nwrote {}", path.display());
     let outputs = [
         ("category", c.category.to_string()),
         ("kind", c.kind.as_str().to_string()),

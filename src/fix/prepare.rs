@@ -232,7 +232,7 @@ fn same_edits(a: &Instruction, b: &Instruction) -> bool {
 ///
 /// Errors: the context cannot be read (the caller writes an input with `error`).
 pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInput, FixError> {
-    let ctx: Context = artifact::read_json(&opts.context)?;
+    let ctx: Context = artifact::read_artifact(&opts.context)?;
     let mut notes = Vec::new();
     let mut error = None;
     let mut instructions: Vec<Instruction> = Vec::new();
@@ -286,7 +286,7 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
     }
 
     let self_heal_outcome = match &opts.heal_report {
-        Some(p) => match artifact::read_json::<HealReport>(p) {
+        Some(p) => match artifact::read_artifact::<HealReport>(p) {
             Ok(r) => Some(r.outcome.as_str().to_string()),
             Err(e) => {
                 notes.push(format!("the self-heal report was not used: {e}"));

@@ -65,7 +65,7 @@ impl PriorAttempts {
             ));
             return;
         }
-        let report: HealReport = match serde_json::from_slice(bytes) {
+        let report: HealReport = match crate::artifact::parse_artifact(bytes, Path::new(shown)) {
             Ok(r) => r,
             Err(_) => {
                 self.ignored
@@ -320,7 +320,24 @@ fn attempts_gate(
     (attempt, Gate::new("attempts", ok, detail))
 }
 
-fn plan_gate(ctx: &Context, p: &SelfHealPolicy) -> (Vec<String>, Vec<String>, RerunMode, Gate) {
+/// The plan for a context under a policy: which actions, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The policy action names to run, in order, each at most once.
+    pub actions: Vec<String>,
+    /// Names a Developer-Agent plan asked for that the policy does not define (each once).
+    pub refused: Vec<String>,
+    /// The rerun mode the Developer-Agent plan asks for, if any.
+    pub requested_rerun: Option<RerunMode>,
+    /// Where the actions come from, in words (`policy plan for this category`).
+    pub source: &'static str,
+}
+
+/// The actions the `plan` gate would pick (see the module documentation): those of a valid
+/// Developer-Agent plan in the context that the policy defines, else the policy's plan for the
+/// category (or `default`). A name listed twice is kept once, at its first place.
+/// `self-heal-execute` recomputes this to check a decision's actions.
+pub fn plan(ctx: &Context, p: &SelfHealPolicy) -> Plan {
     let da_plan = match (&ctx.developer_agent.status, &ctx.developer_agent.answer) {
         (DeveloperAgentStatus::Valid, Some(a))
             if !a.self_heal_plan.actions.is_empty() || a.self_heal_plan.rerun.is_some() =>
@@ -330,21 +347,12 @@ fn plan_gate(ctx: &Context, p: &SelfHealPolicy) -> (Vec<String>, Vec<String>, Re
         _ => None,
     };
     let cat = ctx.classification.category;
-    let mut refused = Vec::new();
-    let (actions, requested_rerun, source) = match da_plan {
-        Some(plan) => {
-            let mut actions = Vec::new();
-            for name in &plan.actions {
-                if p.actions.contains_key(name) {
-                    actions.push(name.clone());
-                } else if !refused.contains(name) {
-                    refused.push(name.clone());
-                }
-            }
-            (actions, plan.rerun, "Developer-Agent plan")
-        }
+    let mut refused: Vec<String> = Vec::new();
+    let mut actions: Vec<String> = Vec::new();
+    let (names, requested_rerun, source): (&[String], _, _) = match da_plan {
+        Some(plan) => (&plan.actions, plan.rerun, "Developer-Agent plan"),
         None => (
-            p.plan_for(cat).map(<[String]>::to_vec).unwrap_or_default(),
+            p.plan_for(cat).unwrap_or_default(),
             None,
             if p.plan.contains_key(&cat) {
                 "policy plan for this category"
@@ -355,6 +363,30 @@ fn plan_gate(ctx: &Context, p: &SelfHealPolicy) -> (Vec<String>, Vec<String>, Re
             },
         ),
     };
+    for name in names {
+        if !p.actions.contains_key(name) {
+            if !refused.contains(name) {
+                refused.push(name.clone());
+            }
+        } else if !actions.contains(name) {
+            actions.push(name.clone());
+        }
+    }
+    Plan {
+        actions,
+        refused,
+        requested_rerun,
+        source,
+    }
+}
+
+fn plan_gate(ctx: &Context, p: &SelfHealPolicy) -> (Vec<String>, Vec<String>, RerunMode, Gate) {
+    let Plan {
+        actions,
+        refused,
+        requested_rerun,
+        source,
+    } = plan(ctx, p);
     let (rerun, rerun_note) = resolve_rerun(&p.rerun, requested_rerun, ctx);
     let what = format!("{source}: actions {}; {rerun_note}", list(&actions));
     let g = if !refused.is_empty() {

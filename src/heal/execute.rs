@@ -43,6 +43,11 @@ pub struct ExecuteInput<'a> {
     pub policy: &'a SelfHealPolicy,
     /// The executing run (from the environment).
     pub run: RunInfo,
+    /// This run's event when known (`--event`, else `GITHUB_EVENT_NAME`): the decision's must
+    /// be the same.
+    pub event: Option<String>,
+    /// This run's attempt when known (`GITHUB_RUN_ATTEMPT`): the decision's may not be lower.
+    pub run_attempt: Option<u32>,
     /// The repository root that working directories are relative to.
     pub repo_root: &'a Path,
     /// Reads a variable of the parent environment (for `PATH`, `HOME` and allowlists).
@@ -102,7 +107,7 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
     };
     let finish = |mut r: HealReport, outcome: Outcome, detail: String, error: Option<String>| {
         r.outcome = outcome;
-        r.escalate_to = escalation(d.kind, outcome, failure_present);
+        r.escalate_to = escalation(d.category.kind(), outcome, failure_present);
         r.detail = detail;
         r.error = error;
         r
@@ -134,13 +139,16 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
         );
     }
 
-    // A decision downloaded from another run is untrusted: it must be for this commit.
-    if d.run.repository != input.run.repository || d.run.sha != input.run.sha {
-        let e = format!(
-            "the decision was made for {}@{}, not for this run's {}@{}",
-            d.run.repository, d.run.sha, input.run.repository, input.run.sha
+    // A decision is a file: it may be stale, downloaded from another run, or forged. What can
+    // be checked again from the context, the policy and the environment is.
+    if let Err(e) = recheck(input) {
+        return finish(
+            report,
+            Outcome::Error,
+            "the decision does not hold against the context, the policy and this run; nothing ran"
+                .into(),
+            Some(e),
         );
-        return finish(report, Outcome::Error, "nothing ran".into(), Some(e));
     }
 
     // Everything is checked against the policy before anything runs.
@@ -283,6 +291,134 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
         result: res,
     });
     finish(report, outcome, detail, spawn_error)
+}
+
+/// The gates every allowed decision carries (see [`super::decide`]).
+pub const REQUIRED_GATES: [&str; 6] = [
+    "event",
+    "failure_present",
+    "category",
+    "confidence",
+    "attempts",
+    "plan",
+];
+
+/// Checks an allowed decision again before anything runs; errors (a sentence) on the first
+/// thing that does not hold:
+/// - every gate passed, and each of [`REQUIRED_GATES`] is there;
+/// - repository and sha are those of the context and of this run (`GITHUB_REPOSITORY`,
+///   `GITHUB_SHA`; `local` outside Actions);
+/// - the event is in `self-heal.events`, and is this run's event when one is known
+///   ([`ExecuteInput::event`]);
+/// - the category is the context's, its kind matches, and it is in `self-heal.categories`;
+///   the context's confidence is at least `self-heal.min-confidence` and it shows a failure;
+/// - the attempt is between this run's attempt (`GITHUB_RUN_ATTEMPT` when set) and
+///   `self-heal.max-attempts`;
+/// - each action is named at most once and is one the plan for this context picks
+///   ([`super::plan`]).
+pub fn recheck(input: &ExecuteInput<'_>) -> Result<(), String> {
+    let d = input.decision;
+    let ctx = input.context;
+    let p = input.policy;
+    let failed: Vec<&str> = d
+        .gates
+        .iter()
+        .filter(|g| !g.passed)
+        .map(|g| g.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Err(format!(
+            "the decision says allowed but gate(s) {} failed",
+            failed.join(", ")
+        ));
+    }
+    if let Some(missing) = REQUIRED_GATES
+        .iter()
+        .find(|n| !d.gates.iter().any(|g| g.name == **n))
+    {
+        return Err(format!(
+            "the decision says allowed but has no {missing} gate"
+        ));
+    }
+    for (what, run) in [("the context", &ctx.run), ("this run", &input.run)] {
+        if d.run.repository != run.repository || d.run.sha != run.sha {
+            return Err(format!(
+                "the decision was made for {}@{}, not for {what}'s {}@{}",
+                d.run.repository, d.run.sha, run.repository, run.sha
+            ));
+        }
+    }
+    let event = &d.run.event_name;
+    if !p.events.iter().any(|e| e == event) {
+        return Err(format!(
+            "the decision was made for event {event}, which self-heal.events [{}] does not allow",
+            p.events.join(", ")
+        ));
+    }
+    if let Some(now) = input.event.as_deref() {
+        if now != event {
+            return Err(format!(
+                "the decision was made for event {event}, but this run's event is {now}"
+            ));
+        }
+    }
+    let cat = ctx.classification.category;
+    if d.category != cat || d.kind != cat.kind() {
+        return Err(format!(
+            "the decision is for category {} ({}), the context's is {cat} ({})",
+            d.category,
+            d.kind.as_str(),
+            cat.kind().as_str()
+        ));
+    }
+    if !p.categories.contains(&cat) {
+        return Err(format!("category {cat} is not in self-heal.categories"));
+    }
+    let conf = ctx.classification.confidence;
+    if !(conf.is_finite() && conf >= p.min_confidence) {
+        return Err(format!(
+            "the context's confidence {conf:.2} is below self-heal.min-confidence {:.2}",
+            p.min_confidence
+        ));
+    }
+    if ctx.findings.is_empty() && ctx.tests.failed.is_empty() {
+        return Err("the context shows no failure".into());
+    }
+    if d.attempt > p.max_attempts {
+        return Err(format!(
+            "the decision's attempt {} is over self-heal.max-attempts {}",
+            d.attempt, p.max_attempts
+        ));
+    }
+    if let Some(run_attempt) = input.run_attempt {
+        if d.attempt < run_attempt {
+            return Err(format!(
+                "the decision's attempt {} is below this run's attempt {run_attempt}",
+                d.attempt
+            ));
+        }
+    }
+    let planned = super::plan(ctx, p);
+    for (i, name) in d.actions.iter().enumerate() {
+        if d.actions[..i].contains(name) {
+            return Err(format!(
+                "the decision names action {name:?} more than once; each action runs at most once"
+            ));
+        }
+        if !p.actions.contains_key(name) {
+            return Err(format!(
+                "the decision names action {name:?}, which the policy does not define"
+            ));
+        }
+        if !planned.actions.contains(name) {
+            return Err(format!(
+                "the decision names action {name:?}, which the {} [{}] does not pick",
+                planned.source,
+                planned.actions.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn exit_text(code: Option<i32>) -> String {

@@ -13,7 +13,7 @@ pub mod decide;
 pub mod execute;
 pub mod process;
 
-pub use decide::{decide, error_decision, scan_history, DecideInput, PriorAttempts};
+pub use decide::{decide, error_decision, plan, scan_history, DecideInput, Plan, PriorAttempts};
 pub use execute::{error_report, escalation, execute, ExecuteInput};
 
 use crate::artifact::{Context, RerunMode};
@@ -28,11 +28,20 @@ pub const MAX_RERUN_TEST_BYTES: usize = 64 * 1024;
 /// The failed tests' rerun ids from the context, in report order without duplicates: each
 /// test's `id`, else its `name`, verbatim.
 ///
-/// Errors (with a sentence saying why) when there are none, more than [`MAX_RERUN_TESTS`] or
+/// Errors (with a sentence saying why) when the context left some out
+/// (`tests.failed_omitted`: rerunning only the listed ones would prove nothing), when there
+/// are none, more than [`MAX_RERUN_TESTS`] or
 /// [`MAX_RERUN_TEST_BYTES`], or when an id fails [`crate::artifact::check_test_id`] (empty,
 /// too long, a control character, a leading `-`, `@` or `+` the runner could read as an
 /// option or an argument file).
 pub fn failed_test_ids(context: &Context) -> Result<Vec<String>, String> {
+    if context.tests.failed_omitted > 0 {
+        return Err(format!(
+            "the context left out {} failed test(s) (more than {} failed)",
+            context.tests.failed_omitted,
+            crate::artifact::MAX_CONTEXT_FAILED_TESTS
+        ));
+    }
     let mut ids: Vec<String> = Vec::new();
     for t in &context.tests.failed {
         let id = t.id.as_deref().unwrap_or(&t.name);

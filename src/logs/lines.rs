@@ -554,4 +554,102 @@ mod tests {
             assert_eq!(lr.bytes(), text.len() as u64);
         }
     }
+
+    /// Lines of `text` as a plain split would give them, each cut to its head.
+    fn expected_lines(text: &[u8]) -> Vec<Vec<u8>> {
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let body = text.strip_suffix(b"\n").unwrap_or(text);
+        body.split(|b| *b == b'\n')
+            .map(|l| line_head(l).to_vec())
+            .collect()
+    }
+
+    /// Every line the pieces describe (heads of over-long lines), for any chunking.
+    fn lines_in_chunks(
+        text: &[u8],
+        sizes: Vec<usize>,
+        room: usize,
+        history: usize,
+    ) -> (Vec<Vec<u8>>, u64) {
+        let chunks = Given {
+            text,
+            sizes,
+            room,
+            recycled: 0,
+        };
+        let mut lr = LineReader::new(chunks, history).expect("reads");
+        let mut out = Vec::new();
+        while let Some(p) = lr.next_piece().expect("reads") {
+            let buf = lr.buf();
+            match p {
+                Piece::Lines { start, end, floor } => {
+                    assert!(floor <= start && start < end && buf[end - 1] == b'\n');
+                    out.extend(
+                        buf[start..end - 1]
+                            .split(|b| *b == b'\n')
+                            .map(|l| line_head(l).to_vec()),
+                    )
+                }
+                Piece::LongHead { start, end } => {
+                    assert_eq!(end - start, MAX_LINE + 1);
+                    out.push(line_head(&buf[start..end]).to_vec())
+                }
+                Piece::Last { start, end, .. } => {
+                    assert!(!buf[start..end].contains(&b'\n'));
+                    out.push(line_head(&buf[start..end]).to_vec())
+                }
+            }
+        }
+        (out, lr.bytes())
+    }
+
+    /// Log-like bytes: short lines, empty lines, CR, invalid UTF-8, and now and then a line
+    /// longer than [`MAX_LINE`].
+    fn log_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let line = prop_oneof![
+            8 => proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..40),
+            1 => (MAX_LINE - 2..MAX_LINE + 70).prop_map(|n| vec![b'x'; n]),
+            1 => Just(b"\r".to_vec()),
+        ];
+        (proptest::collection::vec(line, 0..60), any::<bool>()).prop_map(|(lines, end_nl)| {
+            let mut out = lines.join(&b'\n');
+            if end_nl && !out.is_empty() {
+                out.push(b'\n');
+            }
+            out
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the bytes and however the stream is cut into chunks (empty ones included,
+        /// with and without room in front), the pieces give every line exactly once, in
+        /// order, cut to its head, and count every byte.
+        #[test]
+        fn pieces_are_the_lines_for_any_chunking(
+            text in log_bytes(),
+            sizes in proptest::collection::vec(0usize..300_000, 1..6),
+            room in proptest::sample::select(vec![0usize, 3, CHUNK_ROOM]),
+            history in 0usize..4096,
+        ) {
+            let sizes = if sizes.iter().all(|s| *s == 0) { vec![1] } else { sizes };
+            let (lines, total) = lines_in_chunks(&text, sizes, room, history);
+            proptest::prop_assert_eq!(total, text.len() as u64);
+            proptest::prop_assert_eq!(lines, expected_lines(&text));
+        }
+
+        /// The tail of any stream is its last `keep` bytes, with the newlines before counted.
+        #[test]
+        fn the_tail_is_the_last_bytes(text in log_bytes(), keep in 0usize..200_000) {
+            let t = read_last_bytes(&mut text.as_slice(), keep);
+            let start = text.len().saturating_sub(keep);
+            proptest::prop_assert_eq!(&t.bytes[..], &text[start..]);
+            proptest::prop_assert_eq!(t.total, text.len() as u64);
+            proptest::prop_assert_eq!(t.newlines_before, memchr::memchr_iter(b'\n', &text[..start]).count() as u64);
+        }
+    }
 }

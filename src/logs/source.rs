@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use globset::GlobBuilder;
 use walkdir::WalkDir;
 
+use crate::artifact::open_input;
 use crate::logs::lines::read_some;
 
 /// Errors finding or opening logs; each names the spec or path.
@@ -85,6 +86,14 @@ pub enum LogError {
         /// The error.
         source: zip::result::ZipError,
     },
+    /// A log zip over a [`ZipLimits`] cap (a zip bomb, or a bigger run log than allowed).
+    #[error("zip archive {path} {reason}")]
+    ZipLimit {
+        /// The archive.
+        path: String,
+        /// Which cap, with the numbers and the flag that raises it.
+        reason: String,
+    },
     /// A zip entry that cannot be streamed (encrypted, an unsupported compression method, gone).
     #[error("cannot read zip entry {name}: {reason}")]
     ZipEntry {
@@ -93,6 +102,36 @@ pub enum LogError {
         /// Why.
         reason: String,
     },
+}
+
+/// The default of [`ZipLimits::max_unpacked_bytes`]: 2 GiB.
+pub const DEFAULT_MAX_ZIP_UNPACKED_BYTES: u64 = 2 << 30;
+/// The default of [`ZipLimits::max_ratio`]: 200 (text logs compress 5–50×; deflate's own
+/// maximum is about 1030×, what a zip bomb uses).
+pub const DEFAULT_MAX_ZIP_RATIO: u64 = 200;
+/// Entries at most this big (1 MiB unpacked) are not held to the ratio: tiny files compress
+/// oddly and cannot cost much.
+pub const ZIP_RATIO_MIN_BYTES: u64 = 1 << 20;
+
+/// Caps on what a log zip may unpack to, checked when the archive is listed (from its central
+/// directory, before a byte is inflated) and held while streaming: an entry never yields more
+/// than its recorded size (a longer one is a read error), so the total read cannot pass the
+/// total checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZipLimits {
+    /// The most bytes all the entries read from one archive may unpack to, together.
+    pub max_unpacked_bytes: u64,
+    /// The largest unpacked / compressed size ratio of an entry over [`ZIP_RATIO_MIN_BYTES`].
+    pub max_ratio: u64,
+}
+
+impl Default for ZipLimits {
+    fn default() -> Self {
+        ZipLimits {
+            max_unpacked_bytes: DEFAULT_MAX_ZIP_UNPACKED_BYTES,
+            max_ratio: DEFAULT_MAX_ZIP_RATIO,
+        }
+    }
 }
 
 /// Where a log's bytes live.
@@ -151,7 +190,7 @@ impl LogSource {
     /// with another method.
     pub fn open(&self) -> Result<Box<dyn Read + Send>, LogError> {
         match &self.origin {
-            Origin::File(p) => File::open(p)
+            Origin::File(p) => open_input(p)
                 .map(|f| Box::new(f) as Box<dyn Read + Send>)
                 .map_err(|source| LogError::Io {
                     path: p.display().to_string(),
@@ -173,7 +212,12 @@ impl LogSource {
 /// invalid glob, [`LogError::Walk`]/[`LogError::Io`] for unreadable directories or files,
 /// [`LogError::Zip`] for a corrupted or truncated zip.
 pub fn resolve(specs: &[String]) -> Result<Vec<LogSource>, LogError> {
-    let (sources, errors) = resolve_all(specs);
+    resolve_with(specs, &ZipLimits::default())
+}
+
+/// [`resolve`] with these zip caps; [`LogError::ZipLimit`] for an archive over them.
+pub fn resolve_with(specs: &[String], limits: &ZipLimits) -> Result<Vec<LogSource>, LogError> {
+    let (sources, errors) = resolve_all_with(specs, limits);
     match errors.into_iter().next() {
         Some(e) => Err(e),
         None => Ok(sources),
@@ -188,11 +232,17 @@ pub fn resolve(specs: &[String]) -> Result<Vec<LogSource>, LogError> {
 /// directory that holds it): sources are told apart by the canonical path of the file (of the
 /// archive plus the entry name, for a zip entry); the first spelling names it.
 pub fn resolve_all(specs: &[String]) -> (Vec<LogSource>, Vec<LogError>) {
+    resolve_all_with(specs, &ZipLimits::default())
+}
+
+/// [`resolve_all`] with these zip caps ([`ZipLimits`]); an archive over them is one
+/// [`LogError::ZipLimit`] and none of its entries is read.
+pub fn resolve_all_with(specs: &[String], limits: &ZipLimits) -> (Vec<LogSource>, Vec<LogError>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
     for spec in specs {
-        let found = match resolve_spec(spec) {
+        let found = match resolve_spec(spec, limits) {
             Ok(found) => found,
             Err(e) => {
                 errors.push(e);
@@ -209,10 +259,10 @@ pub fn resolve_all(specs: &[String]) -> (Vec<LogSource>, Vec<LogError>) {
 }
 
 /// The sources of one spec. Errors: those of [`resolve`].
-fn resolve_spec(spec: &str) -> Result<Vec<LogSource>, LogError> {
+fn resolve_spec(spec: &str, limits: &ZipLimits) -> Result<Vec<LogSource>, LogError> {
     let mut found = Vec::new();
     for path in expand_spec(spec)? {
-        expand_file(&path, &mut found)?;
+        expand_file(&path, limits, &mut found)?;
     }
     if found.is_empty() {
         return Err(LogError::NotFound {
@@ -243,6 +293,11 @@ pub fn expand_spec(spec: &str) -> Result<Vec<PathBuf>, LogError> {
     }
     if path.is_dir() {
         return walk_files(path, usize::MAX, |_| true);
+    }
+    if path.exists() {
+        // A FIFO, socket or device: named so that opening it refuses it with a clear error
+        // (it is never read: it could block forever or never end).
+        return Ok(vec![path.to_path_buf()]);
     }
     if !spec.contains(['*', '?', '[', '{']) {
         return Ok(Vec::new());
@@ -330,12 +385,12 @@ fn walk_files(
 }
 
 /// Adds the sources of one file: itself, or its entries when it is a zip.
-fn expand_file(path: &Path, out: &mut Vec<LogSource>) -> Result<(), LogError> {
+fn expand_file(path: &Path, limits: &ZipLimits, out: &mut Vec<LogSource>) -> Result<(), LogError> {
     let io_err = |source| LogError::Io {
         path: path.display().to_string(),
         source,
     };
-    let mut f = File::open(path).map_err(io_err)?;
+    let mut f = open_input(path).map_err(io_err)?;
     let mut magic = [0u8; 4];
     let mut n = 0;
     while n < 4 {
@@ -346,7 +401,7 @@ fn expand_file(path: &Path, out: &mut Vec<LogSource>) -> Result<(), LogError> {
     }
     if n == 4 && (&magic == b"PK\x03\x04" || &magic == b"PK\x05\x06") {
         f.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        zip_sources(path, f, out)
+        zip_sources(path, f, limits, out)
     } else {
         out.push(LogSource::file(
             path.to_path_buf(),
@@ -412,7 +467,12 @@ fn display_entry(entry: &str) -> String {
         .collect()
 }
 
-fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), LogError> {
+fn zip_sources(
+    path: &Path,
+    file: File,
+    limits: &ZipLimits,
+    out_all: &mut Vec<LogSource>,
+) -> Result<(), LogError> {
     let zip_err = |source| LogError::Zip {
         path: path.display().to_string(),
         source,
@@ -455,6 +515,8 @@ fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), 
             step,
         }
     };
+    let mut found = Vec::new();
+    let out = &mut found;
     let mut job_files: Vec<(&String, &(u64, String))> = jobs.iter().collect();
     job_files.sort_by(|a, b| (a.1 .0, a.0).cmp(&(b.1 .0, b.0)));
     for (job, (_, entry)) in job_files {
@@ -472,6 +534,41 @@ fn zip_sources(path: &Path, file: File, out: &mut Vec<LogSource>) -> Result<(), 
     others.sort();
     for entry in others {
         out.push(source(&entry, None, None));
+    }
+    check_zip_limits(path, &found, limits)?;
+    out_all.append(&mut found);
+    Ok(())
+}
+
+/// Refuses an archive whose entries to read would unpack past `limits` (their recorded sizes;
+/// see [`ZipLimits`]).
+fn check_zip_limits(path: &Path, found: &[LogSource], limits: &ZipLimits) -> Result<(), LogError> {
+    let err = |reason: String| LogError::ZipLimit {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut total: u64 = 0;
+    for s in found {
+        let Origin::ZipEntry { data: Some(d), .. } = &s.origin else {
+            continue;
+        };
+        total = total.saturating_add(d.size);
+        if total > limits.max_unpacked_bytes {
+            return Err(err(format!(
+                "would unpack to more than {} bytes (the cap on a log zip's total unpacked size; raise it with --max-zip-bytes)",
+                limits.max_unpacked_bytes
+            )));
+        }
+        if d.size > ZIP_RATIO_MIN_BYTES && d.size / d.compressed_size.max(1) > limits.max_ratio {
+            return Err(err(format!(
+                "has entry {} compressed {}:1 ({} bytes from {}), over the {}:1 cap on the compression ratio (a zip bomb?; raise it with --max-zip-ratio)",
+                s.name,
+                d.size / d.compressed_size.max(1),
+                d.size,
+                d.compressed_size,
+                limits.max_ratio
+            )));
+        }
     }
     Ok(())
 }
@@ -493,7 +590,7 @@ pub struct ZipEntryData {
 }
 
 fn locate_entry(archive: &Path, entry: &str, name: &str) -> Result<ZipEntryData, LogError> {
-    let file = File::open(archive).map_err(|source| LogError::Io {
+    let file = open_input(archive).map_err(|source| LogError::Io {
         path: archive.display().to_string(),
         source,
     })?;
@@ -547,7 +644,7 @@ fn open_zip_entry(
         path: archive.display().to_string(),
         source,
     };
-    let mut file = File::open(archive).map_err(io_err)?;
+    let mut file = open_input(archive).map_err(io_err)?;
     file.seek(SeekFrom::Start(data.data_start))
         .map_err(io_err)?;
     let raw = BufReader::with_capacity(64 * 1024, file.take(data.compressed_size));

@@ -23,6 +23,11 @@ pub const DEFAULT_POLICY_PATH: &str = ".github/ci-remedy.yml";
 /// The largest policy file read: 1 MiB.
 pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 
+/// The deepest nesting a policy file may have (block indentation, `- ` sequence entries and
+/// `[`/`{` flow collections together). A real policy nests 5 levels; the YAML parser's time
+/// grows with the square of the depth, so the file is pre-scanned and refused above this.
+pub const MAX_POLICY_DEPTH: usize = 64;
+
 /// The longest timeout any command the policy runs may have (24 h): self-heal actions, the
 /// rerun and the fix-agent validation.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
@@ -95,6 +100,14 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
     },
+    /// The YAML nests deeper than [`MAX_POLICY_DEPTH`].
+    #[error("invalid policy {path} line {line}: nested deeper than {MAX_POLICY_DEPTH} levels")]
+    TooDeep {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line where the depth was passed.
+        line: usize,
+    },
     /// A value is out of range or inconsistent.
     #[error("invalid policy {path}: {key}: {message}")]
     Invalid {
@@ -161,6 +174,18 @@ impl Policy {
         Policy::parse(&bytes, &path)
     }
 
+    /// [`Policy::load`] relative to the repository root `root`: a relative `path`, and the
+    /// default [`DEFAULT_POLICY_PATH`], are joined to `root` (an absolute `path` is used as it
+    /// is), so a step run from another working directory reads the same file.
+    pub fn load_in(root: &Path, path: Option<&Path>) -> Result<Policy, PolicyError> {
+        let joined = root.join(path.unwrap_or(Path::new(DEFAULT_POLICY_PATH)));
+        match path {
+            Some(_) => Policy::load(Some(&joined)),
+            None if joined.exists() => Policy::load(Some(&joined)),
+            None => Ok(Policy::defaults()),
+        }
+    }
+
     /// Parses and validates policy YAML; `path` is used in errors.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Policy, PolicyError> {
         let text = std::str::from_utf8(bytes).map_err(|e| PolicyError::Parse {
@@ -173,6 +198,12 @@ impl Policy {
             ),
             message: "the file is not valid UTF-8".into(),
         })?;
+        if let Err(line) = check_depth(text, MAX_POLICY_DEPTH) {
+            return Err(PolicyError::TooDeep {
+                path: path.to_path_buf(),
+                line,
+            });
+        }
         let raw: PolicyFile = if text.trim().is_empty() {
             PolicyFile::default()
         } else {
@@ -212,6 +243,103 @@ impl Policy {
             fix_agent_pr: raw.fix_agent_pr.validate().map_err(invalid)?,
         })
     }
+}
+
+/// A linear pre-scan of YAML `text` for nesting deeper than `max`: block mappings by
+/// indentation, `- ` sequence entries (several may start one line), and `[` / `{` flow
+/// collections (outside quoted scalars and comments; they may span lines). Block scalar
+/// contents (after a `|` or `>` indicator) are skipped. Errors with the 1-based line where
+/// the depth first passes `max`. It over-counts rather than under-counts: a file it passes
+/// is no deeper than `max` for the parser.
+pub fn check_depth(text: &str, max: usize) -> Result<(), usize> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow: usize = 0;
+    // Inside a block scalar: lines indented more than this belong to it.
+    let mut block_scalar: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let lineno = i + 1;
+        let trimmed = line.trim_start_matches(' ');
+        let indent = line.len() - trimmed.len();
+        if trimmed.trim().is_empty() {
+            continue;
+        }
+        if let Some(parent) = block_scalar {
+            if indent > parent {
+                continue;
+            }
+            block_scalar = None;
+        }
+        if trimmed.starts_with('#') && flow == 0 {
+            continue;
+        }
+        let mut rest = trimmed;
+        let mut depth_here = 0usize;
+        if flow == 0 {
+            while indents.last().is_some_and(|&top| top > indent) {
+                indents.pop();
+            }
+            if indents.last().is_none_or(|&top| top < indent) {
+                indents.push(indent);
+            }
+            while let Some(after) = rest.strip_prefix('-') {
+                if after.is_empty() || after.starts_with([' ', '\t']) {
+                    depth_here += 1;
+                    rest = after.trim_start_matches([' ', '\t']);
+                } else {
+                    break;
+                }
+            }
+        }
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('\'') if c == '\'' => {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some('"') if c == '\\' => {
+                    chars.next();
+                }
+                Some('"') if c == '"' => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if prev == ' ' || prev == '\t' => break,
+                    '\'' | '"' if matches!(prev, ' ' | '\t' | '[' | '{' | ',' | ':') => {
+                        quote = Some(c)
+                    }
+                    '[' | '{' => flow += 1,
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            if indents.len() + depth_here + flow > max {
+                return Err(lineno);
+            }
+            prev = c;
+        }
+        if indents.len() + depth_here + flow > max {
+            return Err(lineno);
+        }
+        // `key: |`, `key: >-`, `- |2`: the next, more indented lines are the scalar's text.
+        let t = rest.split(" #").next().unwrap_or("").trim_end();
+        let indicator = t
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+            .trim_end();
+        if flow == 0
+            && (indicator.ends_with(" |")
+                || indicator.ends_with(" >")
+                || indicator == "|"
+                || indicator == ">")
+        {
+            block_scalar = Some(indent);
+        }
+    }
+    Ok(())
 }
 
 /// serde_yaml_ng appends ` at line L column C`; the line is reported separately.
@@ -323,6 +451,87 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("p.yml line 3"), "{msg}");
         assert!(msg.contains("bogus-key"), "{msg}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let n = 100_000;
+        let flow = format!("self-heal: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let err = Policy::parse(flow.as_bytes(), Path::new("deep.yml")).expect_err("too deep");
+        assert!(matches!(err, PolicyError::TooDeep { line: 1, .. }), "{err}");
+        assert!(err.to_string().contains("deep.yml line 1"), "{err}");
+        assert!(err.to_string().contains("64 levels"), "{err}");
+        let dashes = format!("self-heal:\n  events:\n    {}x\n", "- ".repeat(n));
+        let err = Policy::parse(dashes.as_bytes(), Path::new("d.yml")).expect_err("too deep");
+        assert!(matches!(err, PolicyError::TooDeep { line: 3, .. }), "{err}");
+        let mut block = String::new();
+        for i in 0..100 {
+            block.push_str(&format!("{}k{i}:\n", " ".repeat(i)));
+        }
+        let err = Policy::parse(block.as_bytes(), Path::new("b.yml")).expect_err("too deep");
+        assert!(
+            matches!(err, PolicyError::TooDeep { line: 65, .. }),
+            "{err}"
+        );
+        // Brackets in quotes, comments and block scalars do not count.
+        let ok = format!(
+            "self-heal:\n  actions:\n    a:\n      shell: |\n        echo {}\n      timeout: 5s # {}\n    b:\n      run: [echo, '{}', \"{}\"]\n",
+            "[".repeat(100),
+            "{".repeat(100),
+            "[".repeat(100),
+            "{".repeat(100)
+        );
+        Policy::parse(ok.as_bytes(), Path::new("ok.yml")).expect("quoted brackets");
+    }
+
+    #[test]
+    fn every_shipped_policy_passes_the_depth_scan() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for dir in ["examples", "fixtures", ".github"] {
+            for e in walkdir::WalkDir::new(root.join(dir)).into_iter().flatten() {
+                let p = e.path();
+                let name = p.to_string_lossy();
+                if (name.ends_with("ci-remedy.yml") || name.contains("policy"))
+                    && name.ends_with(".yml")
+                {
+                    let text = std::fs::read_to_string(p).expect("read");
+                    assert_eq!(check_depth(&text, MAX_POLICY_DEPTH), Ok(()), "{name}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any bytes: an error or a policy, never a panic.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = Policy::parse(&bytes, Path::new("p.yml"));
+        }
+
+        /// YAML-looking text built from policy keys, indentation, sequences and flow
+        /// collections: never a panic, and a depth error exactly when the scan says so.
+        #[test]
+        fn yaml_like_text_never_panics(lines in proptest::collection::vec(
+            (0usize..12, proptest::sample::select(vec![
+                "self-heal:", "actions:", "a:", "run: [sh, -c, 'x']", "- x", "- - y", "events: [push, {a: b}]",
+                "timeout: 5s", "shell: |", "  echo [", "plan:", "default: [a]", "# [[[", "\"q[\": 1", "[", "]", "{", "}",
+            ])), 0..40)) {
+            let text: String = lines.iter().map(|(i, l)| format!("{}{l}\n", " ".repeat(*i))).collect();
+            let r = Policy::parse(text.as_bytes(), Path::new("p.yml"));
+            let deep = check_depth(&text, MAX_POLICY_DEPTH).is_err();
+            proptest::prop_assert_eq!(deep, matches!(r, Err(PolicyError::TooDeep { .. })));
+        }
+
+        /// Flow nesting of depth `d` (plus the top-level key): refused exactly above the cap.
+        #[test]
+        fn flow_nesting_is_refused_exactly_above_the_cap(d in 1usize..200) {
+            let text = format!("self-heal:\n  events: {}{}\n", "[".repeat(d), "]".repeat(d));
+            let r = Policy::parse(text.as_bytes(), Path::new("p.yml"));
+            // self-heal (1) + events (2) + d brackets.
+            proptest::prop_assert_eq!(matches!(r, Err(PolicyError::TooDeep { line: 2, .. })), 2 + d > MAX_POLICY_DEPTH);
+        }
     }
 
     #[test]

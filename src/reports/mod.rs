@@ -88,7 +88,7 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, ReportError> {
         path: path.display().to_string(),
         source,
     };
-    let f = std::fs::File::open(path).map_err(io_err)?;
+    let f = crate::artifact::open_input(path).map_err(io_err)?;
     let len = f.metadata().map_err(io_err)?.len();
     let too_large = |bytes| ReportError::TooLarge {
         path: path.display().to_string(),

@@ -59,3 +59,31 @@ pub fn parse_outputs(text: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// Runs `cmd` with its stdout connected to a pipe whose read end is already closed, so its
+/// first write to stdout fails with EPIPE (what `cmd | true` does, without the race). Stderr
+/// is captured.
+pub fn output_with_closed_stdout(mut cmd: Command) -> std::process::Output {
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    cmd.stdout(std::process::Stdio::from(write))
+        .stderr(std::process::Stdio::piped());
+    cmd.output().expect("run")
+}
+
+/// Makes a FIFO at `path` (with `mkfifo`, no writer ever opens it).
+pub fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// Runs `cmd` and kills it after 20 s (a step blocked on a FIFO must fail the test, not hang).
+pub fn output_within(cmd: Command) -> std::process::Output {
+    let mut cmd = assert_cmd::Command::from_std(cmd);
+    cmd.timeout(std::time::Duration::from_secs(20));
+    cmd.output().expect("run")
+}

@@ -174,6 +174,7 @@ pub fn context(category: Category, confidence: f64, failed: Vec<FailedTest>) -> 
         tests: Tests {
             reports: vec!["junit.xml".into()],
             failed,
+            ..Tests::default()
         },
         findings: vec![finding(category, 1)],
         classification: Classification {

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use crate::artifact::{read_json, Context, Decision, FixMetadata, GuardDecision, HealReport};
+use crate::artifact::{
+    read_artifact, Artifact, Context, Decision, FixMetadata, GuardDecision, HealReport,
+};
 use crate::github::summary::{cell, context_markdown, decision_markdown, report_markdown};
 
 use super::types::IssueComment;
@@ -77,12 +79,9 @@ impl CommentInputs {
         let mut c = CommentInputs::default();
         let heal = dir.join("self-heal");
         let fix = dir.join("fix-agent");
-        fn load<T: serde::de::DeserializeOwned>(
-            p: Option<std::path::PathBuf>,
-            bad: &mut Vec<String>,
-        ) -> Option<T> {
+        fn load<T: Artifact>(p: Option<std::path::PathBuf>, bad: &mut Vec<String>) -> Option<T> {
             let p = p.filter(|p| p.exists())?;
-            match read_json::<T>(&p) {
+            match read_artifact::<T>(&p) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     bad.push(e.to_string());
