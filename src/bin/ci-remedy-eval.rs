@@ -1,14 +1,16 @@
-//! `ci-remedy-eval DIR [--baseline] [--top N] [--json]`: precision/recall of failure evidence on
-//! a folder of breakages in the CiDiff layout.
+//! `ci-remedy-eval DIR [--baseline] [--top N] [--explain] [--json]`: precision/recall of failure
+//! evidence on a folder of breakages, in the CiDiff layout (`DIR/<case>/fail.log`) or the
+//! ecosystem layout (`DIR/<ecosystem>/<case>/fail.log`, figures per ecosystem).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ci_remedy::classify::eval::{
-    cases, evaluate_case_explained, is_dev_half, CaseReport, CaseScore, Summary,
+    discover, evaluate_case_explained, is_dev_half, CaseReport, CaseScore, EcosystemSummary,
+    Halves, Layout, Summary,
 };
 use ci_remedy::classify::RulePack;
-use ci_remedy::cli::{self, exit, print_error, EXIT_FAILED, EXIT_OK};
+use ci_remedy::cli::{self, exit, one_line, print_error, EXIT_FAILED, EXIT_OK};
 use clap::Parser;
 
 /// Measures how well the evidence (findings ranked ≤ N) covers human ground truth.
@@ -19,10 +21,16 @@ use clap::Parser;
 /// precision (flagged lines that are E or C), recall (E lines flagged) and whether every E line
 /// was found; then macro means over all cases and over the two halves of the deterministic
 /// split (dev = even index in name order, check = odd).
+///
+/// When DIR's folders hold no fail.log but their folders do (DIR/<ecosystem>/<case>/, the
+/// layout of fixtures/ecosystems), prints per ecosystem and for all: cases, top-1 (every E line
+/// inside the finding ranked 1), top-N (every E line inside the findings ranked 1..=N), mean
+/// recall and precision of the top N, and the share classified `unknown`; for all cases and for
+/// the dev and check halves, split by name order within each ecosystem.
 #[derive(Parser, Debug)]
 #[command(version, after_help = ci_remedy::cli::EXIT_CODES_HELP)]
 struct Args {
-    /// The folder of breakages.
+    /// The folder of breakages (or of ecosystems holding breakages).
     dir: PathBuf,
     /// Use each case's pass.log as the baseline (--baseline-log).
     #[arg(long)]
@@ -50,32 +58,64 @@ fn main() -> ExitCode {
             return exit(EXIT_FAILED);
         }
     };
-    let dirs = match cases(&args.dir) {
-        Ok(d) if !d.is_empty() => d,
-        Ok(_) => {
+    let layout = match discover(&args.dir) {
+        Ok(Layout::Cases(d)) if d.is_empty() => {
             print_error(
                 &format!("no case folders in {}", args.dir.display()),
-                Some("each case is a folder holding fail.log and groundtruth"),
+                Some("each case is a folder holding fail.log and groundtruth (DIR/<case>/ or DIR/<ecosystem>/<case>/)"),
             );
             return exit(EXIT_FAILED);
         }
+        Ok(l) => l,
         Err(e) => {
             print_error(&e, None);
             return exit(EXIT_FAILED);
         }
     };
-    let mut scores: Vec<CaseScore> = Vec::new();
-    for d in &dirs {
-        match evaluate_case_explained(d, &pack, args.baseline, args.top) {
+    match layout {
+        Layout::Cases(dirs) => match evaluate_all(&dirs, &pack, &args, "") {
+            Ok(scores) => cases_output(&scores, &args),
+            Err(code) => return code,
+        },
+        Layout::Ecosystems(groups) => {
+            let mut scored = Vec::new();
+            for (name, dirs) in groups {
+                match evaluate_all(&dirs, &pack, &args, &name) {
+                    Ok(s) => scored.push((name, s)),
+                    Err(code) => return code,
+                }
+            }
+            ecosystems_output(&scored, &args);
+        }
+    }
+    exit(EXIT_OK)
+}
+
+/// Scores each case folder in turn; `prefix` (an ecosystem name or nothing) goes in front of
+/// the case name in `--explain` lines.
+fn evaluate_all(
+    dirs: &[PathBuf],
+    pack: &RulePack,
+    args: &Args,
+    prefix: &str,
+) -> Result<Vec<CaseScore>, ExitCode> {
+    let mut scores = Vec::new();
+    for d in dirs {
+        match evaluate_case_explained(d, pack, args.baseline, args.top) {
             Ok(CaseReport {
                 score: s,
                 findings: ex,
                 truth: gt,
             }) => {
                 if args.explain {
+                    let name = if prefix.is_empty() {
+                        s.name.clone()
+                    } else {
+                        format!("{prefix}/{}", s.name)
+                    };
                     ci_remedy::outln!(
                         "{} P {:.2} R {:.2}  E {:?} C {:?} missed {:?}",
-                        ci_remedy::cli::one_line(&s.name),
+                        one_line(&name),
                         s.precision,
                         s.recall,
                         gt.errors,
@@ -85,51 +125,63 @@ fn main() -> ExitCode {
                     for e in ex.iter().take(6) {
                         ci_remedy::outln!(
                             "   #{} {:<32} {:>6}-{:<6} {:.3}",
-                            e.rank,
-                            e.rule,
-                            e.start,
-                            e.end,
-                            e.score
+                            e.rank, e.rule, e.start, e.end, e.score
                         );
                     }
                 }
                 scores.push(s)
             }
             Err(e) => {
-                print_error(&e, None);
-                return exit(EXIT_FAILED);
+                print_error(&e, Some(&help_for(d)));
+                return Err(exit(EXIT_FAILED));
             }
         }
     }
-    let all = Summary::of(&scores);
-    let dev = Summary::of(
-        scores
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| is_dev_half(*i))
-            .map(|(_, s)| s),
-    );
-    let check = Summary::of(
-        scores
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !is_dev_half(*i))
-            .map(|(_, s)| s),
-    );
+    Ok(scores)
+}
+
+fn help_for(case: &Path) -> String {
+    format!(
+        "fix or remove the case folder {} (fixtures/cidiff/FORMAT.md gives the groundtruth format)",
+        case.display()
+    )
+}
+
+fn half(i: usize) -> &'static str {
+    if is_dev_half(i) {
+        "dev"
+    } else {
+        "check"
+    }
+}
+
+/// One case as JSON; `ecosystem` is given in the ecosystem layout.
+fn case_json(ecosystem: Option<&str>, i: usize, s: &CaseScore) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "name": s.name, "half": half(i),
+        "precision": s.precision, "recall": s.recall, "full": s.full,
+        "flagged": s.flagged, "error_lines": s.error_lines,
+        "top1": s.top1, "category": s.category.as_str(),
+    });
+    if let (Some(eco), Some(o)) = (ecosystem, v.as_object_mut()) {
+        o.insert("ecosystem".into(), eco.into());
+    }
+    v
+}
+
+/// The CiDiff-layout output (its text form is relied on by the README and tests: keep it).
+fn cases_output(scores: &[CaseScore], args: &Args) {
+    let h = Halves::of(scores);
     if args.json {
-        let sum = |s: &Summary| serde_json::json!({"cases": s.cases, "precision": s.precision, "recall": s.recall, "full": s.full});
         let v = serde_json::json!({
+            "layout": "cases",
             "baseline": args.baseline,
             "top": args.top,
-            "cases": scores.iter().enumerate().map(|(i, s)| serde_json::json!({
-                "name": s.name, "half": if is_dev_half(i) {"dev"} else {"check"},
-                "precision": s.precision, "recall": s.recall, "full": s.full,
-                "flagged": s.flagged, "error_lines": s.error_lines,
-            })).collect::<Vec<_>>(),
-            "all": sum(&all), "dev": sum(&dev), "check": sum(&check),
+            "cases": scores.iter().enumerate().map(|(i, s)| case_json(None, i, s)).collect::<Vec<_>>(),
+            "all": h.all.to_json(), "dev": h.dev.to_json(), "check": h.check.to_json(),
         });
         ci_remedy::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return exit(EXIT_OK);
+        return;
     }
     ci_remedy::outln!(
         "evidence = union of findings ranked <= {}; baseline: {}",
@@ -138,20 +190,14 @@ fn main() -> ExitCode {
     );
     ci_remedy::outln!(
         "{:<30} {:>5} {:>9} {:>6} {:>4} {:>7} {:>6}",
-        "case",
-        "half",
-        "precision",
-        "recall",
-        "full",
-        "flagged",
-        "E"
+        "case", "half", "precision", "recall", "full", "flagged", "E"
     );
     for (i, s) in scores.iter().enumerate() {
         ci_remedy::outln!(
             "{:<30} {:>5} {:>9.2} {:>6.2} {:>4} {:>7} {:>6}",
             // Case names are folder names; print them tamely.
-            ci_remedy::cli::one_line(&s.name),
-            if is_dev_half(i) { "dev" } else { "check" },
+            one_line(&s.name),
+            half(i),
             s.precision,
             s.recall,
             if s.full { "yes" } else { "no" },
@@ -159,7 +205,7 @@ fn main() -> ExitCode {
             s.error_lines
         );
     }
-    for (label, s) in [("all", all), ("dev half", dev), ("check half", check)] {
+    for (label, s) in [("all", h.all), ("dev half", h.dev), ("check half", h.check)] {
         ci_remedy::outln!(
             "{label:<11} cases {:>2}  precision {:.3}  recall {:.3}  full {}/{} ({:.0}%)",
             s.cases,
@@ -170,5 +216,75 @@ fn main() -> ExitCode {
             100.0 * s.full_share()
         );
     }
-    exit(EXIT_OK)
+}
+
+/// The ecosystem-layout output: one row per ecosystem and half, then the totals.
+fn ecosystems_output(groups: &[(String, Vec<CaseScore>)], args: &Args) {
+    let sum = EcosystemSummary::of(groups);
+    if args.json {
+        let mut cases = Vec::new();
+        for (eco, scores) in groups {
+            for (i, s) in scores.iter().enumerate() {
+                cases.push(case_json(Some(eco), i, s));
+            }
+        }
+        let ecosystems: serde_json::Map<String, serde_json::Value> = sum
+            .ecosystems
+            .iter()
+            .map(|(name, h)| (name.clone(), h.to_json()))
+            .collect();
+        let v = serde_json::json!({
+            "layout": "ecosystems",
+            "baseline": args.baseline,
+            "top": args.top,
+            "cases": cases,
+            "ecosystems": ecosystems,
+            "all": sum.total.all.to_json(),
+            "dev": sum.total.dev.to_json(),
+            "check": sum.total.check.to_json(),
+        });
+        ci_remedy::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return;
+    }
+    let top_n = format!("top-{}", args.top);
+    ci_remedy::outln!(
+        "top-1 = every E line inside the finding ranked 1; {top_n} = every E line inside the findings ranked <= {}; recall and precision of the {top_n}; baseline: {}",
+        args.top,
+        if args.baseline { "pass.log" } else { "none" }
+    );
+    ci_remedy::outln!(
+        "{:<20} {:<5} {:>5} {:>11} {:>11} {:>6} {:>9} {:>7}",
+        "ecosystem", "half", "cases", "top-1", top_n, "recall", "precision", "unknown"
+    );
+    let row = |name: &str, label: &str, s: &Summary| {
+        ci_remedy::outln!(
+            "{:<20} {:<5} {:>5} {:>11} {:>11} {:>6.2} {:>9.2} {:>6.0}%",
+            one_line(name),
+            label,
+            s.cases,
+            format!("{}/{} {:>3.0}%", s.top1, s.cases, 100.0 * s.top1_share()),
+            format!("{}/{} {:>3.0}%", s.full, s.cases, 100.0 * s.full_share()),
+            s.recall,
+            s.precision,
+            100.0 * s.unknown_share()
+        );
+    };
+    for (name, h) in &sum.ecosystems {
+        row(name, "all", &h.all);
+    }
+    for (label, s) in [
+        ("all", &sum.total.all),
+        ("dev", &sum.total.dev),
+        ("check", &sum.total.check),
+    ] {
+        row("ALL", label, s);
+    }
+    for (half_label, pick) in [("dev", 0usize), ("check", 1)] {
+        ci_remedy::outln!();
+        ci_remedy::outln!("{half_label} half (by name order within each ecosystem; even index = dev):");
+        for (name, h) in &sum.ecosystems {
+            let s = if pick == 0 { &h.dev } else { &h.check };
+            row(name, half_label, s);
+        }
+    }
 }

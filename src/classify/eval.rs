@@ -6,13 +6,19 @@
 //! [`LineMap`] converts. For each case, the flagged lines are the union of the ranges of the
 //! findings with rank ≤ `top`; precision = flagged lines that are `E` or `C` / flagged lines
 //! (0 when nothing is flagged), recall = `E` lines flagged / `E` lines, full = every `E` line
-//! flagged. Means are macro means over cases.
+//! flagged. Means are macro means over cases. Top-1 = every `E` line inside the finding ranked
+//! 1 alone; unknown = the rules-only classification's category is `unknown`.
+//!
+//! Two folder layouts are read ([`discover`]): the CiDiff one (`DIR/<case>/fail.log`) and the
+//! ecosystem one of `fixtures/ecosystems/README.md` (`DIR/<ecosystem>/<case>/fail.log`), where
+//! figures are also given per ecosystem and the dev/check split is made within each ecosystem.
 
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{analyze, AnalyzeOptions, ClassifyError, RulePack};
+use crate::artifact::Category;
 use crate::logs::lines::{read_some, READ_CHUNK};
 use crate::logs::source::resolve;
 
@@ -36,6 +42,12 @@ pub enum EvalError {
         line: usize,
         /// What is wrong.
         message: String,
+    },
+    /// A case folder holds `fail.log` but no `groundtruth`.
+    #[error("{path} holds fail.log but no groundtruth")]
+    MissingGroundTruth {
+        /// The case folder.
+        path: PathBuf,
     },
     /// The analysis failed.
     #[error("{case}: {source}")]
@@ -200,6 +212,11 @@ pub struct CaseScore {
     pub recall: f64,
     /// Every `E` line flagged.
     pub full: bool,
+    /// Every `E` line inside the finding ranked 1 (false when there is no finding, unless the
+    /// case has no `E` line).
+    pub top1: bool,
+    /// The rules-only classification's category (`unknown` when nothing was recognised).
+    pub category: Category,
     /// Number of flagged lines.
     pub flagged: usize,
     /// Number of `E` lines.
@@ -208,11 +225,23 @@ pub struct CaseScore {
     pub missed: Vec<u64>,
 }
 
-/// Scores flagged ground-truth ranges against the ground truth.
-pub fn score(name: &str, flagged_ranges: &[(u64, u64)], gt: &GroundTruth) -> CaseScore {
+/// The ground-truth ranges of one case's findings: the rank-1 finding's range (none when there
+/// is no finding) and the union of the ranges ranked ≤ N, 1-based inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Flagged<'a> {
+    /// The finding ranked 1 (its range, or nothing).
+    pub rank1: &'a [(u64, u64)],
+    /// The findings ranked 1..=N.
+    pub top: &'a [(u64, u64)],
+}
+
+/// Scores flagged ground-truth ranges against the ground truth; `category` is the case's
+/// classification, recorded as is.
+pub fn score(name: &str, flagged: Flagged<'_>, gt: &GroundTruth, category: Category) -> CaseScore {
     let set =
         |rs: &[(u64, u64)]| -> BTreeSet<u64> { rs.iter().flat_map(|(a, b)| *a..=*b).collect() };
-    let flagged = set(flagged_ranges);
+    let rank1 = set(flagged.rank1);
+    let flagged = set(flagged.top);
     let e = set(&gt.errors);
     let c = set(&gt.context);
     let good = flagged
@@ -233,6 +262,8 @@ pub fn score(name: &str, flagged_ranges: &[(u64, u64)], gt: &GroundTruth) -> Cas
             found as f64 / e.len() as f64
         },
         full: found == e.len(),
+        top1: e.iter().all(|l| rank1.contains(l)),
+        category,
         flagged: flagged.len(),
         error_lines: e.len(),
         missed: e
@@ -253,8 +284,12 @@ pub struct Summary {
     pub precision: f64,
     /// Mean recall.
     pub recall: f64,
-    /// Cases with every `E` line found.
+    /// Cases with every `E` line found (in the union of the findings ranked ≤ N).
     pub full: usize,
+    /// Cases with every `E` line inside the finding ranked 1.
+    pub top1: usize,
+    /// Cases classified `unknown`.
+    pub unknown: usize,
 }
 
 impl Summary {
@@ -266,6 +301,8 @@ impl Summary {
             s.precision += c.precision;
             s.recall += c.recall;
             s.full += usize::from(c.full);
+            s.top1 += usize::from(c.top1);
+            s.unknown += usize::from(c.category == Category::Unknown);
         }
         if s.cases > 0 {
             s.precision /= s.cases as f64;
@@ -276,12 +313,187 @@ impl Summary {
 
     /// Share of cases fully found, 0..=1.
     pub fn full_share(&self) -> f64 {
+        self.share(self.full)
+    }
+
+    /// Share of cases whose rank-1 finding holds every `E` line, 0..=1.
+    pub fn top1_share(&self) -> f64 {
+        self.share(self.top1)
+    }
+
+    /// Share of cases classified `unknown`, 0..=1.
+    pub fn unknown_share(&self) -> f64 {
+        self.share(self.unknown)
+    }
+
+    fn share(&self, n: usize) -> f64 {
         if self.cases == 0 {
             0.0
         } else {
-            self.full as f64 / self.cases as f64
+            n as f64 / self.cases as f64
         }
     }
+
+    /// The figures as JSON: `{cases, precision, recall, full, top1, unknown, full_share,
+    /// top1_share, unknown_share}` (counts are numbers of cases, shares and means in 0..=1).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "cases": self.cases,
+            "precision": self.precision,
+            "recall": self.recall,
+            "full": self.full,
+            "top1": self.top1,
+            "unknown": self.unknown,
+            "full_share": self.full_share(),
+            "top1_share": self.top1_share(),
+            "unknown_share": self.unknown_share(),
+        })
+    }
+}
+
+/// The means over all cases and over the two halves of the split ([`is_dev_half`]) of one
+/// list of cases in name order.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Halves {
+    /// Every case.
+    pub all: Summary,
+    /// The cases at an even index.
+    pub dev: Summary,
+    /// The cases at an odd index.
+    pub check: Summary,
+}
+
+impl Halves {
+    /// Splits `scores` (in name order) and takes the means.
+    pub fn of(scores: &[CaseScore]) -> Halves {
+        let half = |dev: bool| {
+            Summary::of(
+                scores
+                    .iter()
+                    .enumerate()
+                    .filter(move |(i, _)| is_dev_half(*i) == dev)
+                    .map(|(_, s)| s),
+            )
+        };
+        Halves {
+            all: Summary::of(scores),
+            dev: half(true),
+            check: half(false),
+        }
+    }
+
+    /// The three summaries as JSON: `{all, dev, check}`, each [`Summary::to_json`].
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "all": self.all.to_json(),
+            "dev": self.dev.to_json(),
+            "check": self.check.to_json(),
+        })
+    }
+}
+
+/// Per-ecosystem means, each ecosystem split within itself, and the totals (the dev total is
+/// the union of every ecosystem's dev half, likewise for check).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EcosystemSummary {
+    /// Each ecosystem's name and figures, in the order given (name order from [`discover`]).
+    pub ecosystems: Vec<(String, Halves)>,
+    /// Over every case of every ecosystem.
+    pub total: Halves,
+}
+
+impl EcosystemSummary {
+    /// Takes the means of each ecosystem's `scores` (each list in name order).
+    pub fn of(groups: &[(String, Vec<CaseScore>)]) -> EcosystemSummary {
+        let mut dev = Vec::new();
+        let mut check = Vec::new();
+        let mut all = Vec::new();
+        for (_, scores) in groups {
+            for (i, s) in scores.iter().enumerate() {
+                all.push(s);
+                if is_dev_half(i) {
+                    dev.push(s);
+                } else {
+                    check.push(s);
+                }
+            }
+        }
+        EcosystemSummary {
+            ecosystems: groups
+                .iter()
+                .map(|(name, scores)| (name.clone(), Halves::of(scores)))
+                .collect(),
+            total: Halves {
+                all: Summary::of(all),
+                dev: Summary::of(dev),
+                check: Summary::of(check),
+            },
+        }
+    }
+}
+
+/// The case folders found under an evaluation folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// `DIR/<case>/fail.log`: the case folders, in name order (empty when none was found).
+    Cases(Vec<PathBuf>),
+    /// `DIR/<ecosystem>/<case>/fail.log`: each ecosystem's name and its case folders, both in
+    /// name order; ecosystems without a case are left out.
+    Ecosystems(Vec<(String, Vec<PathBuf>)>),
+}
+
+/// Finds the cases under `dir`: the CiDiff layout when a child folder holds `fail.log`, else
+/// the ecosystem layout when a grandchild does, else an empty [`Layout::Cases`].
+///
+/// Errors: [`EvalError::Io`] (`dir` or a child cannot be listed),
+/// [`EvalError::MissingGroundTruth`] (a case folder with `fail.log` but no `groundtruth`).
+pub fn discover(dir: &Path) -> Result<Layout, EvalError> {
+    let children = subdirs(dir)?;
+    if children.iter().any(|c| c.join("fail.log").is_file()) {
+        return complete_cases(dir).map(Layout::Cases);
+    }
+    let mut ecosystems = Vec::new();
+    for child in children {
+        let found = complete_cases(&child)?;
+        if !found.is_empty() {
+            let name = child
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            ecosystems.push((name, found));
+        }
+    }
+    if ecosystems.is_empty() {
+        Ok(Layout::Cases(Vec::new()))
+    } else {
+        Ok(Layout::Ecosystems(ecosystems))
+    }
+}
+
+/// The folders directly under `dir`, in name order.
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| EvalError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut v: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// [`cases`], refusing a folder that has `fail.log` but no `groundtruth` (it would silently
+/// drop out of the figures).
+fn complete_cases(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
+    for d in subdirs(dir)? {
+        if d.join("fail.log").is_file() && !d.join("groundtruth").is_file() {
+            return Err(EvalError::MissingGroundTruth { path: d });
+        }
+    }
+    cases(dir)
 }
 
 /// The case directories under `dir` (those holding `fail.log` and `groundtruth`), sorted by
@@ -399,6 +611,12 @@ pub fn evaluate_case_explained(
         .filter(|f| f.rank <= top)
         .filter_map(|f| map.range(f.line_start, f.line_end))
         .collect();
+    let rank1: Vec<(u64, u64)> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.rank == 1)
+        .filter_map(|f| map.range(f.line_start, f.line_end))
+        .collect();
     let findings = analysis
         .findings
         .iter()
@@ -412,8 +630,12 @@ pub fn evaluate_case_explained(
             })
         })
         .collect();
+    let flagged = Flagged {
+        rank1: &rank1,
+        top: &ranges,
+    };
     Ok(CaseReport {
-        score: score(&name, &ranges, &truth),
+        score: score(&name, flagged, &truth, analysis.classification.category),
         findings,
         truth,
     })
@@ -458,14 +680,122 @@ mod tests {
     #[test]
     fn scores_precision_recall_and_full() {
         let gt = parse_groundtruth("DEFAULT\nE 3-5\nC 2\n", Path::new("g")).expect("parses");
-        let s = score("x", &[(2, 4), (10, 10)], &gt);
+        let flagged = |rank1, top| Flagged { rank1, top };
+        let s = score(
+            "x",
+            flagged(&[(2, 4)], &[(2, 4), (10, 10)]),
+            &gt,
+            Category::Lint,
+        );
         assert_eq!(s.flagged, 4);
         assert!((s.precision - 0.75).abs() < 1e-9);
         assert!((s.recall - 2.0 / 3.0).abs() < 1e-9);
         assert!(!s.full);
-        let s = score("x", &[(3, 5)], &gt);
+        assert!(!s.top1);
+        assert_eq!(s.category, Category::Lint);
+        // Found by the top three together, not by rank 1 alone.
+        let s = score(
+            "x",
+            flagged(&[(3, 4)], &[(3, 4), (5, 5)]),
+            &gt,
+            Category::Unknown,
+        );
         assert!(s.full);
+        assert!(!s.top1);
+        let s = score("x", flagged(&[(2, 6)], &[(2, 6)]), &gt, Category::Unknown);
+        assert!(s.full && s.top1);
         assert!(parse_groundtruth("DEFAULT\nX 1\n", Path::new("g")).is_err());
         assert!(parse_groundtruth("DEFAULT\nE 5-2\n", Path::new("g")).is_err());
+    }
+
+    fn case(name: &str, top1: bool, full: bool, category: Category) -> CaseScore {
+        CaseScore {
+            name: name.into(),
+            precision: 1.0,
+            recall: if full { 1.0 } else { 0.5 },
+            full,
+            top1,
+            category,
+            flagged: 1,
+            error_lines: 1,
+            missed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ecosystems_are_split_within_themselves() {
+        let groups = vec![
+            (
+                "a".to_string(),
+                vec![
+                    case("a0", true, true, Category::Lint),
+                    case("a1", false, true, Category::Unknown),
+                    case("a2", false, false, Category::Unknown),
+                ],
+            ),
+            (
+                "b".to_string(),
+                vec![case("b0", true, true, Category::TestAssertion)],
+            ),
+        ];
+        let s = EcosystemSummary::of(&groups);
+        let (name, a) = &s.ecosystems[0];
+        assert_eq!(name, "a");
+        assert_eq!((a.all.cases, a.dev.cases, a.check.cases), (3, 2, 1));
+        assert_eq!((a.all.top1, a.all.full, a.all.unknown), (1, 2, 2));
+        assert_eq!((a.check.top1, a.check.full, a.check.unknown), (0, 1, 1));
+        // b0 is at index 0 of its own ecosystem, so it is dev, not check.
+        assert_eq!((s.total.dev.cases, s.total.check.cases), (3, 1));
+        assert_eq!(s.total.dev.top1, 2);
+        assert!((s.total.all.unknown_share() - 0.5).abs() < 1e-9);
+        assert!((a.all.recall - 2.5 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn discover_tells_the_two_layouts_apart() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mk = |p: &Path, gt: bool| {
+            std::fs::create_dir_all(p).expect("mkdir");
+            std::fs::write(p.join("fail.log"), "x\n").expect("write");
+            if gt {
+                std::fs::write(p.join("groundtruth"), "DEFAULT\nE 1\n").expect("write");
+            }
+        };
+        let flat = dir.path().join("flat");
+        mk(&flat.join("c1"), true);
+        mk(&flat.join("c0"), true);
+        assert_eq!(
+            discover(&flat).expect("flat"),
+            Layout::Cases(vec![flat.join("c0"), flat.join("c1")])
+        );
+        let eco = dir.path().join("eco");
+        mk(&eco.join("pytest/p-1"), true);
+        mk(&eco.join("jest/j-2"), true);
+        mk(&eco.join("jest/j-1"), true);
+        std::fs::create_dir_all(eco.join("empty")).expect("mkdir");
+        std::fs::write(eco.join("README.md"), "r").expect("write");
+        assert_eq!(
+            discover(&eco).expect("eco"),
+            Layout::Ecosystems(vec![
+                (
+                    "jest".into(),
+                    vec![eco.join("jest/j-1"), eco.join("jest/j-2")]
+                ),
+                ("pytest".into(), vec![eco.join("pytest/p-1")]),
+            ])
+        );
+        mk(&eco.join("pytest/p-2"), false);
+        assert!(matches!(
+            discover(&eco),
+            Err(EvalError::MissingGroundTruth { path }) if path == eco.join("pytest/p-2")
+        ));
+        assert_eq!(
+            discover(&eco.join("empty")).expect("empty"),
+            Layout::Cases(vec![])
+        );
+        assert!(matches!(
+            discover(&dir.path().join("nope")),
+            Err(EvalError::Io { .. })
+        ));
     }
 }
