@@ -10,6 +10,7 @@ use crate::artifact::{
     MAX_CONTEXT_REPORTS, MAX_CONTEXT_TEST_FIELD_BYTES,
 };
 use crate::classify::{analyze, AnalyzeOptions, RulePack};
+use crate::fix::recipes;
 use crate::logs::redact::Redactor;
 use crate::logs::source::{resolve_all_with, resolve_with, ZipLimits};
 use crate::reports::{read_junit, read_playwright_json, ReportError};
@@ -39,6 +40,9 @@ pub struct PrepareInput {
     pub workspace: Option<String>,
     /// Caps on what a log zip may unpack to (`--max-zip-bytes`, `--max-zip-ratio`).
     pub zip_limits: ZipLimits,
+    /// The checkout (`--repo-root`): when given, the read-only recipes check the evidence
+    /// against it and a sure recipe decides the category ([`diagnose`]).
+    pub repo_root: Option<PathBuf>,
 }
 
 /// Builds the context. Problems with individual inputs (a missing log, a malformed report) do
@@ -112,7 +116,10 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
     cap_tests(&mut tests);
 
     let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
-    let classification = merge_answer(analysis.classification, &developer_agent, &findings);
+    let mut classification = merge_answer(analysis.classification, &developer_agent, &findings);
+    if let Some(repo) = &input.repo_root {
+        classification = diagnose(repo, classification, &findings, &tests.failed, &logs);
+    }
 
     let mut ctx = Context {
         schema: CONTEXT_SCHEMA.to_string(),
@@ -249,6 +256,55 @@ pub fn cap_tests(tests: &mut Tests) {
         t.id.iter_mut().chain(&mut t.file).for_each(cut);
     }
 }
+
+/// A rules classification gives way to a sure recipe's ([`recipes::diagnose`]): the recipe
+/// checked the log's evidence against the checkout, so e.g. a container that cannot find
+/// `/app/data/pricing.json` because `.dockerignore` excludes `data/` is `build_config`, not
+/// the `network` its failing health check looks like (and so never rerun). A Developer-Agent
+/// answer is kept. The evidence is what the recipes read: findings, failed tests and the end
+/// of each plain log (zip entries are not re-read).
+fn diagnose(
+    repo: &Path,
+    rules: Classification,
+    findings: &[crate::artifact::Finding],
+    failed: &[FailedTest],
+    logs: &[crate::artifact::LogInfo],
+) -> Classification {
+    if rules.source != ClassificationSource::Rules {
+        return rules;
+    }
+    let logs = logs
+        .iter()
+        .filter(|log| !log.path.contains(".zip!"))
+        .filter_map(|log| recipes::EvidenceLog::open(log).ok());
+    let lines = recipes::evidence_lines(findings, failed, logs);
+    let Some(d) = recipes::diagnose(repo, &lines) else {
+        return rules;
+    };
+    let mut evidence: Vec<usize> = findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.category == d.category)
+        .map(|(i, _)| i)
+        .collect();
+    if evidence.is_empty() {
+        evidence = rules.evidence.clone();
+    }
+    Classification {
+        category: d.category,
+        kind: d.category.kind(),
+        confidence: RECIPE_CONFIDENCE,
+        source: ClassificationSource::Recipe,
+        evidence,
+        summary: format!(
+            "{} (recipe {}; rules said {} at {:.2}): {}",
+            d.category, d.recipe, rules.category, rules.confidence, d.summary
+        ),
+    }
+}
+
+/// The confidence of a recipe's classification: it checked the evidence against the files.
+pub const RECIPE_CONFIDENCE: f64 = 0.95;
 
 /// A valid Developer-Agent answer decides the category and confidence; its evidence is the
 /// findings of that category (the rules' evidence when none match).

@@ -538,3 +538,51 @@ fn a_huge_test_report_gives_a_bounded_context_with_counts() {
         .len();
     assert!(bytes < 4 << 20, "{bytes} bytes");
 }
+
+/// Issue 16 #13: the `.dockerignore` incident's health check fails with a connection error,
+/// which the rules read as `network` (a category self-heal reruns). With the checkout at
+/// `--repo-root`, the `dockerignore-exception` recipe finds that `.dockerignore` excludes the
+/// file the container misses, and the category follows it: `build_config`, source `recipe`.
+/// Without the repository (an empty `--repo-root`), the rules' category stays.
+#[test]
+fn a_sure_recipe_decides_the_category_against_the_checkout() {
+    let log = fixture("repos/dockerignore-incident.log");
+    let log = log.to_str().expect("utf8");
+    let repo = fixture("repos/dockerignore-incident");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_prepare(
+        dir.path(),
+        &["--log", log, "--repo-root", repo.to_str().expect("utf8")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = &context(dir.path())["classification"];
+    assert_eq!(c["category"], "build_config", "{c}");
+    assert_eq!(c["source"], "recipe", "{c}");
+    let summary = c["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains("dockerignore-exception") && summary.contains("data/pricing.json"),
+        "{summary}"
+    );
+
+    let empty = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_prepare(
+        dir.path(),
+        &[
+            "--log",
+            log,
+            "--repo-root",
+            empty.path().to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let c = &context(dir.path())["classification"];
+    assert_eq!(c["source"], "rules", "{c}");
+    assert_ne!(c["category"], "build_config", "{c}");
+}

@@ -236,14 +236,18 @@ pub enum ClassificationSource {
     Rules,
     /// A validated Developer-Agent answer.
     DeveloperAgent,
+    /// A built-in recipe that checked the evidence against the checkout (self-heal-prepare
+    /// `--repo-root`): e.g. the file the log misses is excluded by `.dockerignore`.
+    Recipe,
 }
 
 impl ClassificationSource {
-    /// The kebab-case name (`rules`, `developer-agent`), as serialized.
+    /// The kebab-case name (`rules`, `developer-agent`, `recipe`), as serialized.
     pub fn as_str(self) -> &'static str {
         match self {
             ClassificationSource::Rules => "rules",
             ClassificationSource::DeveloperAgent => "developer-agent",
+            ClassificationSource::Recipe => "recipe",
         }
     }
 }

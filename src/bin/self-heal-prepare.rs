@@ -87,6 +87,11 @@ struct Args {
     /// The policy file [default: .github/ci-remedy.yml when it exists, else built-in defaults].
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
+    /// The checkout the built-in recipes check the evidence against, read-only (is the file the
+    /// log misses excluded by .dockerignore? does an import differ only in case?). A sure recipe
+    /// decides the category (classification.source `recipe`).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo_root: PathBuf,
     /// The output directory; the context goes to <DIR>/self-heal/context.json.
     #[arg(long, value_name = "DIR", default_value = ".")]
     out: PathBuf,
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
             max_unpacked_bytes: args.max_zip_bytes,
             max_ratio: args.max_zip_ratio,
         },
+        repo_root: Some(args.repo_root),
     };
     let mut ctx = prepare(&input, &pack, run, "self-heal-prepare");
     if let (Some(found), Some(info)) = (&downloaded, ctx.baseline.as_mut()) {

@@ -22,7 +22,9 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::artifact::{Edit, FailedTest, Finding, Instruction, LogFormat, LogInfo, Redactions};
+use crate::artifact::{
+    Category, Edit, FailedTest, Finding, Instruction, LogFormat, LogInfo, Redactions,
+};
 use crate::logs::format::{clean_line, detect_format};
 use crate::logs::redact::Redactor;
 use crate::policy::fix_agent::FixAgentPolicy;
@@ -101,6 +103,43 @@ pub fn run_all(repo: &Path, lines: &[EvidenceLine], policy: &FixAgentPolicy) -> 
         playwright_timeout(repo, lines, cap, &mut out);
     }
     out
+}
+
+/// What a sure recipe says the failure is, for `self-heal-prepare`: the recipe checked the
+/// evidence against the repository (e.g. `.dockerignore` really excludes the file the log
+/// says is missing), so its category is better founded than a keyword rule's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnosis {
+    /// The recipe's id (`dockerignore-exception`, `import-case`).
+    pub recipe: &'static str,
+    /// The category the recipe's finding belongs to.
+    pub category: Category,
+    /// The recipe's own summary (its evidence and what it would change), at most
+    /// [`MAX_RECIPE_SUMMARY_BYTES`] bytes plus `…`.
+    pub summary: String,
+}
+
+/// The category of a failure each recipe fixes, by recipe id.
+const RECIPE_CATEGORIES: &[(&str, Category)] = &[
+    ("dockerignore-exception", Category::BuildConfig),
+    ("import-case", Category::CompileError),
+    ("playwright-timeout", Category::TestTimeout),
+];
+
+/// Runs the recipes that need no policy opt-in (`dockerignore-exception`, `import-case`) on
+/// `lines` against the checkout at `repo`, read-only, and returns the first sure finding:
+/// `None` when no recipe was sure. Nothing is written; the edits are discarded.
+pub fn diagnose(repo: &Path, lines: &[EvidenceLine]) -> Option<Diagnosis> {
+    let out = run_all(repo, lines, &FixAgentPolicy::default());
+    out.instructions.into_iter().find_map(|i| {
+        let id = i.source.as_deref()?.strip_prefix("recipe:")?;
+        let (recipe, category) = RECIPE_CATEGORIES.iter().find(|(r, _)| *r == id)?;
+        Some(Diagnosis {
+            recipe,
+            category: *category,
+            summary: i.summary,
+        })
+    })
 }
 
 // ---------------------------------------------------------------- evidence
