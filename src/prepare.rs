@@ -118,7 +118,7 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
     let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
     let mut classification = merge_answer(analysis.classification, &developer_agent, &findings);
     if let Some(repo) = &input.repo_root {
-        classification = diagnose(repo, classification, &findings, &tests.failed, &logs);
+        classification = diagnose(repo, classification, &findings, &tests.failed);
     }
 
     let mut ctx = Context {
@@ -261,23 +261,19 @@ pub fn cap_tests(tests: &mut Tests) {
 /// checked the log's evidence against the checkout, so e.g. a container that cannot find
 /// `/app/data/pricing.json` because `.dockerignore` excludes `data/` is `build_config`, not
 /// the `network` its failing health check looks like (and so never rerun). A Developer-Agent
-/// answer is kept. The evidence is what the recipes read: findings, failed tests and the end
-/// of each plain log (zip entries are not re-read).
+/// answer is kept. The evidence is the findings' excerpts and the failed tests' messages
+/// (both bounded), not the logs again: `fix-agent-prepare` reads the logs' ends as well.
 fn diagnose(
     repo: &Path,
     rules: Classification,
     findings: &[crate::artifact::Finding],
     failed: &[FailedTest],
-    logs: &[crate::artifact::LogInfo],
 ) -> Classification {
     if rules.source != ClassificationSource::Rules {
         return rules;
     }
-    let logs = logs
-        .iter()
-        .filter(|log| !log.path.contains(".zip!"))
-        .filter_map(|log| recipes::EvidenceLog::open(log).ok());
-    let lines = recipes::evidence_lines(findings, failed, logs);
+    let no_logs: [recipes::EvidenceLog<std::io::Empty>; 0] = [];
+    let lines = recipes::evidence_lines(findings, failed, no_logs);
     let Some(d) = recipes::diagnose(repo, &lines) else {
         return rules;
     };
