@@ -373,3 +373,47 @@ fn logs_are_capped_to_the_policy_tail_at_a_line_start() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("ship.max-log-bytes"));
 }
+
+/// Issue 16 #14: with no `--repo` and no `GITHUB_WORKSPACE`, a working directory that is not
+/// inside a git repository is never listed (no repository section, and a warning says why);
+/// inside a repository, the repository's root is described, not the subdirectory.
+#[test]
+fn without_repo_the_checkout_is_the_git_repository_or_nothing() {
+    let ship_from = |cwd: &Path, out: &Path| {
+        let o = common::bin(SHIP)
+            .env_remove("AGENT_URL")
+            .env("GITHUB_RUN_ID", "9002")
+            .current_dir(cwd)
+            .args(["--out", out.to_str().expect("utf8"), "--log"])
+            .arg(out.join("job.log"))
+            .output()
+            .expect("run");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o, read_json(&out.join("agent/payload.json")))
+    };
+
+    let plain = tempfile::tempdir().expect("tempdir");
+    std::fs::write(plain.path().join("job.log"), "npm ERR! code ECONNRESET\n").expect("write");
+    std::fs::write(plain.path().join("private-notes.txt"), "x").expect("write");
+    let (o, payload) = ship_from(plain.path(), plain.path());
+    assert!(
+        payload.get("repository").is_none_or(|r| r.is_null()),
+        "{payload}"
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("not inside a git repository"), "{stderr}");
+
+    let repo = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(repo.path().join(".git")).expect("git dir");
+    std::fs::create_dir_all(repo.path().join("sub")).expect("sub");
+    std::fs::write(repo.path().join("top.txt"), "x").expect("write");
+    std::fs::write(repo.path().join("job.log"), "npm ERR! code ECONNRESET\n").expect("write");
+    let (_, payload) = ship_from(&repo.path().join("sub"), repo.path());
+    let paths = payload["repository"]["paths"].as_array().expect("paths");
+    assert!(paths.iter().any(|p| p == "top.txt"), "{payload}");
+}

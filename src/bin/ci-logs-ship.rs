@@ -29,7 +29,8 @@ Configuration (environment):
 What is sent (schemas/ci-logs-payload.schema.json): the run metadata (GITHUB_*), the last
 `ship.max-log-bytes` of each log (policy; default 1 MiB) with secrets redacted, the failed tests
 of the reports, the rules-only classification, and (policy `ship.repository`, default true) the
-repository section: the file listing of --repo (at most 20000 paths; .git, target and
+repository section: the file listing of --repo (default GITHUB_WORKSPACE, else the git
+repository around the working directory, else none is sent; at most 20000 paths; .git, target and
 node_modules left out) and the few files the fix recipes read (Docker files, sources holding a
 failing import, files the evidence names; at most 32 of 256 KiB, text only, redacted). With it
 the Developer-Agent can answer with fix instructions; `ship.repository: false` sends no path.
@@ -73,7 +74,8 @@ struct Args {
     #[arg(long, value_name = "DIR", default_value = ".")]
     out: PathBuf,
     /// The checkout described in the payload's repository section [default: GITHUB_WORKSPACE
-    /// when set, else .].
+    /// when set, else the git repository the working directory is in (the nearest ancestor
+    /// holding `.git`); outside a repository no repository section is sent].
     #[arg(long, value_name = "DIR")]
     repo: Option<PathBuf>,
     /// Time allowed to connect, e.g. 5s or 500ms.
@@ -98,6 +100,20 @@ struct Args {
 
 fn duration(flag: &str, text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| format!("--{flag}: {e}"))
+}
+
+/// The checkout to describe when `--repo` is not given: `GITHUB_WORKSPACE` when set, else the
+/// repository the working directory is in, found as git finds it (the nearest ancestor with a
+/// `.git` directory or, for a worktree or submodule, a `.git` file), else `None`: a directory
+/// that is not a repository (a home directory, `/tmp`) is never listed.
+fn default_checkout() -> Option<PathBuf> {
+    if let Some(w) = std::env::var_os("GITHUB_WORKSPACE").filter(|w| !w.is_empty()) {
+        return Some(PathBuf::from(w));
+    }
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .find(|d| d.join(".git").symlink_metadata().is_ok())
+        .map(std::path::Path::to_path_buf)
 }
 
 fn main() -> ExitCode {
@@ -140,25 +156,27 @@ fn main() -> ExitCode {
 
     let mut logs = args.logs;
     logs.extend(args.more_logs);
-    let repo = args.repo.unwrap_or_else(|| {
-        std::env::var_os("GITHUB_WORKSPACE")
-            .filter(|w| !w.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."))
-    });
+    let repo = args.repo.or_else(default_checkout);
+    if repo.is_none() && policy.ship.repository {
+        cli::print_warning(
+            &"no repository section sent: no --repo, no GITHUB_WORKSPACE, and the working directory is not inside a git repository",
+        );
+    }
     let input = ShipInput {
         logs,
         junit: args.junit,
         playwright: args.playwright,
         max_log_bytes: policy.ship.max_log_bytes,
-        repository: policy.ship.repository.then_some(RepositoryInput {
-            dir: repo,
-            limits: RepositoryLimits {
-                max_paths: policy.ship.repository_max_paths,
-                max_files: policy.ship.repository_max_files,
-                max_file_bytes: policy.ship.repository_max_file_bytes,
-            },
-        }),
+        repository: repo
+            .filter(|_| policy.ship.repository)
+            .map(|dir| RepositoryInput {
+                dir,
+                limits: RepositoryLimits {
+                    max_paths: policy.ship.repository_max_paths,
+                    max_files: policy.ship.repository_max_files,
+                    max_file_bytes: policy.ship.repository_max_file_bytes,
+                },
+            }),
     };
     let run = RunInfo::from_env();
     let BuiltPayload {
