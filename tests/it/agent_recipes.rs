@@ -5,9 +5,9 @@
 //! Hostile repository sections are refused or ignored, and nothing is written outside the
 //! server's data and temporary directories.
 
-mod agent_support;
-mod common;
-mod fix_support;
+use crate::agent_support;
+use crate::common;
+use crate::fix_support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! (`fixtures/dashboard/summary.snap.md`; `UPDATE_SNAPSHOTS=1` rewrites it after a deliberate
 //! change — review the diff).
 
-mod dashboard_support;
+use crate::dashboard_support;
 
 use dashboard_support::*;
 

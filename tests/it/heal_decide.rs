@@ -1,6 +1,6 @@
 //! `self-heal-decide` run as a real binary with a hermetic environment.
 
-mod heal_common;
+use crate::heal_common;
 
 use ci_remedy::artifact::{Category, HealReport, Outcome, RerunMode};
 use heal_common::*;

@@ -1,7 +1,7 @@
 //! `self-heal-execute` run as a real binary with a hermetic environment (Unix).
 #![cfg(unix)]
 
-mod heal_common;
+use crate::heal_common;
 
 use std::time::{Duration, Instant};
 

@@ -4,9 +4,9 @@
 //! `GITHUB_WORKSPACE`, `bash -e` for `run:`. The binaries built for the tests are used through
 //! the documented `bin-dir` input.
 
-mod common;
-mod github_common;
-mod heal_common;
+use crate::common;
+use crate::github_common;
+use crate::heal_common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! binary, a hermetic environment, outputs checked by deserializing `dashboard.json` and by
 //! reading the pages.
 
-mod dashboard_support;
+use crate::dashboard_support;
 
 use ci_remedy::dashboard::Dashboard;
 use dashboard_support::*;

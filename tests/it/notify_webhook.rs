@@ -1,8 +1,8 @@
 //! `ci-notify` against a loopback webhook receiver: one message per run and category, the
 //! webhook URL never printed, best-effort on failure.
 
-mod agent_support;
-mod common;
+use crate::agent_support;
+use crate::common;
 
 use std::path::Path;
 
@@ -186,7 +186,7 @@ fn nothing_is_sent_without_an_enabled_reason() {
 
     let meta = dir.path().join("metadata.json");
     let mut m: serde_json::Value = serde_json::from_str(include_str!(
-        "../fixtures/dashboard/artifacts/7002/fix-agent/fix-agent/metadata-7002.json"
+        "../../fixtures/dashboard/artifacts/7002/fix-agent/fix-agent/metadata-7002.json"
     ))
     .expect("fixture");
     m["guardrails"]["decision"] = "rejected".into();

@@ -1,6 +1,6 @@
 //! Malformed instructions and inputs: clear errors, an empty patch with metadata, no panic.
 
-mod fix_support;
+use crate::fix_support;
 
 use ci_remedy::artifact::{Category, FixInput, GuardDecision};
 use fix_support::*;

@@ -1,7 +1,7 @@
 //! `github::api::history::prior_attempts` against a loopback GitHub: the download cap ends
 //! the whole scan, not only the current run's artifacts.
 
-mod github_common;
+use crate::github_common;
 
 use ci_remedy::artifact::RunInfo;
 use ci_remedy::github::api::history::{prior_attempts, MAX_DOWNLOADS};

@@ -1,7 +1,7 @@
 //! ci-comment against a loopback GitHub: one sticky comment, found by its marker across pages.
 
-mod github_common;
-mod heal_common;
+use crate::github_common;
+use crate::heal_common;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! `<script>` log line shown as text. Needs `node`, `/usr/bin/chromium` and
 //! `npm ci --prefix tests/browser`; without them the test FAILS and says what to install.
 
-mod dashboard_support;
+use crate::dashboard_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! `self-heal-prepare` end to end: the real binary on real and hostile inputs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! fix-agent-pr against a loopback GitHub: gates, Git Data API calls, the draft PR.
 
-mod github_common;
+use crate::github_common;
 
 use github_common::*;
 use serde_json::json;

@@ -2,8 +2,8 @@
 //! `self-heal-prepare`) and against a fault-injecting loopback server. Whatever the service
 //! does, the ship step exits 0 and writes its status artifact and the payload.
 
-mod agent_support;
-mod common;
+use crate::agent_support;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! `developer-agent` end to end: the real binary on 127.0.0.1, hostile requests, the file
 //! system checked afterwards.
 
-mod agent_support;
-mod common;
+use crate::agent_support;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! empty, and nothing changes on disk — not outside the repository, not in a denied path, not
 //! in the working tree (checked on a byte snapshot of the whole sandbox).
 
-mod fix_support;
+use crate::fix_support;
 
 use std::path::Path;
 

@@ -1,8 +1,8 @@
 //! self-heal-decide --history-from-api: earlier attempts counted from other runs' self-heal
 //! report artifacts, and the fallback to --history without API access.
 
-mod github_common;
-mod heal_common;
+use crate::github_common;
+use crate::heal_common;
 
 use ci_remedy::artifact::{Category, Outcome};
 use github_common::{zip_of, Resp, Server};

@@ -1,6 +1,6 @@
 //! prepare → apply on the fixture repositories, proven with `git apply` and `patch -p1`.
 
-mod fix_support;
+use crate::fix_support;
 
 use ci_remedy::artifact::{Category, FixInput, GuardDecision, RiskClass, ValidationStatus};
 use ci_remedy::fix::dockerignore::DockerIgnore;

@@ -3,7 +3,7 @@
 //! jobs with pagination, the default branch, the job log's redirect), and every way of not
 //! finding one is recorded in the context while the step goes on.
 
-mod github_common;
+use crate::github_common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

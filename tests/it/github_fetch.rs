@@ -1,7 +1,7 @@
 //! fix-agent-fetch against a loopback GitHub: listing with pagination, the 302 download,
 //! retries, expired and tampered artifacts, and `--apply` with the real `git apply`.
 
-mod github_common;
+use crate::github_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The whole self-heal chain with one `--out`: prepare → decide → execute, on a raw GitHub log,
 //! with a policy whose actions are real commands.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
