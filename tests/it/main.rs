@@ -13,6 +13,7 @@ mod action;
 mod agent_recipes;
 mod agent_server;
 mod agent_ship;
+mod architecture;
 mod classify_bins;
 mod classify_fixtures;
 mod dashboard_browser;
