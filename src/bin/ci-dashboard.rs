@@ -32,7 +32,7 @@ Missing or partial artifacts are normal: the pages show what exists and list wha
 /// Builds the ci-remedy dashboard (job summary, static site, dashboard.json) from downloaded
 /// artifacts.
 #[derive(Debug, Parser)]
-#[command(name = "ci-dashboard", version, about, after_help = format!("{AFTER_HELP}\n\n{}", cli::EXIT_CODES_HELP))]
+#[command(name = "ci-dashboard", version, after_help = format!("{AFTER_HELP}\n\n{}", cli::EXIT_CODES_HELP))]
 struct Args {
     /// The directory holding the downloaded artifacts.
     #[arg(long, value_name = "DIR", default_value = ".")]

@@ -37,7 +37,7 @@ Outputs:
 
 /// Decides whether self-heal may run for a failed workflow run.
 #[derive(Debug, Parser)]
-#[command(name = "self-heal-decide", version, about, after_help = format!("{AFTER_HELP}\n{}", cli::EXIT_CODES_HELP))]
+#[command(name = "self-heal-decide", version, after_help = format!("{AFTER_HELP}\n{}", cli::EXIT_CODES_HELP))]
 struct Args {
     /// Output directory; the decision goes to <OUT>/self-heal/decision.json.
     #[arg(long, value_name = "DIR", default_value = ".")]

@@ -42,7 +42,7 @@ Outputs:
 
 /// Runs the self-heal actions and rerun a decision allows.
 #[derive(Debug, Parser)]
-#[command(name = "self-heal-execute", version, about, after_help = format!("{AFTER_HELP}\n{}", cli::EXIT_CODES_HELP))]
+#[command(name = "self-heal-execute", version, after_help = format!("{AFTER_HELP}\n{}", cli::EXIT_CODES_HELP))]
 struct Args {
     /// Output directory; the report goes to <OUT>/self-heal/report-<run_id>.json.
     #[arg(long, value_name = "DIR", default_value = ".")]

@@ -30,6 +30,7 @@ mod github_history;
 mod github_pr;
 mod heal_decide;
 mod heal_execute;
+mod help;
 mod inputs_redact;
 mod inputs_reports;
 mod inputs_sources;
