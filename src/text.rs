@@ -59,13 +59,7 @@ pub fn truncate_str(s: &str, max: usize) -> &str {
 
 /// `bytes` as lowercase hex, two digits per byte (a digest's usual spelling).
 pub fn lower_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
+    hex::encode(bytes)
 }
 
 #[cfg(test)]

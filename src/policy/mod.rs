@@ -350,23 +350,21 @@ fn strip_location(msg: &str) -> String {
     }
 }
 
-/// Parses a duration: a number followed by `ms`, `s`, `m` or `h` (`90s`, `5m`, `1h`, `250ms`).
-/// A bare number is seconds.
+/// Parses a duration in humantime's syntax (`90s`, `5m`, `1h 30m`, `250ms`; see
+/// <https://docs.rs/humantime/latest/humantime/fn.parse_duration.html>). A bare number is
+/// seconds.
+///
+/// Errors: the text is neither, with an example of what is accepted.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 90s, 5m or 1h"))?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(format!("{text:?} is not a duration like 90s, 5m or 1h")),
-    };
-    Ok(d)
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{text:?} is not a duration like 90s, 5m or 1h"));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("{text:?} is not a duration like 90s, 5m or 1h ({e})"))
 }
 
 /// Checks a command from the policy, written as an argv list: at least the program, which is
@@ -437,6 +435,8 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
     }
