@@ -11,7 +11,7 @@
 //!   ([`Artifact::SCHEMA`], e.g. `ci-remedy/context/v1`), then the type's shape.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -19,6 +19,18 @@ use serde::de::DeserializeOwned;
 use super::write::{read_capped, ArtifactError, MAX_ARTIFACT_BYTES};
 
 /// The kind of a file that is not a regular file, in words (`a FIFO`, `a directory`).
+/// Reads `r` to its end, at most `cap` bytes: `Ok(None)` when it has more (only `cap + 1`
+/// bytes are ever read, so a stream that never ends cannot exhaust memory). The one capped
+/// read of the crate: files ([`read_capped`](super::read_capped)), test reports and zip
+/// entries all go through it.
+///
+/// Errors: those of the reader.
+pub fn read_at_most(r: impl Read, cap: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut data = Vec::new();
+    r.take(cap.saturating_add(1)).read_to_end(&mut data)?;
+    Ok((data.len() as u64 <= cap).then_some(data))
+}
+
 fn kind_of(ft: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {

@@ -1,6 +1,6 @@
 //! Atomic artifact writes and tolerant reads.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -106,17 +106,12 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ArtifactError> {
         source,
     };
     let file = super::open_input(path).map_err(read_err)?;
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > limit {
-        return Err(ArtifactError::TooLarge {
+    super::read_at_most(file, limit)
+        .map_err(read_err)?
+        .ok_or_else(|| ArtifactError::TooLarge {
             path: path.to_path_buf(),
             limit,
-        });
-    }
-    Ok(bytes)
+        })
 }
 
 /// Reads a JSON document of at most `limit` bytes ([`read_capped`]) into `T`.

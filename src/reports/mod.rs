@@ -14,7 +14,6 @@
 pub mod junit;
 pub mod playwright;
 
-use std::io::Read;
 use std::path::Path;
 
 pub use junit::read_junit;
@@ -98,14 +97,9 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, ReportError> {
     if len > MAX_REPORT_BYTES {
         return Err(too_large(len));
     }
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    f.take(MAX_REPORT_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(io_err)?;
-    if buf.len() as u64 > MAX_REPORT_BYTES {
-        return Err(too_large(buf.len() as u64));
-    }
-    Ok(buf)
+    crate::artifact::read_at_most(f, MAX_REPORT_BYTES)
+        .map_err(io_err)?
+        .ok_or_else(|| too_large(len.max(MAX_REPORT_BYTES + 1)))
 }
 
 /// 1-based line and column (in bytes) of byte `offset` in `bytes`.

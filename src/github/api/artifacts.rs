@@ -2,7 +2,6 @@
 //! the zip in memory with strict entry checks. Nothing from a zip is ever written under the
 //! entry's own name.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::types::{Artifact, WorkflowRun};
@@ -187,8 +186,8 @@ pub fn read_zip(
             .by_index(i)
             .map_err(|e| ArtifactProblem::Corrupt(e.to_string()))?;
         let cap = MAX_ENTRY_BYTES.min(MAX_TOTAL_BYTES - total);
-        let data =
-            read_capped(f, cap).map_err(|e| ArtifactProblem::Corrupt(format!("{name}: {e}")))?;
+        let data = crate::artifact::read_at_most(f, cap)
+            .map_err(|e| ArtifactProblem::Corrupt(format!("{name}: {e}")))?;
         let Some(data) = data else {
             return Err(ArtifactProblem::TooLarge(format!(
                 "{name} inflates to more than its declared size allows ({cap} bytes left)"
@@ -198,13 +197,6 @@ pub fn read_zip(
         out.push((name, data));
     }
     Ok(out)
-}
-
-/// Reads at most `cap` bytes: `None` when there is more.
-fn read_capped(r: impl Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let mut data = Vec::new();
-    r.take(cap.saturating_add(1)).read_to_end(&mut data)?;
-    Ok((data.len() as u64 <= cap).then_some(data))
 }
 
 /// The files of a fix-agent artifact.
@@ -340,7 +332,8 @@ pub fn read_dir_artifact(dir: &Path) -> Result<FixArtifact, ArtifactProblem> {
         }
         let cap = MAX_ENTRY_BYTES.min(MAX_TOTAL_BYTES - total);
         let file = std::fs::File::open(&f.path).map_err(|e| io(&f.path, e))?;
-        let Some(data) = read_capped(file, cap).map_err(|e| io(&f.path, e))? else {
+        let Some(data) = crate::artifact::read_at_most(file, cap).map_err(|e| io(&f.path, e))?
+        else {
             return Err(ArtifactProblem::TooLarge(format!(
                 "{} is more than {cap} bytes",
                 f.name
