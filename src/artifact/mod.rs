@@ -10,7 +10,6 @@ mod context;
 mod fix;
 mod heal;
 mod read;
-pub mod schema;
 mod write;
 
 pub use answer::{parse_answer, read_developer_agent_answer};

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{
@@ -76,7 +77,7 @@ pub enum DashboardError {
 }
 
 /// Everything the dashboard shows: `dashboard.json` (`ci-remedy/dashboard/v1`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Dashboard {
     /// Always [`DASHBOARD_SCHEMA`].
     pub schema: String,
@@ -93,7 +94,7 @@ pub struct Dashboard {
 }
 
 /// A file that could not be used.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct Problem {
     /// The file, relative to the artifacts directory, `/`-separated.
     pub path: String,
@@ -102,7 +103,7 @@ pub struct Problem {
 }
 
 /// One workflow run's artifacts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunView {
     /// The run id (`run.run_id` of its artifacts).
     pub run_id: String,
@@ -179,7 +180,7 @@ impl RunView {
 }
 
 /// The fix-agent's output.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct FixView {
     /// The metadata.
     pub metadata: FixMetadata,
@@ -194,7 +195,7 @@ pub struct FixView {
 }
 
 /// Log lines around one evidence block.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct EvidenceContext {
     /// 0-based index into the context's `findings`.
     pub finding: usize,
@@ -205,7 +206,7 @@ pub struct EvidenceContext {
 }
 
 /// Counts across runs, for the history view.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub struct History {
     /// Runs shown.
     pub runs: u32,

@@ -37,3 +37,4 @@ mod inputs_sources;
 mod notify_webhook;
 mod pipeline;
 mod prepare;
+mod schemas;
