@@ -88,12 +88,7 @@ macro_rules! errln {
     };
 }
 
-/// Collapses text to one line: control characters become spaces.
-pub fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
+pub use crate::text::one_line;
 
 /// Turns an exit code constant into an [`ExitCode`].
 pub fn exit(code: u8) -> ExitCode {

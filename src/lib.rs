@@ -33,6 +33,7 @@ pub mod net;
 pub mod notify;
 pub mod policy;
 pub mod prepare;
+pub mod process;
 pub mod reports;
 pub mod text;
 

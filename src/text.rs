@@ -62,6 +62,14 @@ pub fn lower_hex(bytes: &[u8]) -> String {
     hex::encode(bytes)
 }
 
+/// Collapses text to one line for a terminal or a log: control characters (newlines, escape
+/// sequences' ESC, NUL) become spaces.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -329,7 +329,7 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
             edit: None,
             path: opts.input.display().to_string(),
             code: "invalid_input".into(),
-            reason: crate::cli::one_line(e),
+            reason: crate::text::one_line(e),
         });
     }
 

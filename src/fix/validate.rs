@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::artifact::{Validation, ValidationStatus};
-use crate::heal::process::{run_bounded, CommandRun};
+use crate::process::{run_bounded, CommandRun};
 
 /// The most output kept, from the end: 4 KiB.
 pub const OUTPUT_TAIL_BYTES: u64 = 4096;
@@ -30,7 +30,7 @@ pub const REMOVED_ENV: &[&str] = &[
 ];
 
 /// Runs `argv` in `cwd` with `timeout` through the same bounded runner self-heal uses
-/// ([`crate::heal::process::run_bounded`]): its own process group, killed as a group at the
+/// ([`crate::process::run_bounded`]): its own process group, killed as a group at the
 /// timeout, standard input empty, the last [`OUTPUT_TAIL_BYTES`] of combined output kept and
 /// redacted. The environment is this process's minus [`REMOVED_ENV`].
 pub fn run(argv: &[String], cwd: &Path, timeout: Duration) -> Validation {

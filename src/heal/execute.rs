@@ -28,7 +28,7 @@ use crate::artifact::{
 use crate::policy::self_heal::{RunSettings, SelfHealPolicy};
 
 use super::failed_test_ids;
-use super::process::{run_bounded, CommandRun, RunOutput};
+use crate::process::{run_bounded, CommandRun, RunOutput};
 
 /// Variables every command gets from the parent environment, besides its allowlist.
 pub const BASE_ENV: &[&str] = &["PATH", "HOME"];

@@ -6,12 +6,11 @@
 //! - [`execute()`] runs an allowed decision: each action from the POLICY definition (the
 //!   decision only carries names), then the rerun, and reports a
 //!   [`HealReport`](crate::artifact::HealReport).
-//! - [`process`]: one command with a process-group timeout, a cleared environment and a
-//!   bounded output tail (Unix only).
+//! - Actions run through [`crate::process`]: one command with a process-group timeout, a
+//!   cleared environment and a bounded output tail (Unix only).
 
 pub mod decide;
 pub mod execute;
-pub mod process;
 
 pub use decide::{decide, error_decision, plan, scan_history, DecideInput, Plan, PriorAttempts};
 pub use execute::{error_report, escalation, execute, ExecuteInput};
@@ -48,7 +47,7 @@ pub fn failed_test_ids(context: &Context) -> Result<Vec<String>, String> {
         if let Err(why) = crate::artifact::check_test_id(id) {
             return Err(format!(
                 "failed test id {:?} {why}",
-                crate::cli::one_line(&id.chars().take(80).collect::<String>())
+                crate::text::one_line(&id.chars().take(80).collect::<String>())
             ));
         }
         if !ids.iter().any(|x| x == id) {

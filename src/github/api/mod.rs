@@ -411,7 +411,7 @@ pub fn error_message(status: StatusCode, body: &[u8]) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
-    crate::cli::one_line(&msg.chars().take(200).collect::<String>())
+    crate::text::one_line(&msg.chars().take(200).collect::<String>())
 }
 
 /// The `rel="next"` URL of a `Link` header, if any.
@@ -743,7 +743,7 @@ impl GitHub {
                 Verb::Post => octo._post(path.as_str(), req.body).await,
                 Verb::Patch => octo._patch(path.as_str(), req.body).await,
             }
-            .map_err(|e| SendError::Transport(crate::cli::one_line(&e.to_string())))?;
+            .map_err(|e| SendError::Transport(crate::text::one_line(&e.to_string())))?;
             let (parts, body) = resp.into_parts();
             if let (Some(file), true) = (req.sink, parts.status.is_success()) {
                 use std::io::Write;
