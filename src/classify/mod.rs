@@ -14,7 +14,8 @@
 pub mod baseline;
 pub mod bench;
 pub mod eval;
-pub mod location;
+/// Source locations in log lines live with the log code; re-exported for the rules and the scanner.
+pub use crate::logs::location;
 pub mod prefilter;
 pub mod rules;
 mod scan;

@@ -10,5 +10,6 @@
 
 pub mod format;
 pub mod lines;
+pub mod location;
 pub mod redact;
 pub mod source;

@@ -43,7 +43,7 @@ use regex::Regex;
 
 use super::{clean_message, line_col, read_capped, ReportError};
 use crate::artifact::FailedTest;
-use crate::classify::location::{relativize, repo_relative};
+use crate::logs::location::{relativize, repo_relative};
 use crate::text::token_safe_str;
 
 /// Failure text kept per test case for parsing, in bytes.

@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::{clean_message, read_capped, ReportError};
 use crate::artifact::FailedTest;
-use crate::classify::location::{relativize, repo_relative};
+use crate::logs::location::{relativize, repo_relative};
 
 #[derive(Debug, Deserialize)]
 struct Report {
