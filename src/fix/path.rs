@@ -27,13 +27,7 @@ pub const MAX_COMPONENT_BYTES: usize = 255;
 /// Deepest accepted path.
 pub const MAX_DEPTH: usize = 32;
 
-/// Characters that are invisible or reorder text: HFS+ ignores some of them in names (so
-/// `.g\u{200c}it` is `.git` there) and all of them are Trojan-source material.
-pub fn is_invisible_or_bidi(c: char) -> bool {
-    matches!(c,
-        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{00AD}')
-}
+pub use crate::text::is_invisible_or_bidi;
 
 /// Checks that `path` is a relative, normalised, `/`-separated path inside the repository
 /// that git would accept and that cannot alias `.git` on NTFS or HFS+. Returns the path

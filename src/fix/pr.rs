@@ -7,7 +7,7 @@ use crate::artifact::{
 use crate::policy::fix_agent::FixAgentPolicy;
 
 use super::apply::Plan;
-use crate::github::summary::{code_block, code_span};
+use crate::text::markdown::{code_block, code_span};
 
 /// The class of one path: `sensitive` per the policy's sensitive globs, `test_only` for test
 /// files, `config` for build/container/config/docs files, else `source`.

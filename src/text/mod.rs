@@ -1,5 +1,8 @@
 //! Small text helpers shared by every module: cutting text to a byte budget without splitting
-//! a character or a credential, and lowercase hex.
+//! a character or a credential, lowercase hex, one-line terminal text, and the characters that
+//! hide or reorder text. [`markdown`] renders untrusted text for Markdown.
+
+pub mod markdown;
 
 /// True for the bytes a credential token is made of: ASCII letters and digits, `_ + / = . -`
 /// (the alphabets of every pattern in [`crate::logs::redact`]: base64, base64url, JWT parts,
@@ -68,6 +71,14 @@ pub fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// Characters that are invisible or reorder text: HFS+ ignores some of them in names (so
+/// `.g\u{200c}it` is `.git` there) and all of them are Trojan-source material (CVE-2021-42574).
+pub fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{00AD}')
 }
 
 #[cfg(test)]
