@@ -23,14 +23,11 @@ pub const PAYLOAD_SCHEMA: &str = "ci-remedy/ci-logs/v1";
 pub const MAX_PAYLOAD_LOGS: usize = 64;
 /// At most this many failed tests in one payload.
 pub const MAX_PAYLOAD_TESTS: usize = 1000;
-/// At most this many paths in `repository.paths`.
-pub const MAX_REPOSITORY_PATHS: usize = 20_000;
+pub use crate::policy::ship::{
+    MAX_REPOSITORY_FILES, MAX_REPOSITORY_FILE_BYTES, MAX_REPOSITORY_PATHS,
+};
 /// At most this many bytes of listed paths, all of `repository.paths` together: 1 MiB.
 pub const MAX_REPOSITORY_LISTING_BYTES: usize = 1024 * 1024;
-/// At most this many files with contents in `repository.files`.
-pub const MAX_REPOSITORY_FILES: usize = 32;
-/// The largest `repository.files[].content`, in bytes: 256 KiB.
-pub const MAX_REPOSITORY_FILE_BYTES: usize = 256 * 1024;
 /// The largest total of `repository.files[].content`, in bytes: 2 MiB.
 pub const MAX_REPOSITORY_CONTENT_BYTES: usize = 2 * 1024 * 1024;
 /// At most this many invalid repository entries are named in a 400 answer's `fields`.

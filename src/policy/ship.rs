@@ -13,9 +13,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::KeyError;
-use crate::agent::payload::{
-    MAX_REPOSITORY_FILES, MAX_REPOSITORY_FILE_BYTES, MAX_REPOSITORY_PATHS,
-};
+
+/// At most this many paths in a payload's `repository.paths` (the policy's
+/// `ship.repository-max-paths` default and ceiling; the server refuses more).
+pub const MAX_REPOSITORY_PATHS: usize = 20_000;
+/// At most this many files with contents in a payload's `repository.files`.
+pub const MAX_REPOSITORY_FILES: usize = 32;
+/// The largest `repository.files[].content`, in bytes: 256 KiB.
+pub const MAX_REPOSITORY_FILE_BYTES: usize = 256 * 1024;
 
 /// The default tail of each log that is sent: 1 MiB.
 pub const DEFAULT_MAX_LOG_BYTES: u64 = 1024 * 1024;
