@@ -98,7 +98,7 @@ fn validate_answer(a: &DeveloperAgentAnswer) -> Result<(), String> {
             ));
         }
     }
-    crate::fix::validate_instructions(&a.fix_agent_instructions)
+    super::validate_instructions(&a.fix_agent_instructions)
         .map_err(|e| format!("fix_agent_instructions: {e}"))?;
     for (i, ins) in a.fix_agent_instructions.iter().enumerate() {
         for e in &ins.edits {

@@ -79,16 +79,10 @@ fn join_errors(errors: &[FixError]) -> String {
 /// it with the Developer-Agent answer and the recipes, is an artifact read with
 /// [`artifact::read_json`] (at most [`artifact::MAX_ARTIFACT_BYTES`]).
 pub const MAX_INSTRUCTIONS_BYTES: u64 = 8 * 1024 * 1024;
-/// At most this many instructions.
-pub const MAX_INSTRUCTIONS: usize = 64;
-/// At most this many edits per instruction.
-pub const MAX_EDITS_PER_INSTRUCTION: usize = 256;
-/// At most this many edits in all.
-pub const MAX_EDITS_TOTAL: usize = 1024;
-/// The longest summary, bytes.
-pub const MAX_SUMMARY_BYTES: usize = 1024;
-/// The longest string in an edit (find, replace, content, diff), bytes.
-pub const MAX_EDIT_STRING_BYTES: usize = 1024 * 1024;
+pub use crate::artifact::{
+    validate_instructions, MAX_EDITS_PER_INSTRUCTION, MAX_EDITS_TOTAL, MAX_EDIT_STRING_BYTES,
+    MAX_INSTRUCTIONS, MAX_SUMMARY_BYTES,
+};
 
 /// True when an edit of `ins` holds a `[REDACTED:` marker ([`crate::logs::redact`]): it was
 /// built from redacted text (a log line, a repository file shipped redacted) and would write
@@ -107,77 +101,6 @@ pub fn has_redacted_text(ins: &Instruction) -> bool {
         Edit::Delete { .. } => false,
         Edit::Patch { diff } => has(diff),
     })
-}
-
-/// Checks instruction counts and sizes. The message names the first problem
-/// (`instructions[3].edits[7].content is 2000000 bytes …`).
-pub fn validate_instructions(list: &[Instruction]) -> Result<(), String> {
-    if list.len() > MAX_INSTRUCTIONS {
-        return Err(format!(
-            "{} instructions, at most {MAX_INSTRUCTIONS} are accepted",
-            list.len()
-        ));
-    }
-    let total: usize = list.iter().map(|i| i.edits.len()).sum();
-    if total > MAX_EDITS_TOTAL {
-        return Err(format!(
-            "{total} edits in all, at most {MAX_EDITS_TOTAL} are accepted"
-        ));
-    }
-    for (i, ins) in list.iter().enumerate() {
-        if ins.summary.trim().is_empty() {
-            return Err(format!("instructions[{i}].summary is empty"));
-        }
-        if ins.summary.len() > MAX_SUMMARY_BYTES {
-            return Err(format!(
-                "instructions[{i}].summary is {} bytes, at most {MAX_SUMMARY_BYTES}",
-                ins.summary.len()
-            ));
-        }
-        if ins.edits.len() > MAX_EDITS_PER_INSTRUCTION {
-            return Err(format!(
-                "instructions[{i}] has {} edits, at most {MAX_EDITS_PER_INSTRUCTION}",
-                ins.edits.len()
-            ));
-        }
-        for (e, edit) in ins.edits.iter().enumerate() {
-            let strings: Vec<(&str, &String)> = match edit {
-                Edit::Replace {
-                    path,
-                    find,
-                    replace,
-                    ..
-                } => vec![("path", path), ("find", find), ("replace", replace)],
-                Edit::ReplaceLines {
-                    path,
-                    expected,
-                    replacement,
-                    ..
-                } => vec![
-                    ("path", path),
-                    ("expected", expected),
-                    ("replacement", replacement),
-                ],
-                Edit::Create { path, content } => vec![("path", path), ("content", content)],
-                Edit::Delete { path } => vec![("path", path)],
-                Edit::Patch { diff } => vec![("diff", diff)],
-            };
-            for (name, s) in strings {
-                let limit = if name == "path" {
-                    4096
-                } else {
-                    MAX_EDIT_STRING_BYTES
-                };
-                if s.len() > limit {
-                    return Err(format!(
-                        "instructions[{i}].edits[{e}].{name} is {} bytes, at most {limit}",
-                        s.len()
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Reads an instructions file: a JSON list of [`Instruction`]s (the JSON Schema is generated
