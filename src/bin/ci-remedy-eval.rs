@@ -125,7 +125,11 @@ fn evaluate_all(
                     for e in ex.iter().take(6) {
                         ci_remedy::outln!(
                             "   #{} {:<32} {:>6}-{:<6} {:.3}",
-                            e.rank, e.rule, e.start, e.end, e.score
+                            e.rank,
+                            e.rule,
+                            e.start,
+                            e.end,
+                            e.score
                         );
                     }
                 }
@@ -190,7 +194,13 @@ fn cases_output(scores: &[CaseScore], args: &Args) {
     );
     ci_remedy::outln!(
         "{:<30} {:>5} {:>9} {:>6} {:>4} {:>7} {:>6}",
-        "case", "half", "precision", "recall", "full", "flagged", "E"
+        "case",
+        "half",
+        "precision",
+        "recall",
+        "full",
+        "flagged",
+        "E"
     );
     for (i, s) in scores.iter().enumerate() {
         ci_remedy::outln!(
@@ -254,7 +264,14 @@ fn ecosystems_output(groups: &[(String, Vec<CaseScore>)], args: &Args) {
     );
     ci_remedy::outln!(
         "{:<20} {:<5} {:>5} {:>11} {:>11} {:>6} {:>9} {:>7}",
-        "ecosystem", "half", "cases", "top-1", top_n, "recall", "precision", "unknown"
+        "ecosystem",
+        "half",
+        "cases",
+        "top-1",
+        top_n,
+        "recall",
+        "precision",
+        "unknown"
     );
     let row = |name: &str, label: &str, s: &Summary| {
         ci_remedy::outln!(
@@ -281,7 +298,9 @@ fn ecosystems_output(groups: &[(String, Vec<CaseScore>)], args: &Args) {
     }
     for (half_label, pick) in [("dev", 0usize), ("check", 1)] {
         ci_remedy::outln!();
-        ci_remedy::outln!("{half_label} half (by name order within each ecosystem; even index = dev):");
+        ci_remedy::outln!(
+            "{half_label} half (by name order within each ecosystem; even index = dev):"
+        );
         for (name, h) in &sum.ecosystems {
             let s = if pick == 0 { &h.dev } else { &h.check };
             row(name, half_label, s);
