@@ -26,8 +26,18 @@
 //! | `sendgrid-key` | `SG.` + 66 | the key |
 //! | `huggingface-token` | `hf_` + 34 letters | the token |
 //! | `authorization-header` | `Authorization: [Bearer\|Basic\|token…] <credential>` | the credential (the scheme word stays) |
-//! | `url-credentials` | `scheme://user:password@host` | `user:password` (scheme and host stay) |
-//! | `generic-secret` | `token`/`secret`/`password`/`api_key`/`auth`… `=`/`:` value | the value, when ≥ 10 characters and high-entropy (below) |
+//! | `url-credentials` | `scheme://user:password@host`, or `scheme://TOKEN@host` with a random-looking token of 10+ characters (`ssh://git@host` stays) | `user:password` / the token (scheme and host stay) |
+//! | `command-line-password` | `--password VALUE`, `--password=VALUE` (also `--passwd`, `--pass`, `--pwd`, `-password`), `docker login … -p VALUE`, `mysql … -pVALUE` (and the other MySQL / MariaDB clients) | the value, whatever it looks like, unless it is a reference (`$VAR`, `${{ … }}`) |
+//! | `cookie` | `Cookie:` / `Set-Cookie:` headers | the whole value (`name=value; attributes`) |
+//! | `presigned-url-signature` | `X-Amz-Signature=`, `X-Amz-Security-Token=`, `X-Goog-Signature=`, Azure SAS `sig=` query parameters | the parameter's value |
+//! | `generic-secret` | `token`/`secret`/`password`/`api_key`/`auth`… `=`/`:` value, or `--token`/`--secret`/`--api-key`… VALUE | the value, when ≥ 10 characters and high-entropy (below) |
+//!
+//! Word boundaries: the strong prefixes (`ghp_`, `github_pat_`, `AKIA`, `xoxb-`, `glpat-`,
+//! `npm_`, `AIza`…) match anywhere, also glued to a word (`value_ghp_…`, `xghp_…`, `1ghp_…`,
+//! `t_ghp_…`) and followed by `_x`; the weak ones (`sk_test_`, `ey…`, `hf_`) need a word start,
+//! a `_` before them, or a body that looks generated (digits, or mixed case in proportions a
+//! `camelCaseName` does not have), so `disk_test_cache` and `hf_hub_download` stay. Measured on
+//! the corpus in `fixtures/redaction/` (zero misses, zero false positives required).
 //!
 //! Decisions:
 //! - `***` (what the Actions runner writes for registered secrets) is left as it is, and so is a
