@@ -9,11 +9,13 @@
 //!   (file listing + the files the fix recipes read), rebuilt by the server in a temporary
 //!   directory to run the recipes for the answer's `fix_agent_instructions`.
 //! - [`server`]: the `developer-agent` HTTP server (axum): both endpoints, token checks, limits.
+//! - [`listen`]: its accept loop (hyper): header and idle timeouts, the connection bound.
 //! - [`store`]: payload storage under `<data-dir>/logs/<run_id>/`.
 //!
 //! The JSON Schemas of the payload, the answers and the status artifact come from
 //! [`schemas`]; the documentation is the README's Cloud-Agent section.
 
+pub mod listen;
 pub mod payload;
 pub mod repository;
 pub mod server;

@@ -9,10 +9,18 @@
 //!   section (when sent) and answers a bare [`DeveloperAgentAnswer`].
 //! - `GET /healthz`: `{"status":"ok"}`.
 //!
-//! Answers: 200 JSON; 400 `{"error","fields"}` for an invalid payload; 401 for a missing or
-//! wrong token; 413 over the body cap; 415 for a non-JSON content type; 429 with
-//! `Retry-After` over the per-token rate; 408 past the request timeout; 502 when the upstream
-//! Developer-Agent fails; 500 when storage fails. No error answer contains a token.
+//! Answers: 200 JSON; every error is the JSON [`ErrorBody`] `{"error","fields"}`: 400 for an
+//! invalid payload; 401 for a missing or wrong token (checked before anything else, the body
+//! unread, whatever its size); 404 / 405 for an unknown path or method; 413 over the body cap
+//! (by `Content-Length` before the body is read, or while reading); 415 for a non-JSON content
+//! type; 429 with `Retry-After` over the per-token rate; 408 past the request timeout; 502
+//! when the upstream Developer-Agent fails; 500 when storage fails; 503 from the accept loop
+//! when every connection slot is busy ([`super::listen`]). No error answer contains a token.
+//!
+//! Work in flight is bounded: a request reads its body only once it holds one of
+//! [`ServerConfig::max_in_flight`] slots (waiting within the request timeout) and keeps the
+//! slot until its processing ends, so at most that many bodies (each at most
+//! [`ServerConfig::max_body_bytes`]) are in memory at once, whatever the number of clients.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -25,6 +33,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use http_body_util::BodyExt;
 
 use crate::artifact::{
     parse_answer, write_json_atomic, AnswerClassification, Category, CategoryKind,
@@ -67,6 +76,9 @@ pub struct ServerConfig {
     /// The fix-agent settings the recipes run with (only the Playwright recipe's opt-in and
     /// cap matter): the `fix-agent` section of the server's `--policy`, or the defaults.
     pub recipe_policy: FixAgentPolicy,
+    /// Requests that read their body and are processed at once (at least 1; the binary sizes
+    /// it from the cores); others wait before their body is read (within the request timeout).
+    pub max_in_flight: usize,
     /// Most payloads with a repository section processed at once (at least 1); others wait
     /// (within the request timeout). Each runs on one blocking-pool thread.
     pub recipe_jobs: usize,
@@ -78,6 +90,8 @@ pub struct AppState {
     pack: RulePack,
     limiter: RateLimiter,
     recipe_slots: Arc<tokio::sync::Semaphore>,
+    /// [`ServerConfig::max_in_flight`] slots.
+    work_slots: Arc<tokio::sync::Semaphore>,
     /// The client for the upstream Developer-Agent, built on the first forward (on the
     /// blocking pool: a blocking reqwest client must not be built inside an async task) and
     /// reused for every later one.
@@ -89,11 +103,13 @@ impl AppState {
     pub fn new(cfg: ServerConfig, pack: RulePack) -> Arc<AppState> {
         let limiter = RateLimiter::new(cfg.rate_per_minute, cfg.burst);
         let recipe_slots = Arc::new(tokio::sync::Semaphore::new(cfg.recipe_jobs.max(1)));
+        let work_slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_in_flight.max(1)));
         Arc::new(AppState {
             cfg,
             pack,
             limiter,
             recipe_slots,
+            work_slots,
             upstream: OnceLock::new(),
         })
     }
@@ -114,21 +130,45 @@ impl AppState {
 /// How errors name the upstream Developer-Agent.
 const UPSTREAM: &str = "the Developer-Agent";
 
-/// The router with every endpoint and the body-size and timeout limits.
+/// The router with every endpoint; unknown paths and methods answer JSON 404 / 405. The body
+/// cap and the request timeout are applied by the handlers themselves, after the token check,
+/// so that every refusal is the documented JSON and an unauthenticated request never costs a
+/// body read (a layer would answer 413 or 408 first, in its own format).
 pub fn router(state: Arc<AppState>) -> Router {
-    let limit = state.cfg.max_body_bytes;
-    let timeout = state.cfg.request_timeout;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/process-logs", post(process_logs))
         .route("/api/ci/logs", post(ci_logs))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such endpoint", vec![])
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed for this endpoint",
+        vec![],
+    )
+}
+
+/// Runs `work` within the request timeout; past it, a JSON 408.
+async fn timed(st: &AppState, work: impl std::future::Future<Output = Response>) -> Response {
+    match tokio::time::timeout(st.cfg.request_timeout, work).await {
+        Ok(resp) => resp,
+        Err(_) => error(
             StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+            &format!(
+                "the request took longer than {} ms",
+                st.cfg.request_timeout.as_millis()
+            ),
+            vec![],
+        ),
+    }
 }
 
 async fn healthz() -> Response {
@@ -143,24 +183,31 @@ enum Role {
 }
 
 async fn process_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    let payload = match admit(&st, Role::DeveloperAgent, req).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    match handle_locally(st, payload).await {
-        Ok(answer) => json(StatusCode::OK, &answer),
-        Err(resp) => resp,
-    }
+    timed(&st, async {
+        let (payload, slot) = match admit(&st, Role::DeveloperAgent, req).await {
+            Ok(p) => p,
+            Err(resp) => return resp,
+        };
+        match handle_locally(st.clone(), payload, slot).await {
+            Ok(answer) => json(StatusCode::OK, &answer),
+            Err(resp) => resp,
+        }
+    })
+    .await
 }
 
 async fn ci_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    let payload = match admit(&st, Role::CloudAgent, req).await {
+    timed(&st, ci_logs_within(st.clone(), req)).await
+}
+
+async fn ci_logs_within(st: Arc<AppState>, req: Request) -> Response {
+    let (payload, slot) = match admit(&st, Role::CloudAgent, req).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
     let answer = match st.cfg.upstream_url.clone() {
-        Some(url) => forward(st.clone(), url, payload).await,
-        None => handle_locally(st, payload).await,
+        Some(url) => forward(st.clone(), url, payload, slot).await,
+        None => handle_locally(st, payload, slot).await,
     };
     match answer {
         Ok(upstream) => json(
@@ -174,9 +221,16 @@ async fn ci_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
     }
 }
 
-/// Token, rate limit, content type, body, validation — in that order, so an unauthenticated
-/// request costs no body read.
-async fn admit(st: &AppState, role: Role, req: Request) -> Result<LogsPayload, Response> {
+/// A work slot ([`ServerConfig::max_in_flight`]), held until the request's processing ends.
+type WorkSlot = tokio::sync::OwnedSemaphorePermit;
+
+/// Token, rate limit, content type, declared length, a work slot, body, validation — in that
+/// order, so an unauthenticated request costs no body read and a waiting one holds no body.
+async fn admit(
+    st: &AppState,
+    role: Role,
+    req: Request,
+) -> Result<(LogsPayload, WorkSlot), Response> {
     let token = match role {
         Role::CloudAgent => st.cfg.agent_token.as_ref(),
         Role::DeveloperAgent => st
@@ -212,20 +266,48 @@ async fn admit(st: &AppState, role: Role, req: Request) -> Result<LogsPayload, R
             vec![],
         ));
     }
-    let body: Bytes = match axum::body::to_bytes(req.into_body(), st.cfg.max_body_bytes).await {
-        Ok(b) => b,
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is larger than {} bytes", st.cfg.max_body_bytes),
+            vec![],
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > st.cfg.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    let slot = match st.work_slots.clone().acquire_owned().await {
+        Ok(s) => s,
         Err(_) => {
             return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
-                    "the body is larger than {} bytes (or was cut off)",
-                    st.cfg.max_body_bytes
-                ),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
                 vec![],
             ))
         }
     };
-    validate_payload(&body).map_err(|e| error(StatusCode::BAD_REQUEST, &e.message, e.fields))
+    let body: Bytes = match http_body_util::Limited::new(req.into_body(), st.cfg.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "the body could not be read (the connection broke off)",
+                vec![],
+            ))
+        }
+    };
+    let payload = validate_payload(&body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &e.message, e.fields))?;
+    Ok((payload, slot))
 }
 
 /// True when the `Content-Type` is `application/json` or `*/*+json` (parameters allowed).
@@ -246,10 +328,12 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Store, classify, run the recipes, answer — on the blocking pool (file I/O, the scanner and
 /// the recipes are synchronous). A payload with a repository section first takes one of the
-/// `recipe_jobs` slots and holds it until its work ends, even when the request has timed out.
+/// `recipe_jobs` slots and holds it until its work ends, even when the request has timed out;
+/// so does the work `slot`.
 async fn handle_locally(
     st: Arc<AppState>,
     payload: LogsPayload,
+    slot: WorkSlot,
 ) -> Result<DeveloperAgentAnswer, Response> {
     let permit = match payload.repository {
         Some(_) => st.recipe_slots.clone().acquire_owned().await.ok(),
@@ -258,13 +342,15 @@ async fn handle_locally(
     let result = tokio::task::spawn_blocking(move || {
         let answer = process(&st, &payload);
         drop(permit);
+        drop(payload);
+        drop(slot);
         answer
     })
     .await;
     match result {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(msg)) => {
-            eprintln!("error: {}", crate::cli::one_line(&msg));
+            crate::errln!("error: {}", crate::cli::one_line(&msg));
             Err(error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the payload could not be stored",
@@ -310,7 +396,7 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
                     run.instructions
                 }
                 Err(e) => {
-                    eprintln!(
+                    crate::errln!(
                         "warning: the fix recipes did not run: {}",
                         crate::cli::one_line(&e.to_string())
                     );
@@ -438,6 +524,7 @@ async fn forward(
     st: Arc<AppState>,
     url: String,
     payload: LogsPayload,
+    slot: WorkSlot,
 ) -> Result<DeveloperAgentAnswer, Response> {
     let body = match serde_json::to_vec(&payload) {
         Ok(b) => b,
@@ -449,15 +536,20 @@ async fn forward(
             ))
         }
     };
+    drop(payload);
     // A payload that arrives twice is stored and classified again: safe to resend.
     let result = tokio::task::spawn_blocking(move || {
         let token = st.cfg.developer_agent_token.as_ref();
-        st.upstream_client()?
-            .post_json(&url, token, &body, UPSTREAM, Resend::Always)
+        let answer = st
+            .upstream_client()?
+            .post_json(&url, token, &body, UPSTREAM, Resend::Always);
+        drop(body);
+        drop(slot);
+        answer
     })
     .await;
     let bad_gateway = |msg: String| {
-        eprintln!("error: {}", crate::cli::one_line(&msg));
+        crate::errln!("error: {}", crate::cli::one_line(&msg));
         error(StatusCode::BAD_GATEWAY, &msg, vec![])
     };
     match result {

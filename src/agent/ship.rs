@@ -186,9 +186,7 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
     let redactor = Redactor::builtin();
     let mut redactions = Redactions::default();
     for t in &mut failed {
-        if let Some(m) = &t.message {
-            t.message = Some(redactor.redact(m, &mut redactions));
-        }
+        redact_failed_test(redactor, t, &mut redactions);
     }
     let sent_sources = &sources[..sources.len().min(super::payload::MAX_PAYLOAD_LOGS)];
     // The analysis reads every log once and measures it (bytes, lines, sha256); the tails
@@ -208,6 +206,9 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
         };
         match read_tail(s, input.max_log_bytes, info) {
             Ok(mut log) => {
+                // A log's name is a file or zip entry name, and GitHub names entries after
+                // the step's command: it can quote a secret as well as the text can.
+                log.name = redactor.redact(&log.name, &mut redactions);
                 log.content = redactor.redact(&log.content, &mut redactions);
                 logs.push(log);
             }
@@ -257,6 +258,24 @@ pub fn build_payload(input: &ShipInput, pack: &RulePack, run: RunInfo) -> BuiltP
         errors,
         repository: sent,
     }
+}
+
+/// Redacts every text field of a failed test in place (name, id, file, message, report —
+/// like `self-heal-prepare`'s context), adding the counts to `counts`: test names carry
+/// values too (pytest's parametrised ids, `test_login[AKIA…]`).
+pub fn redact_failed_test(redactor: &Redactor, t: &mut FailedTest, counts: &mut Redactions) {
+    let FailedTest {
+        name,
+        id,
+        file,
+        line: _,
+        message,
+        report,
+    } = t;
+    let mut r = |s: &mut String| *s = redactor.redact(s, counts);
+    r(name);
+    r(report);
+    id.iter_mut().chain(file).chain(message).for_each(&mut r);
 }
 
 /// The last `cap` bytes of a log that the analysis measured (`info`: its size, line count

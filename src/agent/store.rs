@@ -2,7 +2,7 @@
 //!
 //! Each accepted payload becomes one entry directory named
 //! `attempt-<n>-<unix ms>-<8 hex>`, holding `payload.json` (the payload without log contents;
-//! its repository section, when sent, is kept with the file contents redacted again),
+//! log names, failed tests and the repository section's file contents redacted again),
 //! `log-<NN>.txt` (each log's redacted text, NN 0-based), once classified `answer.json`, and
 //! with a repository section `recipes.json` (what the fix recipes were run on and said).
 //! The entry is written into a hidden `.incoming-*` directory first and renamed into place, so
@@ -53,8 +53,8 @@ pub struct StoredEntry {
     pub repository: Option<RepositorySnapshot>,
 }
 
-/// Stores `payload` under `<data_dir>/logs/<sanitised run_id>/`, redacting every log and
-/// repository file again with the built-in redactor. Creates missing directories.
+/// Stores `payload` under `<data_dir>/logs/<sanitised run_id>/`, redacting every log, log
+/// name, failed test and repository file again with the built-in redactor. Creates missing directories.
 pub fn store_payload(data_dir: &Path, payload: &LogsPayload) -> Result<StoredEntry, StoreError> {
     let run_dir = data_dir
         .join("logs")
@@ -107,7 +107,7 @@ pub fn store_payload(data_dir: &Path, payload: &LogsPayload) -> Result<StoredEnt
             .logs
             .iter()
             .map(|l| PayloadLog {
-                name: l.name.clone(),
+                name: redactor.redact(&l.name, &mut redactions),
                 bytes: l.bytes,
                 sha256: l.sha256.clone(),
                 truncated: l.truncated,
@@ -115,7 +115,15 @@ pub fn store_payload(data_dir: &Path, payload: &LogsPayload) -> Result<StoredEnt
                 content: String::new(),
             })
             .collect(),
-        failed_tests: payload.failed_tests.clone(),
+        failed_tests: payload
+            .failed_tests
+            .iter()
+            .cloned()
+            .map(|mut t| {
+                super::ship::redact_failed_test(redactor, &mut t, &mut redactions);
+                t
+            })
+            .collect(),
         classification: payload.classification.clone(),
         redactions: payload.redactions.clone(),
         repository,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use ci_remedy::agent::listen::{self, connection_bound, ConnectionLimits};
 use ci_remedy::agent::server::{router, AppState, ServerConfig};
 use ci_remedy::artifact::Category;
 use ci_remedy::classify::RulePack;
@@ -29,7 +30,14 @@ Endpoints:
                        directory under TMPDIR, removed afterwards); empty without that section.
   GET  /healthz        {\"status\":\"ok\"}
   Payload and answers: schemas/ci-logs-payload.schema.json, developer-agent-answer.schema.json,
-  cloud-agent-answer.schema.json. Errors: {\"error\", \"fields\"} with 400/401/413/415/429/502.
+  cloud-agent-answer.schema.json. Errors: {\"error\", \"fields\"} with
+  400/401/404/405/408/413/415/429/500/502/503.
+
+Connections: a request head must arrive within --header-timeout; a connection without a
+request in progress and without traffic for --idle-timeout is closed; at most
+--max-connections are open (lowered to the open-file limit minus 64): when all are taken the
+quietest idle one is closed for the new one, and when all are busy the new one gets 503.
+At most --max-in-flight requests read their body and are processed at once.
 
 Environment:
   AGENT_TOKEN, DEVELOPER_AGENT_TOKEN   bearer tokens (never printed; at least one is required)
@@ -78,6 +86,18 @@ struct Args {
     /// Time allowed for one request, end to end (e.g. 30s).
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     request_timeout: String,
+    /// Time allowed to send a complete request head (at most 10s by default).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    header_timeout: String,
+    /// Time a connection may stay open with no request in progress and no traffic.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    idle_timeout: String,
+    /// Connections open at once (lowered to the open-file limit minus 64).
+    #[arg(long, value_name = "N", default_value_t = listen::DEFAULT_MAX_CONNECTIONS, value_parser = parse_positive)]
+    max_connections: usize,
+    /// Requests reading their body and processed at once (0: the number of cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_in_flight: usize,
     /// Time allowed for one forward to DEVELOPER_AGENT_URL.
     #[arg(long, value_name = "DURATION", default_value = "20s")]
     upstream_timeout: String,
@@ -85,6 +105,13 @@ struct Args {
     /// `service_unavailable=restart-db,reseed-db`. Use names your policy defines. Repeatable.
     #[arg(long = "plan-action", value_name = "CATEGORY=NAME[,NAME]")]
     plan_actions: Vec<String>,
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of at least 1")),
+    }
 }
 
 fn parse_plan(items: &[String]) -> Result<HashMap<Category, Vec<String>>, String> {
@@ -132,14 +159,16 @@ fn main() -> ExitCode {
             return cli::exit(EXIT_USAGE);
         }
     }
-    let durations = (|| -> Result<(Duration, Duration), String> {
-        Ok((
-            parse_duration(&args.request_timeout).map_err(|e| format!("--request-timeout: {e}"))?,
-            parse_duration(&args.upstream_timeout)
-                .map_err(|e| format!("--upstream-timeout: {e}"))?,
-        ))
+    let durations = (|| -> Result<[Duration; 4], String> {
+        let d = |value: &str, flag: &str| parse_duration(value).map_err(|e| format!("{flag}: {e}"));
+        Ok([
+            d(&args.request_timeout, "--request-timeout")?,
+            d(&args.upstream_timeout, "--upstream-timeout")?,
+            d(&args.header_timeout, "--header-timeout")?,
+            d(&args.idle_timeout, "--idle-timeout")?,
+        ])
     })();
-    let (request_timeout, upstream_timeout) = match durations {
+    let [request_timeout, upstream_timeout, header_timeout, idle_timeout] = match durations {
         Ok(d) => d,
         Err(e) => {
             cli::print_error(&e, Some("durations look like 500ms, 5s or 1m"));
@@ -167,6 +196,28 @@ fn main() -> ExitCode {
             return cli::exit(EXIT_USAGE);
         }
     };
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
+        .filter(|&soft| soft != nix::sys::resource::RLIM_INFINITY);
+    let max_connections = connection_bound(args.max_connections, nofile);
+    if max_connections < args.max_connections {
+        ci_remedy::errln!(
+            "warning: --max-connections lowered from {} to {max_connections} to fit the open-file limit ({} descriptors)",
+            args.max_connections,
+            nofile.unwrap_or(0)
+        );
+    }
+    let limits = ConnectionLimits {
+        max_connections,
+        header_timeout,
+        idle_timeout,
+        shutdown_grace: request_timeout,
+    };
+    let max_in_flight = match args.max_in_flight {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
     let cfg = ServerConfig {
         agent_token,
         developer_agent_token,
@@ -188,6 +239,7 @@ fn main() -> ExitCode {
         plan_actions,
         recipe_policy: policy.fix_agent.clone(),
         recipe_jobs: usize::from(args.recipe_jobs),
+        max_in_flight,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -215,16 +267,8 @@ fn main() -> ExitCode {
         ci_remedy::outln!("listening on http://{addr}");
         let _ = std::io::stdout().flush();
         let app = router(AppState::new(cfg, pack));
-        match axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-        {
-            Ok(()) => cli::exit(EXIT_OK),
-            Err(e) => {
-                cli::print_error(&format!("server failed: {e}"), None);
-                cli::exit(EXIT_FAILED)
-            }
-        }
+        listen::serve(listener, app, limits, shutdown()).await;
+        cli::exit(EXIT_OK)
     })
 }
 

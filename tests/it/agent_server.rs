@@ -424,3 +424,43 @@ fn refuses_to_start_without_a_token() {
         "{stderr}"
     );
 }
+
+/// The server redacts log names and failed tests again before it stores them (a client may
+/// not have redacted them: issue 15 #11).
+#[test]
+fn stored_log_names_and_failed_tests_are_redacted_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let agent = Agent::start(
+        &[("AGENT_TOKEN", TOKEN)],
+        &["--data-dir", data.to_str().expect("utf8")],
+    );
+    // Made-up tokens of the documented shapes.
+    let aws = "AKIAQ2W3E4R5T6Y7U2I3";
+    let ghp = "ghp_Zq3Xw9Lk2Vb7Nm4Pq8Rs1Tu6Vw0Xy5Za2Bc3";
+    let mut p = payload("77", "npm ERR! code ECONNRESET\n");
+    p["logs"][0]["name"] = serde_json::json!(format!("deploy-{ghp}.log"));
+    p["failed_tests"] = serde_json::json!([{
+        "name": format!("test_login[{aws}]"),
+        "id": format!("tests/test_api.py::test_login[{aws}]"),
+        "file": "tests/test_api.py",
+        "message": format!("login with {ghp} failed"),
+        "report": "junit.xml"
+    }]);
+    let (status, body) = post_payload(&agent, "/process-logs", Some(TOKEN), &p);
+    assert_eq!(status, 200, "{body}");
+    let mut seen = 0;
+    for f in files_under(&data) {
+        let text = std::fs::read_to_string(data.join(&f)).expect("read");
+        assert!(!text.contains(aws) && !text.contains(ghp), "{f}: {text}");
+        if f.ends_with("payload.json") {
+            seen += 1;
+            assert!(
+                text.contains("test_login[[REDACTED:aws-access-key-id]]"),
+                "{text}"
+            );
+            assert!(text.contains("deploy-[REDACTED:github-pat].log"), "{text}");
+        }
+    }
+    assert_eq!(seen, 1);
+}

@@ -417,3 +417,59 @@ fn without_repo_the_checkout_is_the_git_repository_or_nothing() {
     let paths = payload["repository"]["paths"].as_array().expect("paths");
     assert!(paths.iter().any(|p| p == "top.txt"), "{payload}");
 }
+
+/// Issue 15 #11: log file names and JUnit test names (pytest's parametrised ids) are
+/// redacted before they are sent and written, like `self-heal-prepare` does.
+#[test]
+fn log_names_and_test_names_are_redacted_before_they_are_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Made-up tokens of the documented shapes.
+    let aws = "AKIAQ2W3E4R5T6Y7U2I3";
+    let ghp = "ghp_Zq3Xw9Lk2Vb7Nm4Pq8Rs1Tu6Vw0Xy5Za2Bc3";
+    let log = dir.path().join(format!("deploy-{ghp}.log"));
+    std::fs::write(&log, "Run npm ci\nnpm ERR! code ECONNRESET\n").expect("write log");
+    let junit = dir.path().join("junit.xml");
+    std::fs::write(
+        &junit,
+        format!(
+            r#"<testsuites><testsuite name="pytest"><testcase classname="tests.test_api" name="test_login[{aws}]" file="tests/test_api.py" line="3"><failure message="login with {aws} failed">AssertionError</failure></testcase></testsuite></testsuites>"#
+        ),
+    )
+    .expect("write junit");
+    let stub = Stub::start(vec![Reply::json(200, VALID_ANSWER)]);
+    let o = common::bin(SHIP)
+        .env("AGENT_URL", &stub.url)
+        .env("AGENT_TOKEN", TOKEN)
+        .env("GITHUB_RUN_ID", "9001")
+        .args(["--out", dir.path().to_str().expect("utf8")])
+        .arg("--log")
+        .arg(&log)
+        .arg("--junit")
+        .arg(&junit)
+        .args(["--timeout", "2s", "--max-attempts", "1"])
+        .output()
+        .expect("run ci-logs-ship");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sent = String::from_utf8_lossy(&stub.requests()[0].body).into_owned();
+    let written = std::fs::read_to_string(dir.path().join("agent/payload.json")).expect("payload");
+    for (what, text) in [("sent", &sent), ("written", &written)] {
+        assert!(!text.contains(aws) && !text.contains(ghp), "{what}: {text}");
+        let p: serde_json::Value = serde_json::from_str(text).expect("json");
+        let name = p["logs"][0]["name"].as_str().expect("log name");
+        assert!(name.contains("[REDACTED:github-pat]"), "{what}: {name}");
+        let test = &p["failed_tests"][0];
+        assert_eq!(
+            test["name"], "tests.test_api.test_login[[REDACTED:aws-access-key-id]]",
+            "{what}: {test}"
+        );
+        assert!(test["message"]
+            .as_str()
+            .expect("message")
+            .contains("[REDACTED:aws-access-key-id]"));
+    }
+}

@@ -10,6 +10,7 @@ mod github_common;
 mod heal_common;
 
 mod action;
+mod agent_limits;
 mod agent_recipes;
 mod agent_server;
 mod agent_ship;

@@ -169,7 +169,27 @@ pub struct Agent {
 impl Agent {
     /// Starts the binary on 127.0.0.1:0 with `envs` and `args`; waits for its address line.
     pub fn start(envs: &[(&str, &str)], args: &[&str]) -> Agent {
-        let mut cmd: Command = crate::common::bin(env!("CARGO_BIN_EXE_developer-agent"));
+        Agent::spawn(
+            crate::common::bin(env!("CARGO_BIN_EXE_developer-agent")),
+            envs,
+            args,
+        )
+    }
+
+    /// [`Agent::start`] with the server's open-file limit lowered to `nofile` descriptors
+    /// (`ulimit -n` in a shell that then execs the binary: the pid is the server's).
+    pub fn start_with_nofile(nofile: u64, envs: &[(&str, &str)], args: &[&str]) -> Agent {
+        let mut cmd = crate::common::bin("bash");
+        cmd.args([
+            "-c",
+            r#"ulimit -n "$0" && exec "$@""#,
+            &nofile.to_string(),
+            env!("CARGO_BIN_EXE_developer-agent"),
+        ]);
+        Agent::spawn(cmd, envs, args)
+    }
+
+    fn spawn(mut cmd: Command, envs: &[(&str, &str)], args: &[&str]) -> Agent {
         cmd.env_remove("DEVELOPER_AGENT_TOKEN")
             .env_remove("DEVELOPER_AGENT_URL")
             .env_remove("DEVELOPER_AGENT_BIND")
