@@ -384,7 +384,7 @@ pub fn check_repository(repo: &RepositorySnapshot) -> Result<(), PayloadError> {
         Some(first) => Err(PayloadError {
             message: format!(
                 "invalid repository section ({})",
-                crate::cli::one_line(&first)
+                crate::text::one_line(&first)
             ),
             fields,
         }),

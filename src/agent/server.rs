@@ -350,7 +350,7 @@ async fn handle_locally(
     match result {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(msg)) => {
-            crate::errln!("error: {}", crate::cli::one_line(&msg));
+            crate::errln!("error: {}", crate::text::one_line(&msg));
             Err(error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the payload could not be stored",
@@ -398,7 +398,7 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
                 Err(e) => {
                     crate::errln!(
                         "warning: the fix recipes did not run: {}",
-                        crate::cli::one_line(&e.to_string())
+                        crate::text::one_line(&e.to_string())
                     );
                     Vec::new()
                 }
@@ -549,7 +549,7 @@ async fn forward(
     })
     .await;
     let bad_gateway = |msg: String| {
-        crate::errln!("error: {}", crate::cli::one_line(&msg));
+        crate::errln!("error: {}", crate::text::one_line(&msg));
         error(StatusCode::BAD_GATEWAY, &msg, vec![])
     };
     match result {

@@ -494,7 +494,7 @@ pub fn ship(payload: &LogsPayload, url: &str, token: &Token, cfg: &ClientConfig)
 
 /// Cuts text to at most `max` bytes on a char boundary, one line.
 fn cut(s: &str, max: usize) -> String {
-    let s = crate::cli::one_line(s);
+    let s = crate::text::one_line(s);
     if s.len() <= max {
         return s;
     }

@@ -350,9 +350,16 @@ fn apply(args: &Args, v: &Verified, patch: &Path) -> Result<(), FetchError> {
     if !c.status.success() {
         let err = String::from_utf8_lossy(&c.stderr);
         ci_remedy::out!("{}", quote_untrusted(err.trim_end(), "  git: "));
+        let help = if args.three_way || !head.eq_ignore_ascii_case(base) {
+            "the checkout differs from the patch's base; check out the base commit"
+        } else {
+            // HEAD is the base: what is in the way is local (uncommitted or untracked files),
+            // or git itself refuses a path; merging would not make that safe.
+            "HEAD is the patch's base, so the working tree is in the way (uncommitted or untracked files, or a path git refuses); run git status and do not force it"
+        };
         return Err(failed(
             "git apply --check refused the patch; nothing was applied",
-            "the checkout differs from the patch's base; try --3way or check out the base commit",
+            help,
         ));
     }
     let r = git(&args.repo_dir, &real, Some(&patch))?;

@@ -33,9 +33,7 @@ pub fn escape_html(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\n' | '\t' => out.push(c),
-            c if c.is_control() || crate::fix::path::is_invisible_or_bidi(c) => {
-                out.push('\u{FFFD}')
-            }
+            c if c.is_control() || crate::text::is_invisible_or_bidi(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

@@ -248,28 +248,59 @@ impl Planner<'_> {
                 Ok(vec![(path.clone(), Some(cur), None)])
             }
             Edit::Patch { diff } => {
-                let files =
-                    udiff::parse(diff).map_err(|e| ("(diff)".to_string(), e.code, e.reason))?;
+                let sections = udiff::parse_sections(diff).map_err(diff_reject)?;
                 let mut out: Vec<Change> = Vec::new();
-                for fp in &files {
+                let mut seen: Vec<String> = Vec::new();
+                for fp in &sections {
                     let path = fp.path().to_string();
-                    if out.iter().any(|(p, _, _)| *p == path) {
-                        return Err((
-                            shown_path(&path),
-                            "malformed_patch",
-                            "the diff names the file twice".into(),
-                        ));
+                    // Every path a section touches is guarded, a rename's source too, and
+                    // none may appear in two sections.
+                    for p in fp.paths() {
+                        if seen.iter().any(|s| s == p) {
+                            return Err((
+                                shown_path(p),
+                                "malformed_patch",
+                                format!("line {}: the diff names the file twice", fp.line),
+                            ));
+                        }
+                        seen.push(p.to_string());
+                        self.entry(p)?;
                     }
+                    fp.check_plain_text().map_err(diff_reject)?;
                     let e = self.entry(&path)?;
+                    let mode = 0o100000 | e.mode;
+                    for (what, m) in [("index", fp.index_mode), ("deleted file mode", fp.old_mode)]
+                    {
+                        if let Some(m) = m.filter(|m| *m != mode) {
+                            return Err((
+                                shown_path(&path),
+                                "mode_change",
+                                format!(
+                                    "line {}: the `{what}` line says mode {m:o}, the file's mode is {mode:o}",
+                                    fp.line
+                                ),
+                            ));
+                        }
+                    }
                     let before = e.current.clone();
-                    let after = udiff::apply(before.as_deref(), fp)
-                        .map_err(|x| (shown_path(&path), x.code, x.reason))?;
+                    let after = udiff::apply(before.as_deref(), fp).map_err(diff_reject)?;
                     out.push((path, before, after));
                 }
                 Ok(out)
             }
         }
     }
+}
+
+/// A diff refusal as a guard refusal: it names the file of the section, `(diff)` only when
+/// the problem is outside every section.
+fn diff_reject(e: udiff::DiffRefusal) -> Reject {
+    let path = e
+        .path
+        .as_deref()
+        .map(shown_path)
+        .unwrap_or_else(|| "(diff)".to_string());
+    (path, e.code, e.reason)
 }
 
 fn scope_code(d: &crate::policy::fix_agent::ScopeDenial) -> &'static str {

@@ -145,6 +145,24 @@ pub fn base_sha(repo: &Path) -> String {
     }
 }
 
+/// Why an input whose `base_sha` is `claimed` may not be applied to a repository whose
+/// [`base_sha`] is `head`: `None` when they are the same commit (hex compared without case),
+/// or when the input says `local` (fix-agent-prepare ran without git or `GITHUB_SHA`; the
+/// patch is then made against, and the metadata names, `head`).
+pub fn base_mismatch(claimed: &str, head: &str) -> Option<String> {
+    if claimed == "local" || claimed.eq_ignore_ascii_case(head) {
+        return None;
+    }
+    let shown: String = claimed
+        .chars()
+        .take(64)
+        .flat_map(char::escape_debug)
+        .collect();
+    Some(format!(
+        "the fix input was made for commit {shown} but the repository's HEAD is {head}; nothing is applied (run fix-agent-prepare on this checkout, or check out {shown})"
+    ))
+}
+
 /// The lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     crate::text::lower_hex(&Sha256::digest(bytes))
@@ -218,7 +236,7 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
         .clone()
         .unwrap_or_else(|| format!("fix-agent-{run_file}"));
 
-    let (input, mut error) = match read_input(&opts.input) {
+    let (mut input, mut error) = match read_input(&opts.input) {
         Ok(i) => {
             let err = i
                 .error
@@ -239,6 +257,18 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
             (input, Some(e))
         }
     };
+    // The patch is made against the repository as it is: an input made for another commit
+    // is refused, and the metadata names the commit the guard really checked against.
+    let head = base_sha(&opts.repo);
+    let mut error_code = "invalid_input";
+    if error.is_none() {
+        if let Some(why) = base_mismatch(&input.base_sha, &head) {
+            error = Some(why);
+            error_code = "base_sha";
+        }
+    }
+    // The PR text names the commit the patch is really made against.
+    input.base_sha = head.clone();
     let instructions: &[Instruction] = if error.is_some() {
         &[]
     } else {
@@ -251,7 +281,7 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
             instruction: None,
             edit: None,
             path: opts.input.display().to_string(),
-            code: "invalid_input".into(),
+            code: error_code.into(),
             reason: crate::text::one_line(e),
         });
     }
@@ -343,7 +373,7 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
         schema: FIX_METADATA_SCHEMA.into(),
         tool: ToolInfo::new("fix-agent-apply"),
         run: opts.run.clone(),
-        base_sha: input.base_sha.clone(),
+        base_sha: head,
         category: input.classification.category,
         patch_file,
         patch_sha256: sha256_hex(patch_bytes),

@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::artifact::{Edit, FixMetadata, GuardDecision, Instruction, Risk, FIX_METADATA_SCHEMA};
+use crate::artifact::{
+    Edit, FixMetadata, GuardDecision, Instruction, Refusal, Risk, FIX_METADATA_SCHEMA,
+};
 use crate::policy::fix_agent::FixAgentPolicy;
 
 use super::apply::{plan, Plan};
@@ -29,7 +31,23 @@ pub fn check_patch(text: &str, repo: &Path, policy: &FixAgentPolicy) -> Plan {
             diff: text.to_string(),
         }],
     };
-    plan(&[instruction], repo, policy)
+    let mut plan = plan(&[instruction], repo, policy);
+    if plan.decision == GuardDecision::Accepted {
+        if let Err(why) = cross_check(text) {
+            plan.refused.push(Refusal {
+                instruction: Some(0),
+                edit: Some(0),
+                path: "*".into(),
+                code: "git_disagrees".into(),
+                reason: why,
+            });
+            plan.decision = GuardDecision::Rejected;
+            plan.files.clear();
+            plan.patch.clear();
+            plan.applied.clear();
+        }
+    }
+    plan
 }
 
 /// One way the metadata and the patch disagree, or the guard refused.
@@ -252,26 +270,53 @@ pub(crate) fn git(repo: &Path, args: &[&str]) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
+/// Every path `patch` names ([`udiff::parse_sections`], rename sources too) that passes
+/// [`verify_path`], with each of its parent directories, parents first.
+fn paths_and_parents(patch: &str) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if !paths.iter().any(|x| x == p) {
+            paths.push(p.to_string());
+        }
+    };
+    if let Ok(files) = udiff::parse_sections(patch) {
+        for f in &files {
+            for p in f.paths() {
+                if verify_path(p).is_err() {
+                    continue;
+                }
+                let mut at = 0;
+                while let Some(k) = p[at..].find('/') {
+                    add(&p[..at + k]);
+                    at += k + 1;
+                }
+                add(p);
+            }
+        }
+    }
+    paths
+}
+
 /// Writes the base-commit versions of the files `patch` names (and `.gitmodules`) into a
-/// temporary directory, with their modes; `None` when `repo` is not a git repository or does
-/// not have `base`. Paths that fail [`verify_path`] are skipped (the guard refuses them).
+/// temporary directory, with their modes, and every parent directory of those paths as the
+/// base tree has it: a symbolic link stays a link (so the guard names it), a file stays a
+/// file, a submodule becomes a directory holding a `.git` file. `None` when `repo` is not a
+/// git repository or does not have `base`. Paths that fail [`verify_path`] are skipped (the
+/// guard refuses them).
 fn base_snapshot(repo: &Path, base: &str, patch: &str) -> Option<tempfile::TempDir> {
     let commit = format!("{base}^{{commit}}");
     git(repo, &["cat-file", "-e", &commit])?;
     let mut paths: Vec<String> = vec![".gitmodules".into()];
-    if let Ok(files) = udiff::parse(patch) {
-        for f in files {
-            for p in [f.old.as_deref(), f.new.as_deref()].into_iter().flatten() {
-                if verify_path(p).is_ok() && !paths.iter().any(|x| x == p) {
-                    paths.push(p.to_string());
-                }
-            }
+    for p in paths_and_parents(patch) {
+        if !paths.contains(&p) {
+            paths.push(p);
         }
     }
     let dir = tempfile::tempdir().ok()?;
     let mut args = vec!["ls-tree", "-z", base, "--"];
     args.extend(paths.iter().map(String::as_str));
     let listing = git(repo, &args)?;
+    let mut entries: Vec<(String, String, String, String)> = Vec::new();
     for rec in listing.split(|b| *b == 0).filter(|r| !r.is_empty()) {
         let rec = String::from_utf8_lossy(rec);
         let Some((info, path)) = rec.split_once('\t') else {
@@ -282,11 +327,31 @@ fn base_snapshot(repo: &Path, base: &str, patch: &str) -> Option<tempfile::TempD
         if verify_path(path).is_err() || !paths.iter().any(|x| x == path) {
             continue;
         }
+        entries.push((
+            path.to_string(),
+            mode.to_string(),
+            kind.to_string(),
+            sha.to_string(),
+        ));
+    }
+    // Parents first: a link or file in the way of a deeper path is written, the deeper one not.
+    entries.sort_by_key(|e| e.0.matches('/').count());
+    for (path, mode, kind, sha) in &entries {
         let target: PathBuf = dir.path().join(path);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).ok()?;
+            // A parent that is a link or a file in the base tree: nothing below it exists.
+            if std::fs::create_dir_all(parent).is_err() {
+                continue;
+            }
+            if parent
+                .symlink_metadata()
+                .map(|m| !m.file_type().is_dir())
+                .unwrap_or(true)
+            {
+                continue;
+            }
         }
-        match (mode, kind) {
+        match (mode.as_str(), kind.as_str()) {
             ("120000", "blob") => {
                 let link = git(repo, &["cat-file", "blob", sha])?;
                 std::os::unix::fs::symlink(String::from_utf8_lossy(&link).as_ref(), &target)
@@ -301,11 +366,222 @@ fn base_snapshot(repo: &Path, base: &str, patch: &str) -> Option<tempfile::TempD
                         .ok()?;
                 }
             }
+            (_, "commit") => {
+                // A submodule: a directory with a `.git`, as a checkout has it.
+                std::fs::create_dir_all(&target).ok()?;
+                std::fs::write(
+                    target.join(".git"),
+                    "gitdir: (submodule of the base tree)\n",
+                )
+                .ok()?;
+            }
             _ => {
-                // A submodule (commit) or tree: leave a directory so the guard sees it is not a file.
                 std::fs::create_dir_all(&target).ok()?;
             }
         }
     }
     Some(dir)
+}
+
+/// What `git apply --numstat --summary -z` says a patch touches: for each section (as git
+/// keys it: the new name, else the old) the lines added and removed (`None` for binary),
+/// and every path, rename and copy sources included.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GitTouches {
+    /// (path, added, removed) per section, sorted.
+    pub sections: Vec<(String, Option<(u64, u64)>)>,
+    /// Every path, sorted, once each.
+    pub paths: Vec<String>,
+}
+
+/// Why git's view of a patch could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CrossCheckError {
+    /// `git` could not be run.
+    #[error("cannot run git apply --numstat: {0}")]
+    Spawn(std::io::Error),
+    /// `git apply` refused the patch (its first lines of standard error).
+    #[error("git apply --numstat refused the patch: {0}")]
+    Refused(String),
+    /// Its output is not what this parser understands.
+    #[error("git apply --numstat --summary printed a line this check does not understand: {0:?}")]
+    Output(String),
+}
+
+/// Runs the real `git apply --numstat --summary -z` on `patch` (standard input), in an empty
+/// temporary directory outside any repository (so no subdirectory prefix or repository
+/// configuration changes what git reads), without applying anything, and reads which paths
+/// git would touch. The `-z` numstat records are `added\tremoved\tpath\0` (`-\t-\t` for
+/// binary); the summary lines (` create mode …`, ` delete mode …`, ` mode change …`,
+/// ` rename a => b (n%)`, ` copy {a => b}/c (n%)`, ` rewrite …`) give rename and copy sources.
+pub fn git_touches(patch: &str) -> Result<GitTouches, CrossCheckError> {
+    use std::io::Write;
+    let dir = tempfile::tempdir().map_err(CrossCheckError::Spawn)?;
+    let ceiling = dir
+        .path()
+        .parent()
+        .map(|p| p.as_os_str().to_owned())
+        .unwrap_or_default();
+    let mut child = Command::new("git")
+        .args(["apply", "--numstat", "--summary", "-z", "-"])
+        .current_dir(dir.path())
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env("GIT_CEILING_DIRECTORIES", ceiling)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(CrossCheckError::Spawn)?;
+    let mut stdin = child.stdin.take();
+    let data = patch.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            let _ = s.write_all(&data);
+        }
+    });
+    let out = child.wait_with_output().map_err(CrossCheckError::Spawn)?;
+    let _ = writer.join();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first: Vec<&str> = err.lines().take(3).collect();
+        return Err(CrossCheckError::Refused(first.join(" / ")));
+    }
+    parse_touches(&out.stdout)
+}
+
+/// Reads `git apply --numstat --summary -z` output (see [`git_touches`]).
+pub fn parse_touches(stdout: &[u8]) -> Result<GitTouches, CrossCheckError> {
+    let text = String::from_utf8_lossy(stdout);
+    let bad = |s: &str| CrossCheckError::Output(s.chars().take(200).collect());
+    let mut t = GitTouches::default();
+    let mut paths: Vec<String> = Vec::new();
+    let mut rest: &str = &text;
+    // The numstat records come first, each NUL-terminated; the summary lines follow.
+    while let Some(end) = rest.find('\0') {
+        let rec = &rest[..end];
+        if rec.starts_with(' ') {
+            break;
+        }
+        let mut f = rec.splitn(3, '\t');
+        let (a, r, p) = (f.next(), f.next(), f.next());
+        let (Some(a), Some(r), Some(p)) = (a, r, p) else {
+            return Err(bad(rec));
+        };
+        let counts = match (a, r) {
+            ("-", "-") => None,
+            _ => Some((
+                a.parse().map_err(|_| bad(rec))?,
+                r.parse().map_err(|_| bad(rec))?,
+            )),
+        };
+        if p.is_empty() {
+            // A rename record in the `\0old\0new\0` form (newer git): read both names.
+            let after = &rest[end + 1..];
+            let mut it = after.splitn(3, '\0');
+            let (Some(old), Some(new)) = (it.next(), it.next()) else {
+                return Err(bad(rec));
+            };
+            paths.push(old.to_string());
+            paths.push(new.to_string());
+            t.sections.push((new.to_string(), counts));
+            rest = it.next().unwrap_or("");
+            continue;
+        }
+        paths.push(p.to_string());
+        t.sections.push((p.to_string(), counts));
+        rest = &rest[end + 1..];
+    }
+    for line in rest.split('\n').filter(|l| !l.is_empty()) {
+        let l = line.strip_prefix(' ').ok_or_else(|| bad(line))?;
+        if l.starts_with("create mode ")
+            || l.starts_with("delete mode ")
+            || l.starts_with("mode change ")
+            || l.starts_with("rewrite ")
+        {
+            // The path is already in the numstat records.
+            continue;
+        }
+        let body = l
+            .strip_prefix("rename ")
+            .or_else(|| l.strip_prefix("copy "))
+            .ok_or_else(|| bad(line))?;
+        // `<names> (<n>%)`
+        let names = match body.rfind(" (") {
+            Some(k) if body.ends_with("%)") => &body[..k],
+            _ => return Err(bad(line)),
+        };
+        let (old, new) = match (names.find('{'), names.rfind('}')) {
+            (Some(o), Some(c)) if o < c => {
+                let (prefix, inner, suffix) = (&names[..o], &names[o + 1..c], &names[c + 1..]);
+                let (a, b) = inner.split_once(" => ").ok_or_else(|| bad(line))?;
+                (
+                    format!("{prefix}{a}{suffix}"),
+                    format!("{prefix}{b}{suffix}"),
+                )
+            }
+            _ => {
+                let (a, b) = names.split_once(" => ").ok_or_else(|| bad(line))?;
+                (a.to_string(), b.to_string())
+            }
+        };
+        paths.push(old.replace("//", "/"));
+        paths.push(new.replace("//", "/"));
+    }
+    paths.sort();
+    paths.dedup();
+    t.paths = paths;
+    t.sections.sort();
+    Ok(t)
+}
+
+/// What the guard read from `patch` in the same shape as [`GitTouches`] (`None` when the
+/// parser refuses it).
+pub fn guard_touches(patch: &str) -> Option<GitTouches> {
+    let files = udiff::parse_sections(patch).ok()?;
+    let mut t = GitTouches::default();
+    for f in &files {
+        t.sections.push((f.path().to_string(), Some(f.counts())));
+        t.paths.extend(f.paths().into_iter().map(str::to_string));
+    }
+    t.paths.sort();
+    t.paths.dedup();
+    t.sections.sort();
+    Some(t)
+}
+
+/// Compares the paths git itself would touch ([`git_touches`]) with those the guard checked
+/// ([`guard_touches`]): equal path sets and equal per-section line counts, else a sentence
+/// saying what differs.
+pub fn cross_check(patch: &str) -> Result<(), String> {
+    let Some(ours) = guard_touches(patch) else {
+        return Err("the guard's parser refused the patch".into());
+    };
+    let theirs = git_touches(patch).map_err(|e| e.to_string())?;
+    if ours.paths != theirs.paths {
+        let only = |a: &[String], b: &[String]| -> Vec<String> {
+            a.iter()
+                .filter(|p| !b.contains(p))
+                .take(5)
+                .map(|p| super::apply::shown_path(p))
+                .collect()
+        };
+        return Err(format!(
+            "git would touch {} path(s), the guard checked {}; only git: [{}]; only the guard: [{}]",
+            theirs.paths.len(),
+            ours.paths.len(),
+            only(&theirs.paths, &ours.paths).join(", "),
+            only(&ours.paths, &theirs.paths).join(", ")
+        ));
+    }
+    if ours.sections != theirs.sections {
+        return Err(format!(
+            "git counts the sections' lines differently: git {:?}, guard {:?}",
+            theirs.sections.iter().take(5).collect::<Vec<_>>(),
+            ours.sections.iter().take(5).collect::<Vec<_>>()
+        ));
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ mod classify_fixtures;
 mod dashboard_browser;
 mod dashboard_site;
 mod dashboard_summary;
+mod fix_attacks;
 mod fix_chain;
 mod fix_guard;
 mod fix_malformed;
