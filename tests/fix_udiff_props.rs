@@ -50,7 +50,7 @@ fn name(prefix: &str, p: &str, force_quote: bool) -> String {
     let full = format!("{prefix}{p}");
     let needs = full
         .bytes()
-        .any(|b| b < 0x20 || b >= 0x7f || b == b'"' || b == b'\\');
+        .any(|b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\');
     if !needs && !force_quote {
         return full;
     }
