@@ -314,14 +314,30 @@ fn name_token<'a>(
                 ),
             )
         })?;
-        return Ok((name, rest));
+        return Ok((no_double_slash(&name, line, path)?, rest));
     }
     let end = if to_end {
         s.len()
     } else {
         s.find(' ').unwrap_or(s.len())
     };
-    Ok((s[..end].to_string(), &s[end..]))
+    Ok((no_double_slash(&s[..end], line, path)?, &s[end..]))
+}
+
+/// Git squashes `//` in patch names (`squash_slash` in apply.c), so such a name is not the
+/// path git acts on: refused.
+fn no_double_slash(name: &str, line: usize, path: Option<&str>) -> Result<String, DiffRefusal> {
+    if name.contains("//") {
+        return Err(refuse(
+            "malformed_patch",
+            path,
+            format!(
+                "line {line}: the file name {:?} has an empty component (`//`), which git would read as another path",
+                shown(name)
+            ),
+        ));
+    }
+    Ok(name.to_string())
 }
 
 /// A `---`/`+++` name: `/dev/null` (`None`) or `prefix` + a path. No tab (git ends some names
