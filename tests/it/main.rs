@@ -24,6 +24,7 @@ mod fix_attacks;
 mod fix_chain;
 mod fix_guard;
 mod fix_malformed;
+mod fix_udiff_props;
 mod github_baseline;
 mod github_comment;
 mod github_decide;
