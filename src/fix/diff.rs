@@ -63,7 +63,15 @@ pub fn file_diff(path: &str, old: Option<&str>, new: Option<&str>, mode: u32) ->
     let udiff = diff.unified_diff();
     let mut hunks = String::new();
     for hunk in udiff.iter_hunks() {
-        hunks.push_str(&hunk.to_string());
+        // similar's body lines are right, but its header takes the new start from the first
+        // op and the end from the last, which is wrong when the ops are not in new-side order
+        // (`@@ -1,4 +2,3 @@` for a change at line 1; found by a property test): the header is
+        // computed here from every op of the hunk.
+        let text = hunk.to_string();
+        let body = text.split_once('\n').map_or("", |(_, b)| b);
+        hunks.push_str(&hunk_header(hunk.ops()));
+        hunks.push('\n');
+        hunks.push_str(body);
     }
     if !hunks.is_empty() {
         text.push_str(&format!("--- {a}\n+++ {b}\n"));
@@ -78,6 +86,27 @@ pub fn file_diff(path: &str, old: Option<&str>, new: Option<&str>, mode: u32) ->
         added,
         removed,
     }
+}
+
+/// A unified-diff hunk header (`@@ -<old> +<new> @@`, GNU diff's format as git writes it) for
+/// the ops of one hunk: each side's range runs from the smallest op start to the largest op
+/// end (0-based, end exclusive), printed 1-based as `start,len`, `start` alone when the length
+/// is 1, and the line before the range when it is empty.
+fn hunk_header(ops: &[similar::DiffOp]) -> String {
+    fn range(ranges: impl Iterator<Item = std::ops::Range<usize>> + Clone) -> String {
+        let start = ranges.clone().map(|r| r.start).min().unwrap_or(0);
+        let end = ranges.map(|r| r.end).max().unwrap_or(start);
+        match end.saturating_sub(start) {
+            1 => format!("{}", start + 1),
+            0 => format!("{start},0"),
+            len => format!("{},{len}", start + 1),
+        }
+    }
+    format!(
+        "@@ -{} +{} @@",
+        range(ops.iter().map(similar::DiffOp::old_range)),
+        range(ops.iter().map(similar::DiffOp::new_range))
+    )
 }
 
 /// Added and removed lines between two texts (each without its line terminator).

@@ -204,15 +204,9 @@ proptest! {
     }
 
     /// A diff written by the guard's own writer parses back to one section that applies to
-    /// the old text and gives exactly the new text.
-    ///
-    /// IGNORED, OPEN DEFECT: this property fails today. `fix::diff::file_diff` sometimes
-    /// writes a hunk header whose counts or new start disagree with its lines (e.g.
-    /// `@@ -1,5 +2,6 @@` for a change at line 1, with lines such as `+y`, `-z`, empty lines);
-    /// the parser refuses such a diff, so a guard-made patch is refused by its own re-check
-    /// (fail closed). Run with `--ignored` to reproduce.
+    /// the old text and gives exactly the new text. (It found that similar's hunk headers
+    /// are wrong when its ops are not in new-side order; `file_diff` now writes its own.)
     #[test]
-    #[ignore = "open defect in fix::diff::file_diff hunk headers; see the doc comment"]
     fn written_diffs_parse_and_apply_exactly(old in text_lines(), new in text_lines()) {
         let (old, new) = (join(&old, true), join(&new, true));
         prop_assume!(old != new);
