@@ -13,7 +13,7 @@
 //! - [`store`]: payload storage under `<data-dir>/logs/<run_id>/`.
 //!
 //! The JSON Schemas of the payload, the answers and the status artifact come from
-//! [`schemas`]; the documentation is the README's Cloud-Agent section.
+//! [`schemas`]; the documentation is docs/developer-agent.md.
 
 pub mod listen;
 pub mod payload;

@@ -173,7 +173,7 @@ fn case_json(ecosystem: Option<&str>, i: usize, s: &CaseScore) -> serde_json::Va
     v
 }
 
-/// The CiDiff-layout output (its text form is relied on by the README and tests: keep it).
+/// The CiDiff-layout output (its text form is relied on by docs/evidence.md and tests: keep it).
 fn cases_output(scores: &[CaseScore], args: &Args) {
     let h = Halves::of(scores);
     if args.json {

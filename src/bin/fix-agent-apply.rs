@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     };
     let policy = match cli::load_policy(
         args.checkout.policy.as_deref(),
-        "fix the policy file; see the README's fix-agent section for the fix-agent keys",
+        "fix the policy file; see docs/fix-agent.md for the fix-agent keys",
     ) {
         Ok(p) => p,
         Err(code) => return code,

@@ -92,7 +92,7 @@ fn main() -> ExitCode {
     };
     let policy = match cli::load_policy(
         args.policy.as_deref(),
-        "fix the policy file; see the README's fix-agent section",
+        "fix the policy file; see docs/fix-agent.md",
     ) {
         Ok(p) => p,
         Err(code) => return code,

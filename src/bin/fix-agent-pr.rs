@@ -19,7 +19,7 @@ use ci_remedy::github::api::{GitHub, Repo};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
 
 const AFTER_HELP: &str = "\
-Gates (all must pass; see the README's fix-agent-pr section): enabled, risk (recomputed from the patch),
+Gates (all must pass; see docs/github-api.md): enabled, risk (recomputed from the patch),
 changed_lines, validation (passed), guard (the patch matches its metadata's sha256 and counts
 and the guard accepts it again), fork (pull_request_target from a fork is refused unless
 fix-agent-pr.allow-fork), opt_in_label, open_limit and hourly_limit (counted from the API by
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
     };
     let policy = match cli::load_policy(
         args.policy.as_deref(),
-        "fix the policy file; see the README's fix-agent-pr section for its keys",
+        "fix the policy file; see docs/github-api.md for its keys",
     ) {
         Ok(p) => p,
         Err(code) => return code,

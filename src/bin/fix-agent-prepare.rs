@@ -30,7 +30,7 @@ struct Args {
     /// A self-heal report (default OUT/self-heal/report-<run_id>.json when it exists).
     #[arg(long)]
     heal_report: Option<PathBuf>,
-    /// A JSON list of instructions ({"summary", "edits": [...]}); see the README's fix-agent section.
+    /// A JSON list of instructions ({"summary", "edits": [...]}); see docs/fix-agent.md.
     #[arg(long)]
     instructions: Option<PathBuf>,
     #[command(flatten)]
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     };
     let policy = match cli::load_policy(
         args.checkout.policy.as_deref(),
-        "fix the policy file; see the README's fix-agent section for the fix-agent keys",
+        "fix the policy file; see docs/fix-agent.md for the fix-agent keys",
     ) {
         Ok(p) => p,
         Err(code) => return code,

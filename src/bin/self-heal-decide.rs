@@ -80,7 +80,7 @@ fn main() -> ExitCode {
     };
     let policy = match cli::load_policy(
         args.policy.as_deref(),
-        "fix the policy file; see the README's self-heal policy section for the self-heal keys",
+        "fix the policy file; see docs/policy.md for the self-heal keys",
     ) {
         Ok(p) => p,
         Err(code) => return code,

@@ -7,7 +7,7 @@
 //!   sections) with bounded memory.
 //! - ranking ([`analyze`]): every block gets a score from its most specific rule, the failing
 //!   step, its position, and (with a baseline) how much of it also appears in a passing run.
-//!   `rank` 1 is the most likely failure reason. See the README's failure evidence section.
+//!   `rank` 1 is the most likely failure reason. See docs/evidence.md.
 //! - [`eval`]: precision/recall of the evidence against human ground truth (the CiDiff format).
 //! - [`synth`]: a deterministic GitHub-Actions-style log generator for the benchmark.
 
@@ -273,7 +273,7 @@ fn test_needles(tests: &[FailedTest]) -> Vec<String> {
     v
 }
 
-/// The ranking score of a block (higher is more likely the cause). See the README's failure evidence section.
+/// The ranking score of a block (higher is more likely the cause). See docs/evidence.md.
 fn score_block(
     b: &scan::Block,
     error_steps: &HashSet<std::sync::Arc<str>>,

@@ -1,7 +1,7 @@
 //! The `self-heal` section of the policy: which runs may self-heal (event, category, confidence,
 //! attempts), the named safe actions, the per-category plan and the rerun commands.
 //!
-//! Written form (every key optional; see the README's `Policy: self-heal:` section for a full example):
+//! Written form (every key optional; see docs/policy.md for a full example):
 //!
 //! ```yaml
 //! self-heal:

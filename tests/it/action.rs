@@ -376,16 +376,16 @@ fn hostile_inputs_are_refused_or_stay_data() {
 }
 
 #[test]
-fn readme_documents_every_input_and_output() {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+fn the_docs_document_every_input_and_output() {
+    let docs = std::fs::read_to_string(root().join("docs/action.md")).expect("docs/action.md");
     let text = std::fs::read_to_string(root().join("action.yml")).expect("action.yml");
     let action: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("valid YAML");
     for section in ["inputs", "outputs"] {
         for (name, _) in action[section].as_mapping().expect(section) {
             let name = name.as_str().expect("name");
             assert!(
-                readme.contains(&format!("| `{name}` |")),
-                "README.md has no table row for the action {section} `{name}`"
+                docs.contains(&format!("| `{name}` |")),
+                "docs/action.md has no table row for the action {section} `{name}`"
             );
         }
     }
