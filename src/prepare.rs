@@ -277,15 +277,7 @@ fn diagnose(
     let Some(d) = recipes::diagnose(repo, &lines) else {
         return rules;
     };
-    let mut evidence: Vec<usize> = findings
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.category == d.category)
-        .map(|(i, _)| i)
-        .collect();
-    if evidence.is_empty() {
-        evidence = rules.evidence.clone();
-    }
+    let evidence = evidence_of(d.category, findings, &rules.evidence);
     Classification {
         category: d.category,
         kind: d.category.kind(),
@@ -296,6 +288,26 @@ fn diagnose(
             "{} (recipe {}; rules said {} at {:.2}): {}",
             d.category, d.recipe, rules.category, rules.confidence, d.summary
         ),
+    }
+}
+
+/// The indices of the findings of `category`, best first; `fallback` (the rules' evidence) when
+/// there are none: the evidence of a classification that replaced the rules'.
+fn evidence_of(
+    category: crate::artifact::Category,
+    findings: &[crate::artifact::Finding],
+    fallback: &[usize],
+) -> Vec<usize> {
+    let of: Vec<usize> = findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.category == category)
+        .map(|(i, _)| i)
+        .collect();
+    if of.is_empty() {
+        fallback.to_vec()
+    } else {
+        of
     }
 }
 
@@ -317,15 +329,7 @@ fn merge_answer(
         return rules;
     };
     let c = &answer.classification;
-    let mut evidence: Vec<usize> = findings
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.category == c.category)
-        .map(|(i, _)| i)
-        .collect();
-    if evidence.is_empty() {
-        evidence = rules.evidence.clone();
-    }
+    let evidence = evidence_of(c.category, findings, &rules.evidence);
     Classification {
         category: c.category,
         kind: c.category.kind(),

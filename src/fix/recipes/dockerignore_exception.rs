@@ -2,7 +2,6 @@
 //! by `.dockerignore` (Docker's semantics, [`crate::fix::dockerignore`]); add the narrowest
 //! `!path` exception. Category `build_config`.
 
-#[allow(unused_imports)]
 use super::*;
 
 pub(super) fn missing_file_re() -> &'static Regex {

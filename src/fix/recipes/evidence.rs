@@ -2,7 +2,6 @@
 //! cleaned and redacted ([`evidence_lines`]), shared by `fix-agent-prepare`, `self-heal-prepare`
 //! and the Developer-Agent.
 
-#[allow(unused_imports)]
 use super::*;
 
 /// Most bytes of each log the recipes read: its last 16 MiB (a failure is reported at the end

@@ -1,7 +1,6 @@
 //! Recipe `import-case`: a relative JS/TS import or a Python import that only fails on a
 //! case-sensitive file system; fix it to the file's real case. Category `compile_error`.
 
-#[allow(unused_imports)]
 use super::*;
 
 pub(super) const JS_EXTS: &[&str] = &[

@@ -44,8 +44,6 @@ pub use evidence::*;
 pub use import_case::import_case;
 pub use playwright_timeout::{map_to_repo, playwright_timeout};
 pub use wanted::{files_wanted, is_docker_file, MAX_WANTED_TOKENS};
-#[allow(unused_imports)]
-use {dockerignore_exception::*, import_case::*, playwright_timeout::*, wanted::*};
 
 /// One line of evidence text with where it came from.
 #[derive(Debug, Clone)]

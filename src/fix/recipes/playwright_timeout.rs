@@ -1,7 +1,6 @@
 //! Recipe `playwright-timeout`: one locator wait timed out; raise its explicit timeout
 //! (policy opt-in, never above the cap). Category `test_timeout`.
 
-#[allow(unused_imports)]
 use super::*;
 
 /// Maps a path from a stack frame (absolute on the runner, or relative) to a repository file

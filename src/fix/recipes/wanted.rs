@@ -2,7 +2,7 @@
 //! files (plus a listing of paths) and the Developer-Agent can run the recipes on a tree
 //! rebuilt from them.
 
-#[allow(unused_imports)]
+use super::import_case::{failing_imports, py_import_line_re, quoted_specs, source_files, JS_EXTS};
 use super::*;
 
 /// Most distinct path-like words of the evidence that [`files_wanted`] maps to the repository.
