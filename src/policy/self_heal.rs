@@ -676,8 +676,8 @@ self-heal:
 
     #[test]
     fn documented_example_is_valid() {
-        let readme = include_str!("../../README.md");
-        let doc = &readme[readme.find("## Policy: `self-heal:`").expect("section")..];
+        let doc = include_str!("../../docs/policy.md");
+        let doc = &doc[doc.find("## Full example").expect("section")..];
         let start = doc.find("```yaml\n").expect("yaml block") + "```yaml\n".len();
         let len = doc[start..].find("```").expect("block end");
         let p = parse(&doc[start..start + len])
