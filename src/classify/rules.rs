@@ -308,6 +308,8 @@ impl Prefilter {
 /// cleaned line:
 /// - `##[group]`: step headers (a finding's step);
 /// - `##[error]`: the markers of the step that failed (ranking favours its evidence);
+/// - the CI services' command and failure markers ([`super::structure::KEYWORDS`]: `$ `,
+///   `The command "…" exited with N.`, `ERROR: Job failed`, …).
 ///
 /// (Lines with colour codes are also searched with the codes removed:
 /// [`Prefilter::line_hits`].)
@@ -416,6 +418,7 @@ pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
             .iter()
             .flat_map(|r| r.spec.keywords.iter().map(|k| k.to_ascii_lowercase()))
             .chain(STRUCTURAL_KEYWORDS.iter().map(|s| s.to_string()))
+            .chain(super::structure::KEYWORDS.iter().map(|s| s.to_string()))
             .collect();
         words.sort();
         words.dedup();
