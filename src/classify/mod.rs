@@ -201,7 +201,7 @@ pub fn analyze(
                 &out.error_steps,
                 echoed().next().is_some(),
                 region.is_some(),
-                echoed().last().is_some_and(|r| block.start > r.marker),
+                echoed().next_back().is_some_and(|r| block.start > r.marker),
                 total,
                 baseline.is_some(),
                 &needles,

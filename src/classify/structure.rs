@@ -281,7 +281,7 @@ fn segment_category(segment: &str) -> Option<Category> {
     use Category::*;
     let words: Vec<&str> = segment
         .split_whitespace()
-        .filter(|w| !(w.contains('=') && !w.starts_with('-')))
+        .filter(|w| !w.contains('=') || w.starts_with('-'))
         .map(|w| {
             let w = w.trim_matches(|c| c == '"' || c == '\'');
             w.rsplit('/').next().unwrap_or(w)
@@ -472,11 +472,9 @@ fn segment_category(segment: &str) -> Option<Category> {
             if tool == "pod" {
                 return (sub == "install" || sub == "update").then_some(DependencyResolution);
             }
-            if tool == "bazel" && sub == "test" {
-                TestAssertion
-            } else if tool == "dune" && sub == "test" {
-                TestAssertion
-            } else if tool == "zig" && has(&["test"]) {
+            if (matches!(tool, "bazel" | "dune") && sub == "test")
+                || (tool == "zig" && has(&["test"]))
+            {
                 TestAssertion
             } else {
                 CompileError
