@@ -335,7 +335,7 @@ fn score_block(
     } else if commands_failed {
         // The same for the other services: the failing command's output is where its cause
         // is; evidence from commands that passed (setup, earlier phases) is not.
-        if in_failed_command {
+        if in_failed_command || (after_failures && b.cause.is_some()) {
             s += 0.15;
         } else if !after_failures {
             s *= 0.6;
