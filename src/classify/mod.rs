@@ -19,6 +19,7 @@ pub use crate::logs::location;
 pub mod prefilter;
 pub mod rules;
 mod scan;
+pub mod structure;
 pub mod synth;
 
 use std::collections::HashSet;
@@ -151,6 +152,9 @@ struct Scored {
     log: usize,
     block: scan::Block,
     score: f64,
+    /// The category of the failing command whose output holds the block, if the command's
+    /// tools name one.
+    command_category: Option<Category>,
 }
 
 /// Reads every log once (streaming) and returns ranked findings and a classification.
@@ -176,6 +180,7 @@ pub fn analyze(
     });
     let mut infos = Vec::with_capacity(logs.len());
     let mut scored: Vec<Scored> = Vec::new();
+    let mut command_categories: Vec<(Category, String)> = Vec::new();
     let needles = test_needles(tests);
     for (li, src) in logs.iter().enumerate() {
         let out = match scan_source(src, pack, baseline.as_ref()) {
@@ -187,9 +192,16 @@ pub fn analyze(
         };
         let total = out.lines.max(1) as f64;
         for block in out.blocks {
+            // Only commands whose start the log shows delimit evidence (a failure line with
+            // no echo before it says nothing about where its output began).
+            let echoed = || out.failed_commands.iter().filter(|r| r.echoed);
+            let region = echoed().find(|r| block.start <= r.marker && block.end >= r.start);
             let score = score_block(
                 &block,
                 &out.error_steps,
+                echoed().next().is_some(),
+                region.is_some(),
+                echoed().next_back().is_some_and(|r| block.start > r.marker),
                 total,
                 baseline.is_some(),
                 &needles,
@@ -198,8 +210,14 @@ pub fn analyze(
                 log: li,
                 block,
                 score,
+                command_category: region.and_then(|r| r.category),
             });
         }
+        command_categories.extend(
+            out.failed_commands
+                .iter()
+                .filter_map(|r| r.category.map(|c| (c, r.command.clone()))),
+        );
         infos.push(LogInfo {
             path: src.name.clone(),
             bytes: out.bytes,
@@ -221,7 +239,7 @@ pub fn analyze(
         .enumerate()
         .map(|(i, s)| to_finding(pack, logs, s, i, opts.workspace))
         .collect();
-    let classification = classify(&findings, &scored);
+    let classification = classify(&findings, &scored, &command_categories);
     Analysis {
         logs: infos,
         findings,
@@ -274,9 +292,19 @@ fn test_needles(tests: &[FailedTest]) -> Vec<String> {
 }
 
 /// The ranking score of a block (higher is more likely the cause). See docs/evidence.md.
+///
+/// `commands_failed`: the log's structure shows which commands failed (Travis, GitLab,
+/// Jenkins, CircleCI, Buildkite, GitHub markers); `in_failed_command`: the block lies in the
+/// output of one of them; `after_failures`: the block comes after the last failure
+/// (post-build steps that failed too, the service's own errors: neither favoured nor
+/// lowered). Other blocks are in commands that passed.
+#[allow(clippy::too_many_arguments)]
 fn score_block(
     b: &scan::Block,
     error_steps: &HashSet<std::sync::Arc<str>>,
+    commands_failed: bool,
+    in_failed_command: bool,
+    after_failures: bool,
     total_lines: f64,
     with_baseline: bool,
     needles: &[String],
@@ -304,6 +332,14 @@ fn score_block(
         } else {
             s *= 0.5;
         }
+    } else if commands_failed {
+        // The same for the other services: the failing command's output is where its cause
+        // is; evidence from commands that passed (setup, earlier phases) is not.
+        if in_failed_command || (after_failures && b.cause.is_some()) {
+            s += 0.15;
+        } else if !after_failures {
+            s *= 0.6;
+        }
     }
     if !needles.is_empty() {
         let text = String::from_utf8_lossy(&b.excerpt);
@@ -325,6 +361,12 @@ fn to_finding(
     workspace: Option<&str>,
 ) -> Finding {
     let rule = &pack.specs[s.block.best_rule()].0;
+    // A failing command's output tail carries the command's category (`bundle exec rspec`
+    // → test_assertion) when its tools name one.
+    let category = match s.block.failure_tail {
+        Some(cat) => cat.or(s.command_category).unwrap_or(rule.category),
+        None => rule.category,
+    };
     let mut excerpt = String::from_utf8_lossy(&s.block.excerpt).into_owned();
     if excerpt.ends_with('\n') {
         excerpt.pop();
@@ -349,7 +391,7 @@ fn to_finding(
     });
     Finding {
         rule: rule.id.clone(),
-        category: rule.category,
+        category,
         log: src.map(|l| l.name.clone()).unwrap_or_default(),
         line_start: s.block.start,
         line_end: s.block.end.max(s.block.start),
@@ -364,13 +406,45 @@ fn to_finding(
 
 /// The rules-only classification: the category of the best-ranked finding whose rule names
 /// one (not `unknown`); confidence is that rule's confidence, lowered when the finding is not
-/// rank 1 or when a different specific category ranks close to it.
-fn classify(findings: &[Finding], scored: &[Scored]) -> Classification {
+/// rank 1 or when a different specific category ranks close to it. When no finding names a
+/// category, the first failing command whose tools name one gives it (`command_categories`:
+/// category and command, in log order), at confidence 0.4.
+fn classify(
+    findings: &[Finding],
+    scored: &[Scored],
+    command_categories: &[(Category, String)],
+) -> Classification {
     let Some((best_i, best)) = findings
         .iter()
         .enumerate()
         .find(|(_, f)| f.category != Category::Unknown)
     else {
+        if let Some((cat, command)) = command_categories.first() {
+            let evidence: Vec<usize> = scored
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.command_category == Some(*cat))
+                .map(|(i, _)| i)
+                .take(5)
+                .collect();
+            let evidence = if evidence.is_empty() {
+                (0..findings.len().min(3)).collect()
+            } else {
+                evidence
+            };
+            let shown: String = command.chars().take(80).collect();
+            return Classification {
+                category: *cat,
+                kind: cat.kind(),
+                confidence: 0.4,
+                source: ClassificationSource::Rules,
+                evidence,
+                summary: format!(
+                    "{} (inferred from the failing command `{shown}`; no rule named a category)",
+                    cat.as_str()
+                ),
+            };
+        }
         let summary = if findings.is_empty() {
             "no failure recognised".to_string()
         } else {

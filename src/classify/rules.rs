@@ -308,6 +308,8 @@ impl Prefilter {
 /// cleaned line:
 /// - `##[group]`: step headers (a finding's step);
 /// - `##[error]`: the markers of the step that failed (ranking favours its evidence);
+/// - the CI services' command and failure markers ([`super::structure::KEYWORDS`]: `$ `,
+///   `The command "…" exited with N.`, `ERROR: Job failed`, …).
 ///
 /// (Lines with colour codes are also searched with the codes removed:
 /// [`Prefilter::line_hits`].)
@@ -416,13 +418,14 @@ pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
             .iter()
             .flat_map(|r| r.spec.keywords.iter().map(|k| k.to_ascii_lowercase()))
             .chain(STRUCTURAL_KEYWORDS.iter().map(|s| s.to_string()))
+            .chain(super::structure::KEYWORDS.iter().map(|s| s.to_string()))
             .collect();
         words.sort();
         words.dedup();
         // A keyword that contains another is redundant for "is any present".
         let all = words.clone();
         words.retain(|w| !all.iter().any(|o| o != w && w.contains(o.as_str())));
-        if let Some(dfa) = super::prefilter::KeywordDfa::new(&words) {
+        if let Some(dfa) = keyword_dfa(&words) {
             Some(Prefilter::Dfa(Box::new(dfa)))
         } else {
             let alt: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
@@ -443,6 +446,34 @@ pub(crate) fn compile(specs: &[RuleSpec]) -> Result<Compiled, RuleError> {
         rules,
         gate,
         prefilter,
+    })
+}
+
+/// Longest keyword prefixes (bytes) tried for the compact prefilter DFA, longest first.
+const PREFIX_LENGTHS: [usize; 6] = [usize::MAX, 24, 16, 12, 10, 8];
+
+/// The compact prefilter DFA for `words`, or for their prefixes when the whole words do not
+/// fit its table.
+///
+/// The prefilter only has to be a necessary condition (a line holding a keyword holds every
+/// prefix of it; the rule gate and the regexes then see the whole rule), so cutting every
+/// keyword to its first `n` bytes trades a few more candidate lines for an automaton with far
+/// fewer states. The longest `n` of [`PREFIX_LENGTHS`] whose automaton fits is taken; `None`
+/// when none fits (the caller falls back to the regex alternation).
+fn keyword_dfa(words: &[String]) -> Option<super::prefilter::KeywordDfa> {
+    PREFIX_LENGTHS.iter().find_map(|&n| {
+        let mut cut: Vec<&[u8]> = words
+            .iter()
+            .map(|w| &w.as_bytes()[..w.len().min(n)])
+            .collect();
+        cut.sort_unstable();
+        cut.dedup();
+        let all = cut.clone();
+        cut.retain(|w| {
+            !all.iter()
+                .any(|o| o != w && memchr::memmem::find(w, o).is_some())
+        });
+        super::prefilter::KeywordDfa::new(&cut)
     })
 }
 
@@ -585,5 +616,31 @@ mod tests {
         spec.id = "ok".into();
         spec.keywords = vec!["a\nb".into()];
         assert_eq!(check_spec(&spec).expect_err("line break").key, "keywords");
+    }
+}
+#[cfg(test)]
+mod prefilter_tests {
+    /// The built-in pack's keywords must fit the compact DFA (with prefixes if need be): the
+    /// regex fallback scans about 2.5x slower (`ci-remedy-bench --components`).
+    #[test]
+    fn the_builtin_pack_gets_the_compact_prefilter() {
+        let pack = super::super::RulePack::builtin().expect("pack");
+        assert!(matches!(
+            pack.compiled.prefilter,
+            Some(super::Prefilter::Dfa(_))
+        ));
+    }
+
+    /// A keyword set too large for the table as whole words still gets the DFA over prefixes,
+    /// and it finds every line that holds a whole keyword.
+    #[test]
+    fn long_keyword_sets_fall_back_to_prefixes_not_to_the_regex() {
+        let words: Vec<String> = (0..400)
+            .map(|i| format!("keyword number {i:04} with a long tail of words"))
+            .collect();
+        assert!(super::super::prefilter::KeywordDfa::new(&words).is_none());
+        let dfa = super::keyword_dfa(&words).expect("prefix dfa");
+        assert!(dfa.is_match(b"xx KEYWORD NUMBER 0399 WITH A LONG TAIL OF WORDS yy"));
+        assert!(!dfa.is_match(b"nothing to see here"));
     }
 }

@@ -20,6 +20,8 @@ use sha2::{Digest, Sha256};
 
 use super::baseline::{line_hash, Baseline};
 use super::rules::{Compiled, Extend, RuleRole};
+use super::structure::{self, Mark};
+use crate::artifact::Category;
 use crate::artifact::LogFormat;
 use crate::logs::format::{clean_line, split_gh_run_view};
 use crate::logs::lines::{line_head, read_chunk, Chunk, Chunks, LineReader, Piece, ReadChunks};
@@ -37,6 +39,33 @@ pub const MAX_BLOCKS: usize = 512;
 const MAX_PENDING: usize = 3;
 /// Non-blank tentative lines.
 const MAX_PENDING_TEXT: usize = 2;
+/// The most lines of a failing command's output taken as its tail block (when no rule's block
+/// covers them), and how far back the search for them may look.
+const MAX_TAIL_LINES: usize = 20;
+/// How many lines back from the end of a command's output the tail search looks.
+const MAX_TAIL_LOOK: usize = 60;
+/// The most failing-command regions kept per log (the first ones: the job stops at a failure).
+const MAX_FAILED_COMMANDS: usize = 32;
+/// The rule whose id names a failing command's output tail ([`Block::failure_tail`]).
+pub const FAILURE_TAIL_RULE: &str = "failing-command-output";
+
+/// A command that failed, as the CI service's structure shows it ([`structure`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FailedCommand {
+    /// The command's first line (its echo, or the first line of the log), 1-based.
+    pub start: u64,
+    /// The last line of its output, 1-based, inclusive.
+    pub end: u64,
+    /// The line that says it failed (`The command "…" exited with 1.`), 1-based.
+    pub marker: u64,
+    /// The log showed where the command started (its echo or step header); when not, `start`
+    /// is only the line after the previous failure.
+    pub echoed: bool,
+    /// The command's text when the log names it (bounded, lossy UTF-8).
+    pub command: String,
+    /// What the command's tools point at ([`structure::command_category`]).
+    pub category: Option<Category>,
+}
 
 /// A block of lines found by the scanner (before ranking).
 #[derive(Debug, Clone)]
@@ -69,6 +98,9 @@ pub(crate) struct Block {
     /// The step (name) and its identity key (shared by the blocks of one step).
     pub step: Option<Arc<str>>,
     pub step_key: Option<Arc<str>>,
+    /// The block is the last lines of a failing command's output that no rule matched; the
+    /// category its finding carries is the command's ([`FailedCommand::category`]).
+    pub failure_tail: Option<Option<Category>>,
 }
 
 impl Block {
@@ -92,6 +124,19 @@ pub(crate) struct ScanOut {
     pub blocks: Vec<Block>,
     /// Step keys that hold a `##[error]` line.
     pub error_steps: HashSet<Arc<str>>,
+    /// The commands the CI service reported as failed, in log order.
+    pub failed_commands: Vec<FailedCommand>,
+}
+
+/// The command being run, as far as the log's structure shows.
+struct Command {
+    start: u64,
+    text: Vec<u8>,
+    /// The last line of its output, once a marker ended it.
+    end: Option<u64>,
+    /// Its output's tail, taken when the output ended, kept until the command is known to
+    /// have failed.
+    tail: Option<Block>,
 }
 
 #[derive(Default)]
@@ -238,6 +283,15 @@ struct State<'a> {
     line_hits: Vec<usize>,
     /// Tentative lines no longer used, kept for their buffers.
     spare_pending: Vec<Pending>,
+    /// The command whose output is being read.
+    command: Option<Command>,
+    /// GitLab's `after_script`/cleanup sections: `$ ` lines there are not the job's commands.
+    after_script: bool,
+    failed_commands: Vec<FailedCommand>,
+    /// The line after the last failure (a command with no echo line starts there).
+    region_floor: u64,
+    /// The index of [`FAILURE_TAIL_RULE`], when the pack has it.
+    tail_rule: Option<usize>,
 }
 
 impl<'a> State<'a> {
@@ -289,6 +343,9 @@ impl<'a> State<'a> {
                 self.error_steps.insert(key);
             }
         }
+        if let Some(m) = structure::mark(&cur) {
+            self.structure(no, m, back);
+        }
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         let candidate = match (&self.c.prefilter, candidate) {
@@ -303,6 +360,171 @@ impl<'a> State<'a> {
         self.feed(no, &cur, &hits, back, Some(raw));
         self.hits = hits;
         self.cur = cur;
+    }
+
+    /// Applies one structural mark of line `no` ([`structure::mark`]): commands start, their
+    /// output ends (its tail is taken then), and a failure turns the command into a
+    /// [`FailedCommand`] whose tail block, if any, is kept.
+    fn structure(&mut self, no: u64, m: Mark<'_>, back: Option<Back<'_>>) {
+        match m {
+            Mark::Start(text) => {
+                if self.after_script {
+                    return;
+                }
+                let mut t =
+                    crate::text::token_safe_prefix(text.trim_ascii(), structure::MAX_COMMAND_BYTES)
+                        .to_vec();
+                if t.is_empty() {
+                    // `[Pipeline] sh`, a Buildkite header: the command may be named by the
+                    // next echo; keep the earlier text if it is the same step.
+                    t = Vec::new();
+                }
+                self.command = Some(Command {
+                    start: no,
+                    text: t,
+                    end: None,
+                    tail: None,
+                });
+            }
+            Mark::OutputEnd => {
+                let open = self.open.is_some();
+                let tail = match (&self.command, back) {
+                    (Some(c), Some(back)) if c.end.is_none() && !open => {
+                        self.take_tail(no, back, c.start)
+                    }
+                    _ => None,
+                };
+                if let Some(c) = self.command.as_mut() {
+                    if c.end.is_none() {
+                        c.end = Some(no.saturating_sub(1).max(c.start));
+                        c.tail = tail;
+                    }
+                }
+            }
+            Mark::AfterScript => {
+                self.after_script = true;
+            }
+            Mark::Failed(named) => self.failed(no, named, back),
+            Mark::JobFailed => {
+                if self.failed_commands.is_empty() {
+                    self.failed(no, None, back);
+                }
+            }
+        }
+    }
+
+    /// Line `no` says a command failed: records it, with the tail of its output as a block.
+    fn failed(&mut self, no: u64, named: Option<&[u8]>, back: Option<Back<'_>>) {
+        let cmd = self.command.take();
+        let echoed = cmd.is_some();
+        let start = cmd.as_ref().map_or(self.region_floor + 1, |c| c.start);
+        let end = cmd
+            .as_ref()
+            .and_then(|c| c.end)
+            .unwrap_or(no.saturating_sub(1))
+            .max(start);
+        let mut tail = cmd.as_ref().and_then(|c| c.tail.clone());
+        if tail.is_none() && cmd.as_ref().is_none_or(|c| c.end.is_none()) && self.open.is_none() {
+            if let Some(back) = back {
+                tail = self.take_tail(no, back, start);
+            }
+        }
+        let text = match named {
+            Some(t) => crate::text::token_safe_prefix(t.trim_ascii(), structure::MAX_COMMAND_BYTES)
+                .to_vec(),
+            None => cmd.map(|c| c.text).unwrap_or_default(),
+        };
+        let command = String::from_utf8_lossy(&text).into_owned();
+        let category = structure::command_category(&command);
+        self.region_floor = no;
+        if self.failed_commands.len() >= MAX_FAILED_COMMANDS {
+            return;
+        }
+        self.failed_commands.push(FailedCommand {
+            start,
+            end,
+            marker: no,
+            echoed,
+            command,
+            category,
+        });
+        if let Some(mut b) = tail {
+            // A rule's block may have been found over these lines since (a block still open
+            // when the output ended is not a tail): keep the tail only where none is.
+            if !self
+                .blocks
+                .iter()
+                .any(|x| x.start <= b.end && x.end >= b.start)
+            {
+                b.failure_tail = Some(category);
+                self.last_end = self.last_end.max(b.end);
+                self.blocks.push(b);
+                if self.blocks.len() > MAX_BLOCKS {
+                    self.prune();
+                }
+            }
+        }
+    }
+
+    /// The last lines of a command's output before line `no` (at most [`MAX_TAIL_LINES`],
+    /// the last paragraph: trailing blank and marker lines skipped, then up to a blank line,
+    /// the command's echo line `floor`, or a line already in a block), as a block; `None` when
+    /// there is none or the pack has no [`FAILURE_TAIL_RULE`].
+    fn take_tail(&self, no: u64, back: Back<'_>, floor: u64) -> Option<Block> {
+        let rule = self.tail_rule?;
+        let mut lines: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut scratch = Vec::new();
+        for k in 1..=MAX_TAIL_LOOK {
+            let Some(lno) = no.checked_sub(k as u64) else {
+                break;
+            };
+            if lno <= floor || lno <= self.last_end || lno == 0 {
+                break;
+            }
+            let Some(raw) = back.prev(k) else { break };
+            let t = clean_line(self.format, line_head(raw), &mut scratch);
+            let shown = match memchr::memrchr(b'\r', t) {
+                Some(i) => &t[i + 1..],
+                None => t,
+            };
+            let marker = structure::mark(t).is_some();
+            if is_blank(shown) || marker {
+                if lines.is_empty() && (marker || is_blank(shown)) {
+                    continue;
+                }
+                break;
+            }
+            lines.push((lno, t.to_vec()));
+            if lines.len() >= MAX_TAIL_LINES {
+                break;
+            }
+        }
+        if lines.is_empty() {
+            return None;
+        }
+        let first = lines.last().map_or(no, |l| l.0);
+        let mut b = Block {
+            start: first,
+            end: first.saturating_sub(1),
+            opener: rule,
+            cause: None,
+            summary: Some((rule, self.c.rules[rule].spec.confidence)),
+            demoted: false,
+            excerpt: Vec::new(),
+            excerpt_lines: 0,
+            lines: 0,
+            baseline_hits: 0,
+            file: None,
+            rule_file: None,
+            warning: false,
+            step: None,
+            step_key: None,
+            failure_tail: Some(None),
+        };
+        for (lno, t) in lines.iter().rev() {
+            add_line(&mut b, *lno, t, self.baseline);
+        }
+        Some(b)
     }
 
     fn classify(&self, o: &Open, t: &[u8], hits: &[usize]) -> Class {
@@ -501,6 +723,7 @@ impl<'a> State<'a> {
             warning: is_warning(text),
             step,
             step_key,
+            failure_tail: None,
         };
         // Context before: fixed `before` lines and `join-before` lines.
         let fixed = rule.spec.before.min(10) as usize;
@@ -912,6 +1135,11 @@ fn scan_with<C: Chunks>(
         lines_done: 0,
         line_hits: Vec::new(),
         spare_pending: Vec::new(),
+        command: None,
+        after_script: false,
+        failed_commands: Vec::new(),
+        region_floor: 0,
+        tail_rule: c.rules.iter().position(|r| r.spec.id == FAILURE_TAIL_RULE),
     };
     while let Some(piece) = lines.next_piece()? {
         let buf = lines.buf();
@@ -943,6 +1171,7 @@ fn scan_with<C: Chunks>(
         format,
         blocks: std::mem::take(&mut st.blocks),
         error_steps: std::mem::take(&mut st.error_steps),
+        failed_commands: std::mem::take(&mut st.failed_commands),
     })
 }
 
