@@ -25,6 +25,7 @@ pub mod artifact;
 pub mod classify;
 pub mod cli;
 pub mod dashboard;
+pub mod digest;
 pub mod fix;
 pub mod github;
 pub mod heal;

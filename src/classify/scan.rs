@@ -23,9 +23,9 @@ use super::rules::{Compiled, Extend, RuleRole};
 use super::structure::{self, Mark};
 use crate::artifact::Category;
 use crate::artifact::LogFormat;
+use crate::digest::lower_hex;
 use crate::logs::format::{clean_line, split_gh_run_view};
 use crate::logs::lines::{line_head, read_chunk, Chunk, Chunks, LineReader, Piece, ReadChunks};
-use crate::text::lower_hex;
 
 /// Lines of history kept before the current position for `join-before`/`before`, in bytes.
 const HIST: usize = 16 << 10;
@@ -1415,7 +1415,7 @@ mod tests {
         }
         let c = compile(&builtin_specs().expect("specs")).expect("compiles");
         let out = scan(Odd(&log, 1), &c, None).expect("scans");
-        assert_eq!(out.sha256, crate::fix::sha256_hex(&log));
+        assert_eq!(out.sha256, crate::digest::sha256_hex(&log));
         assert_eq!(out.bytes, log.len() as u64);
         assert_eq!(out.lines, u64::from(i) + 1);
         // The inline fallback (no read thread) gives the same.

@@ -24,8 +24,6 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::artifact::{
     self, Edit, FixInput, FixMetadata, GuardDecision, Guardrails, Instruction, Refusal, RiskClass,
     RunInfo, ToolInfo, Validation, ValidationStatus, FIX_INPUT_SCHEMA, FIX_METADATA_SCHEMA,
@@ -165,7 +163,7 @@ pub fn base_mismatch(claimed: &str, head: &str) -> Option<String> {
 
 /// The lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    crate::text::lower_hex(&Sha256::digest(bytes))
+    crate::digest::sha256_hex(bytes)
 }
 
 /// What `fix-agent-apply` is asked to do.

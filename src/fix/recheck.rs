@@ -163,7 +163,7 @@ pub fn verify_artifact(
             ),
         );
     }
-    let base = crate::github::api::check_sha(&meta.base_sha).ok();
+    let base = crate::digest::is_commit_sha(&meta.base_sha).then_some(meta.base_sha.as_str());
     if base.is_none() {
         p(
             "base_sha",

@@ -332,7 +332,7 @@ impl std::fmt::Display for Repo {
 /// Checks a commit sha: exactly 40 (SHA-1) or 64 (SHA-256) lowercase or uppercase hex
 /// digits, nothing around them, so it can go into a URL or a git command line.
 pub fn check_sha(sha: &str) -> Result<&str, ApiError> {
-    if (sha.len() == 40 || sha.len() == 64) && sha.chars().all(|c| c.is_ascii_hexdigit()) {
+    if crate::digest::is_commit_sha(sha) {
         Ok(sha)
     } else {
         Err(ApiError::InvalidArgument {
