@@ -211,8 +211,8 @@ fn quality_floor_on_the_cidiff_cases() {
 
 /// The floor on the 154 real cases of `fixtures/ecosystems` (46 test runners, compilers,
 /// package managers and CI services; top-3 = every labelled line inside the findings ranked
-/// <= 3). Measured at the time of writing: top-3 82/154 (53%), top-1 64/154 (42%), mean
-/// recall of the top-3 0.70, `unknown` 25%, 8 ecosystems with no top-3 success
+/// <= 3). Measured at the time of writing: top-3 89/154 (58%), top-1 71/154 (46%), mean
+/// recall of the top-3 0.74, `unknown` 21%, 5 ecosystems with no top-3 success
 /// (docs/evidence.md). A change that loses quality on any project's log fails here.
 #[test]
 fn quality_floor_on_the_ecosystem_cases() {
@@ -235,9 +235,9 @@ fn quality_floor_on_the_ecosystem_cases() {
     let t = &summary.total.all;
     assert!(t.cases >= 150, "cases {}", t.cases);
     let share = |n: usize| n as f64 / t.cases as f64;
-    assert!(share(t.full) >= 0.50, "top-3 {}/{}", t.full, t.cases);
-    assert!(share(t.top1) >= 0.40, "top-1 {}/{}", t.top1, t.cases);
-    assert!(t.recall >= 0.66, "recall {:.3}", t.recall);
+    assert!(share(t.full) >= 0.55, "top-3 {}/{}", t.full, t.cases);
+    assert!(share(t.top1) >= 0.43, "top-1 {}/{}", t.top1, t.cases);
+    assert!(t.recall >= 0.70, "recall {:.3}", t.recall);
     assert!(
         share(t.unknown) <= 0.30,
         "unknown {}/{}",
@@ -250,7 +250,7 @@ fn quality_floor_on_the_ecosystem_cases() {
         .filter(|(_, h)| h.all.full == 0)
         .map(|(n, _)| n.as_str())
         .collect();
-    assert!(zero.len() <= 8, "no top-3 success in {zero:?}");
+    assert!(zero.len() <= 5, "no top-3 success in {zero:?}");
 }
 
 #[test]
