@@ -766,9 +766,10 @@ pub fn diff_view(patch: &str) -> String {
     let (mut old, mut new) = (0u64, 0u64);
     for line in patch.lines() {
         let (class, o, n) = if line.starts_with("@@") {
-            if let Some((a, c)) = hunk_starts(line) {
-                old = a;
-                new = c;
+            // The fix's own hunk-header parser; the numbers before each side's first line.
+            if let Some((a, _, c, _)) = crate::fix::udiff::hunk_header(line) {
+                old = (a as u64).saturating_sub(1);
+                new = (c as u64).saturating_sub(1);
             }
             ("hunk", String::new(), String::new())
         } else if line.starts_with("diff ")
@@ -800,15 +801,6 @@ pub fn diff_view(patch: &str) -> String {
     }
     s.push_str("</pre>\n");
     s
-}
-
-/// `@@ -a,b +c,d @@` → (a, c) as the numbers before the first line of each side.
-fn hunk_starts(line: &str) -> Option<(u64, u64)> {
-    let mut parts = line.split_whitespace().skip(1);
-    let old = parts.next()?.strip_prefix('-')?;
-    let new = parts.next()?.strip_prefix('+')?;
-    let start = |s: &str| s.split(',').next()?.parse::<u64>().ok();
-    Some((start(old)?.saturating_sub(1), start(new)?.saturating_sub(1)))
 }
 
 #[cfg(test)]

@@ -905,6 +905,19 @@ fn parse_range(s: &str) -> Option<(usize, usize)> {
     }
 }
 
+/// The numbers of a hunk header `@@ -a,b +c,d @@ …` (GNU diff's unified format; a missing
+/// count is 1): `(old_start, old_len, new_start, new_len)`, starts 1-based (0 for an empty
+/// side at the top of the file). `None` when the line is not a hunk header. The line may end
+/// with `\n` or not.
+pub fn hunk_header(line: &str) -> Option<(usize, usize, usize, usize)> {
+    let rest = line.strip_prefix("@@ -")?;
+    let (old, rest) = rest.split_once(" +")?;
+    let (new, _) = rest.split_once(" @@")?;
+    let (old_start, old_len) = parse_range(old)?;
+    let (new_start, new_len) = parse_range(new)?;
+    Some((old_start, old_len, new_start, new_len))
+}
+
 fn parse_hunk(lines: &[&str], at: usize, path: Option<&str>) -> Result<(Hunk, usize), DiffRefusal> {
     let header = lines[at].trim_end_matches('\n');
     let bad = || {
@@ -917,11 +930,7 @@ fn parse_hunk(lines: &[&str], at: usize, path: Option<&str>) -> Result<(Hunk, us
     if !lines[at].ends_with('\n') {
         return Err(bad());
     }
-    let rest = header.strip_prefix("@@ -").ok_or_else(bad)?;
-    let (old, rest) = rest.split_once(" +").ok_or_else(bad)?;
-    let (new, _) = rest.split_once(" @@").ok_or_else(bad)?;
-    let (old_start, old_len) = parse_range(old).ok_or_else(bad)?;
-    let (new_start, new_len) = parse_range(new).ok_or_else(bad)?;
+    let (old_start, old_len, new_start, new_len) = hunk_header(header).ok_or_else(bad)?;
     if old_len > 1_000_000 || new_len > 1_000_000 || (old_len > 0 && old_start == 0) {
         return Err(bad());
     }
