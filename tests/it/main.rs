@@ -43,3 +43,4 @@ mod pipeline;
 mod prepare;
 mod schemas;
 mod smoke;
+mod smoke_pipeline;
