@@ -530,4 +530,51 @@ fn failed_validations_of_one_sha_are_counted_and_escalate_after_max_iterations()
             (Some(3), Some(true))
         ]
     );
+
+    // ci-notify tells a person only for the third: the escalation after max-iterations.
+    let stub =
+        crate::agent_support::Stub::start(vec![crate::agent_support::Reply::json(200, "{}")]);
+    let notify = |run_id: &str| {
+        let out = dir.path().join(format!("notify-{run_id}"));
+        let o = bin(env!("CARGO_BIN_EXE_ci-notify"))
+            .env("CI_NOTIFY_WEBHOOK_URL", format!("{}/hook", stub.url))
+            .env("GITHUB_RUN_ID", run_id)
+            .arg("--smoke-report")
+            .arg(dir.path().join(format!("out/smoke/report-{run_id}.json")))
+            .args(["--kind", "generic", "--out"])
+            .arg(&out)
+            .output()
+            .expect("ci-notify");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        read_json(&out.join("notify/notify-status.json"))
+    };
+    assert_eq!(notify("102")["status"], "not_escalated");
+    assert!(stub.requests().is_empty());
+    let s = notify("103");
+    assert_eq!(
+        (s["status"].as_str(), s["reason"].as_str()),
+        (Some("sent"), Some("smoke-max-iterations")),
+        "{s}"
+    );
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 1);
+    let body: Value = serde_json::from_slice(&reqs[0].body).expect("json");
+    assert_eq!(body["reason"], "smoke-max-iterations");
+    let evidence = body["evidence"].to_string();
+    assert!(
+        evidence.contains("smoke check broken")
+            && evidence.contains("status expected 2xx, got 500"),
+        "{evidence}"
+    );
+    assert!(
+        body["tried"]
+            .to_string()
+            .contains("smoke validation of abc123: failed 3 of 3"),
+        "{body}"
+    );
 }
