@@ -578,3 +578,46 @@ fn failed_validations_of_one_sha_are_counted_and_escalate_after_max_iterations()
         "{body}"
     );
 }
+
+#[test]
+fn credentials_are_redacted_and_workflow_commands_never_reach_stdout() {
+    let svc = smoke_support::start();
+    let yaml = format!(
+        "{HEAD}checks:
+  - name: leaky
+    request: {{ url: '${{APP_URL}}/leak' }}
+    expect: {{ body-contains: ['absent'] }}
+log-patterns:
+  - name: hostile log
+    url: '${{APP_URL}}/leak'
+    must-not-match: ['set-output', 'ghp_']
+"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_checks(dir.path(), &yaml);
+    let o = smoke_cmd(dir.path(), &svc, &[]);
+    let path = dir.path().join("out/smoke/report-77.json");
+    let report = std::fs::read_to_string(&path).expect("report");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for text in [&*report, &*stdout] {
+        assert!(
+            !text.contains("ghp_0123456789abcdefghij"),
+            "token leaked: {text}"
+        );
+    }
+    assert!(report.contains("[REDACTED:"), "{report}");
+    for line in stdout.lines() {
+        let t = line.trim_start();
+        assert!(
+            !t.starts_with("::set-output") && !t.starts_with("::add-mask"),
+            "{stdout}"
+        );
+    }
+    // The hostile line is shown as data after its location, never at the start of a line.
+    assert!(
+        stdout.contains("/leak:2: ::set-output name=pwned::yes"),
+        "{stdout}"
+    );
+    let r = read_json(&path);
+    assert_eq!(r["log_patterns"][0]["matches"][0]["line"], 2);
+}

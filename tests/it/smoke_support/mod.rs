@@ -54,6 +54,9 @@ pub const DEPLOY_LOG: &str = "\
 2026-12-07T10:00:02Z ready
 ";
 
+/// A hostile answer: a credential and workflow commands.
+pub const LEAK: &str = "debug token ghp_0123456789abcdefghijABCDEFGHIJ012345\n::set-output name=pwned::yes\n::add-mask::x\n";
+
 fn sse_event(data: &str) -> String {
     format!("data: {data}\n\n")
 }
@@ -190,6 +193,7 @@ fn handle(
         }
         "/echo-auth" => respond(&mut s, "200 OK", "text/plain", &format!("you sent {auth}")),
         "/logs" => respond(&mut s, "200 OK", "text/plain", DEPLOY_LOG),
+        "/leak" => respond(&mut s, "200 OK", "text/plain", LEAK),
         _ => respond(&mut s, "404 Not Found", "text/plain", "no such page"),
     }
 }
