@@ -138,4 +138,31 @@ mod tests {
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].event, "message");
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes parse without a panic; events written with any of the three line
+        /// endings, multi-line data split into `data` lines, come back as they were.
+        #[test]
+        fn round_trip_and_no_panic(
+            datas in proptest::collection::vec(proptest::collection::vec("[^\r\n]{0,12}", 1..4), 0..6),
+            ending in prop::sample::select(vec!["\n", "\r", "\r\n"]),
+            noise in ".{0,200}",
+        ) {
+            let _ = parse(&noise);
+            let mut text = String::new();
+            for lines in &datas {
+                for l in lines {
+                    text.push_str("data: ");
+                    text.push_str(l);
+                    text.push_str(ending);
+                }
+                text.push_str(ending);
+            }
+            let got: Vec<String> = parse(&text).into_iter().map(|e| e.data).collect();
+            let want: Vec<String> = datas.iter().map(|l| l.join("\n")).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
 }
