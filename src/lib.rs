@@ -17,6 +17,8 @@
 //! - [`notify`]: escalation messages to Slack, Discord or a generic webhook.
 //! - [`dashboard`]: `ci-dashboard`'s job summary, static site and `dashboard.json`.
 //! - [`prepare`]: `self-heal-prepare`'s pipeline (collect, classify, redact).
+//! - [`smoke`]: `ci-smoke`'s checks against a deployed service (health wait, expectations,
+//!   server-sent events, baselines, log patterns).
 //! - [`text`]: cutting text to a byte budget without splitting a character or a credential.
 #![forbid(unsafe_code)]
 
@@ -36,6 +38,7 @@ pub mod policy;
 pub mod prepare;
 pub mod process;
 pub mod reports;
+pub mod smoke;
 pub mod text;
 
 /// The crate version, as written into every artifact's `tool.version`.

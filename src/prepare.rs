@@ -43,6 +43,9 @@ pub struct PrepareInput {
     /// The checkout (`--repo-root`): when given, the read-only recipes check the evidence
     /// against it and a sure recipe decides the category ([`diagnose`]).
     pub repo_root: Option<PathBuf>,
+    /// `--smoke-report`: a `ci-smoke` report whose failed expectations and matched log lines
+    /// become findings ([`smoke_findings`]).
+    pub smoke_report: Option<PathBuf>,
 }
 
 /// Builds the context. Problems with individual inputs (a missing log, a malformed report) do
@@ -111,12 +114,22 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
         }
         info
     });
-    let (logs, findings) = (analysis.logs, analysis.findings);
+    let (logs, mut findings) = (analysis.logs, analysis.findings);
+    let mut rules_classification = analysis.classification;
+    if let Some(path) = &input.smoke_report {
+        match crate::artifact::read_artifact::<crate::artifact::SmokeReport>(path) {
+            Ok(r) => {
+                rules_classification =
+                    merge_smoke(rules_classification, &mut findings, smoke_findings(&r));
+            }
+            Err(e) => errors.push(format!("smoke report: {e}")),
+        }
+    }
     // The analysis saw every failed test; the artifact keeps a bounded list and a count.
     cap_tests(&mut tests);
 
     let developer_agent = read_developer_agent_answer(input.developer_agent_response.as_deref());
-    let mut classification = merge_answer(analysis.classification, &developer_agent, &findings);
+    let mut classification = merge_answer(rules_classification, &developer_agent, &findings);
     if let Some(repo) = &input.repo_root {
         classification = diagnose(repo, classification, &findings, &tests.failed);
     }
@@ -344,3 +357,176 @@ fn merge_answer(
         }),
     }
 }
+
+/// The findings of a `ci-smoke` report, most likely cause first: matched log lines that say a
+/// file is missing (`build_config`, so the `.dockerignore` recipe can act on them), other
+/// matched log lines (`test_assertion`), an unhealthy service or a check without an answer
+/// (`service_unavailable`; `test_timeout` for a timeout), and failed expectations
+/// (`test_timeout` for latency, else `test_assertion`). A log line's finding points at its log
+/// and 1-based line; an expectation's at `smoke:<check name>`, line 1. Ranks are left 0 (set
+/// by [`merge_smoke`]).
+pub fn smoke_findings(r: &crate::artifact::SmokeReport) -> Vec<crate::artifact::Finding> {
+    use crate::artifact::{Category, Finding};
+    let finding =
+        |rule: String, category: Category, log: String, line: u64, excerpt: String| Finding {
+            rule,
+            category,
+            log,
+            line_start: line.max(1),
+            line_end: line.max(1),
+            rank: 0,
+            score: 0.0,
+            excerpt: crate::text::token_safe_str(&excerpt, 8 * 1024).to_string(),
+            file: None,
+            file_line: None,
+            step: None,
+        };
+    let missing = crate::fix::recipes::missing_file_pattern();
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for p in r.log_patterns.iter().filter(|p| !p.passed) {
+        for m in &p.matches {
+            let category = if missing.is_match(&m.text) {
+                Category::BuildConfig
+            } else {
+                Category::TestAssertion
+            };
+            let f = finding(
+                format!("smoke/log/{}", p.name),
+                category,
+                m.source.clone(),
+                m.line,
+                m.text.clone(),
+            );
+            if category == Category::BuildConfig {
+                first.push(f);
+            } else {
+                rest.push(f);
+            }
+        }
+        if p.matches.is_empty() {
+            rest.push(finding(
+                format!("smoke/log/{}", p.name),
+                Category::TestAssertion,
+                format!("smoke:{}", p.name),
+                1,
+                format!(
+                    "log pattern {}: {} {} held for no line{}",
+                    p.name,
+                    p.kind,
+                    p.pattern,
+                    p.errors
+                        .first()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if let Some(h) = r.health.as_ref().filter(|h| !h.healthy) {
+        rest.push(finding(
+            "smoke/health".into(),
+            Category::ServiceUnavailable,
+            "smoke:wait-for-healthy".into(),
+            1,
+            format!(
+                "service not healthy at {} after {} request(s) in {} ms; last status {}: {}",
+                h.url,
+                h.attempts,
+                h.elapsed_ms,
+                h.last_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into()),
+                h.last_answer
+            ),
+        ));
+    }
+    for c in r.checks.iter().filter(|c| !c.passed) {
+        let log = format!("smoke:{}", c.name);
+        if let Some(e) = &c.error {
+            let category = if e.starts_with("timed out") {
+                Category::TestTimeout
+            } else {
+                Category::ServiceUnavailable
+            };
+            rest.push(finding(
+                format!("smoke/check/{}", c.name),
+                category,
+                log.clone(),
+                1,
+                format!("check {} ({} {}): no answer: {e}", c.name, c.method, c.url),
+            ));
+            continue;
+        }
+        for e in c.expectations.iter().filter(|e| !e.passed) {
+            let category = match e.kind.as_str() {
+                "first-byte-ms" | "total-ms" => Category::TestTimeout,
+                "status" if c.status.is_some_and(|s| s >= 500) => Category::ServiceUnavailable,
+                _ => Category::TestAssertion,
+            };
+            let mut text = format!(
+                "check {} ({} {}): {} expected {}, got {}",
+                c.name, c.method, c.url, e.kind, e.expected, e.actual
+            );
+            if let Some(d) = &e.diff {
+                text.push('\n');
+                text.push_str(d);
+            }
+            rest.push(finding(
+                format!("smoke/check/{}/{}", c.name, e.kind),
+                category,
+                log.clone(),
+                1,
+                text,
+            ));
+        }
+    }
+    first.extend(rest);
+    first
+}
+
+/// Puts the smoke findings first (they are why the pipeline runs after a deploy) and re-ranks
+/// every finding densely from 1; a rules classification that found nothing (`unknown`) takes
+/// the top smoke finding's category, with the smoke findings of that category as evidence.
+pub fn merge_smoke(
+    rules: Classification,
+    findings: &mut Vec<crate::artifact::Finding>,
+    smoke: Vec<crate::artifact::Finding>,
+) -> Classification {
+    if smoke.is_empty() {
+        return rules;
+    }
+    let n = smoke.len();
+    let top = smoke[0].category;
+    let mut all = smoke;
+    all.append(findings);
+    let total = all.len();
+    for (i, f) in all.iter_mut().enumerate() {
+        f.rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        if i < n {
+            f.score = (total - i) as f64;
+        }
+    }
+    *findings = all;
+    if rules.category != crate::artifact::Category::Unknown {
+        // The rules' evidence indices moved by the smoke findings in front of them.
+        return Classification {
+            evidence: rules.evidence.iter().map(|i| i + n).collect(),
+            ..rules
+        };
+    }
+    let evidence: Vec<usize> = (0..n).filter(|i| findings[*i].category == top).collect();
+    Classification {
+        category: top,
+        kind: top.kind(),
+        confidence: SMOKE_CONFIDENCE,
+        source: ClassificationSource::Rules,
+        evidence,
+        summary: format!(
+            "{top}: the deployment's smoke validation failed: {}",
+            crate::text::one_line(crate::text::truncate_str(&findings[0].excerpt, 300))
+        ),
+    }
+}
+
+/// The confidence of a classification taken from smoke findings.
+pub const SMOKE_CONFIDENCE: f64 = 0.7;

@@ -26,10 +26,15 @@ case "$baseline" in
   auto|none) ;;
   *) echo "::error title=ci-remedy::baseline must be auto or none"; exit 2 ;;
 esac
+smoke_fail="${INPUT_SMOKE_FAIL_ON_FAILURE:-false}"
+case "$smoke_fail" in
+  true|false) ;;
+  *) echo "::error title=ci-remedy::smoke-fail-on-failure must be true or false"; exit 2 ;;
+esac
 case "$mode" in
-  self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply|dashboard|check-patch|comment) ;;
+  self-heal|fix-agent|all|prepare|decide|execute|fix-prepare|fix-apply|dashboard|check-patch|comment|smoke) ;;
   *)
-    echo "::error title=ci-remedy::mode must be one of self-heal, fix-agent, all, prepare, decide, execute, fix-prepare, fix-apply, dashboard, check-patch, comment"
+    echo "::error title=ci-remedy::mode must be one of self-heal, fix-agent, all, prepare, decide, execute, fix-prepare, fix-apply, dashboard, check-patch, comment, smoke"
     exit 2
     ;;
 esac
@@ -96,6 +101,7 @@ run_prepare() {
     args+=(--baseline-from-api)
   fi
   opt args --developer-agent-response "${INPUT_DEVELOPER_AGENT_RESPONSE:-}"
+  opt args --smoke-report "${INPUT_SMOKE_REPORT:-}"
   step self-heal-prepare "${args[@]}" -- "${logs[@]}"
 }
 # Earlier self-heal attempts of other runs count toward max-attempts (best effort: without API
@@ -126,6 +132,25 @@ run_check_patch() {
   fi
   step fix-agent-fetch --from-dir="$artifacts" "${policy[@]}" --out="$out"
 }
+# ci-smoke exits 3 for failed checks only with --fail-on-failure: that fails the job on
+# purpose, whatever fail-on-error says.
+run_smoke() {
+  local args=("${common[@]}" "--checks=${INPUT_SMOKE_CHECKS:-.github/ci-remedy-smoke.yml}")
+  opt args --history "${INPUT_SMOKE_HISTORY:-}"
+  [ "$smoke_fail" = true ] && args+=(--fail-on-failure)
+  echo "::group::ci-remedy ci-smoke"
+  "$bin/ci-smoke" "${args[@]}"
+  local code=$?
+  echo "::endgroup::"
+  if [ "$code" -eq 3 ]; then
+    echo "::error title=ci-remedy::smoke validation failed and smoke-fail-on-failure is true"
+    exit 3
+  elif [ "$code" -ne 0 ]; then
+    echo "::warning title=ci-remedy::ci-smoke exited with code $code (see its log above)"
+    [ "$status" -eq 0 ] && status=$code
+  fi
+  return 0
+}
 run_comment() {
   local args=(--dir="$out")
   [ -n "$pr" ] && args+=(--pr="$pr")
@@ -146,6 +171,7 @@ case "$mode" in
   dashboard) run_dashboard ;;
   check-patch) run_check_patch ;;
   comment) run_comment ;;
+  smoke) run_smoke ;;
 esac
 
 if [ "$status" -ne 0 ] && [ "$fail_on_error" = true ]; then

@@ -10,6 +10,7 @@ mod context;
 mod fix;
 mod heal;
 mod read;
+mod smoke;
 mod write;
 
 pub use answer::{parse_answer, read_developer_agent_answer};
@@ -17,6 +18,7 @@ pub use context::*;
 pub use fix::*;
 pub use heal::*;
 pub use read::{open_input, parse_artifact, read_artifact, read_at_most, Artifact};
+pub use smoke::*;
 pub use write::{
     read_capped, read_json, read_json_capped, write_atomic, write_json_atomic, ArtifactError,
     MAX_ARTIFACT_BYTES,

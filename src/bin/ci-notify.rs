@@ -8,14 +8,15 @@ use std::time::Duration;
 use clap::Parser;
 
 use ci_remedy::artifact::{
-    read_artifact, write_json_atomic, Artifact, Context, FixMetadata, HealReport, RunInfo, ToolInfo,
+    read_artifact, write_json_atomic, Artifact, Context, FixMetadata, HealReport, RunInfo,
+    SmokeReport, ToolInfo,
 };
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::github::commands::{quote_untrusted, ActionsEnv};
 use ci_remedy::net::{ClientConfig, HttpClient, NetError, Resend, RetryPolicy};
 use ci_remedy::notify::{
-    dedup_key, escalation_reasons, Message, NotifyOutcome, NotifyStatus, Reason, SentEntry,
-    SentState, WebhookKind, NOTIFY_STATUS_SCHEMA,
+    dedup_key, escalation_reasons, smoke_escalation, Message, NotifyOutcome, NotifyStatus, Reason,
+    SentEntry, SentState, WebhookKind, NOTIFY_STATUS_SCHEMA,
 };
 use ci_remedy::policy::parse_duration;
 
@@ -30,6 +31,8 @@ When it sends: when an enabled reason applies (--on), read from the artifacts:
                        says what stopped it: a failed gate, a failing action or rerun, an error)
   patch-rejected       the fix metadata's guardrails.decision is rejected
   validation-failed    the fix metadata's validation.status is failed or timed_out
+  smoke-max-iterations the smoke report (--smoke-report) failed max-iterations validations
+                       of the same deployment sha
   --reason forces one. At most one message per run and category: the state file (--state)
   records what was sent; keep it across jobs (e.g. with actions/cache) for cross-job dedup.
 
@@ -63,11 +66,15 @@ struct Args {
     /// The fix-agent metadata (fix-agent/metadata-<run_id>.json).
     #[arg(long, value_name = "PATH")]
     fix_metadata: Option<PathBuf>,
+    /// A ci-smoke report (smoke/report-<run_id>.json): escalates after max-iterations failed
+    /// validations of one deployment sha; its failures are the evidence without a context.
+    #[arg(long, value_name = "PATH")]
+    smoke_report: Option<PathBuf>,
     /// Reasons that send a message (comma-separated).
     #[arg(
         long,
         value_name = "REASONS",
-        default_value = "self-heal-exhausted,patch-rejected,validation-failed"
+        default_value = "self-heal-exhausted,patch-rejected,validation-failed,smoke-max-iterations"
     )]
     on: String,
     /// Send for this reason regardless of the artifacts.
@@ -106,7 +113,7 @@ fn main() -> ExitCode {
             None => {
                 cli::print_error(
                     &format!("--on: unknown reason {:?}", name.trim()),
-                    Some("reasons: self-heal-exhausted, patch-rejected, validation-failed"),
+                    Some("reasons: self-heal-exhausted, patch-rejected, validation-failed, smoke-max-iterations"),
                 );
                 return cli::exit(EXIT_USAGE);
             }
@@ -118,7 +125,7 @@ fn main() -> ExitCode {
         Some((r, None)) => {
             cli::print_error(
                 &format!("--reason: unknown reason {r:?}"),
-                Some("reasons: self-heal-exhausted, patch-rejected, validation-failed"),
+                Some("reasons: self-heal-exhausted, patch-rejected, validation-failed, smoke-max-iterations"),
             );
             return cli::exit(EXIT_USAGE);
         }
@@ -138,9 +145,10 @@ fn main() -> ExitCode {
             load::<Context>(args.context.as_deref())?,
             load::<HealReport>(args.report.as_deref())?,
             load::<FixMetadata>(args.fix_metadata.as_deref())?,
+            load::<SmokeReport>(args.smoke_report.as_deref())?,
         ))
     })();
-    let (context, report, metadata) = match inputs {
+    let (context, report, metadata, smoke) = match inputs {
         Ok(i) => i,
         Err(e) => {
             cli::print_error(&e, Some("pass artifacts written by ci-remedy"));
@@ -167,6 +175,7 @@ fn main() -> ExitCode {
     let reason = forced.or_else(|| {
         escalation_reasons(report.as_ref(), metadata.as_ref())
             .into_iter()
+            .chain(smoke.as_ref().and_then(smoke_escalation))
             .find(|r| enabled.contains(r))
     });
     let webhook = std::env::var("CI_NOTIFY_WEBHOOK_URL")
@@ -193,7 +202,7 @@ fn main() -> ExitCode {
         detail: "no enabled escalation reason applies".into(),
     };
     if let Some(reason) = reason {
-        let msg = Message::build(
+        let mut msg = Message::build(
             reason,
             &run,
             &server_url,
@@ -201,6 +210,9 @@ fn main() -> ExitCode {
             report.as_ref(),
             metadata.as_ref(),
         );
+        if let Some(s) = &smoke {
+            msg.add_smoke(s);
+        }
         status.category = msg.category.clone();
         let key = dedup_key(&run, &msg.category);
         match (&webhook, kind) {

@@ -78,6 +78,14 @@ fn all() -> Vec<(&'static str, serde_json::Value)> {
             "dashboard.schema.json",
             schema::<ci_remedy::dashboard::Dashboard>(),
         ),
+        (
+            "smoke-report.schema.json",
+            schema::<artifact::SmokeReport>(),
+        ),
+        (
+            "smoke-checks.schema.json",
+            schema::<ci_remedy::smoke::checks::RawChecks>(),
+        ),
     ];
     all.extend(ci_remedy::agent::schemas());
     all

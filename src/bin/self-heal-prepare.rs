@@ -59,6 +59,10 @@ struct Args {
     /// back to rules-only classification and says why in developer_agent.status.
     #[arg(long, value_name = "PATH")]
     developer_agent_response: Option<PathBuf>,
+    /// A ci-smoke report (smoke/report-<run_id>.json): its failed expectations and matched log
+    /// lines become findings, first in rank, and give the category when the rules find none.
+    #[arg(long, value_name = "PATH")]
+    smoke_report: Option<PathBuf>,
     /// The last passing log of the same job: lines that also appear there rank lower.
     #[arg(long, value_name = "PATH", conflicts_with = "baseline_from_api")]
     baseline_log: Option<String>,
@@ -166,6 +170,7 @@ fn main() -> ExitCode {
             max_ratio: args.max_zip_ratio,
         },
         repo_root: Some(args.repo_root),
+        smoke_report: args.smoke_report,
     };
     let mut ctx = prepare(&input, &pack, run, "self-heal-prepare");
     if let (Some(found), Some(info)) = (&downloaded, ctx.baseline.as_mut()) {

@@ -47,14 +47,18 @@ pub enum Reason {
     PatchRejected,
     /// The fix-agent's patch failed validation.
     ValidationFailed,
+    /// `ci-smoke` failed `max-iterations` validations of the same deployment sha
+    /// (the smoke report's `iteration.escalate_to_human`).
+    SmokeMaxIterations,
 }
 
 impl Reason {
     /// Every reason.
-    pub const ALL: [Reason; 3] = [
+    pub const ALL: [Reason; 4] = [
         Reason::SelfHealExhausted,
         Reason::PatchRejected,
         Reason::ValidationFailed,
+        Reason::SmokeMaxIterations,
     ];
 
     /// The kebab-case name used by `--on`.
@@ -63,6 +67,7 @@ impl Reason {
             Reason::SelfHealExhausted => "self-heal-exhausted",
             Reason::PatchRejected => "patch-rejected",
             Reason::ValidationFailed => "validation-failed",
+            Reason::SmokeMaxIterations => "smoke-max-iterations",
         }
     }
 
@@ -77,6 +82,9 @@ impl Reason {
             Reason::SelfHealExhausted => "self-heal did not heal the failure",
             Reason::PatchRejected => "the fix-agent patch was rejected by the guard",
             Reason::ValidationFailed => "the fix-agent patch failed validation",
+            Reason::SmokeMaxIterations => {
+                "the deployment's smoke validation failed max-iterations times for this commit"
+            }
         }
     }
 }
@@ -105,6 +113,57 @@ pub fn escalation_reasons(
         }
     }
     out
+}
+
+/// [`Reason::SmokeMaxIterations`] when the smoke report escalates to a person.
+pub fn smoke_escalation(smoke: &crate::artifact::SmokeReport) -> Option<Reason> {
+    smoke
+        .iteration
+        .escalate_to_human
+        .then_some(Reason::SmokeMaxIterations)
+}
+
+impl Message {
+    /// Adds what a smoke report says: the count of failed validations of the sha to `tried`,
+    /// and, when the message has no evidence yet (no context), the first failed expectations
+    /// and matched log lines (at most [`MAX_EVIDENCE`], cleaned like every evidence line).
+    pub fn add_smoke(&mut self, smoke: &crate::artifact::SmokeReport) {
+        self.tried.push(format!(
+            "smoke validation of {}: failed {} of {} allowed times",
+            clean_line(
+                smoke
+                    .deployment_sha
+                    .as_deref()
+                    .unwrap_or("an unknown commit")
+            ),
+            smoke.iteration.failed_validations,
+            smoke.iteration.max_iterations
+        ));
+        if !self.evidence.is_empty() {
+            return;
+        }
+        for p in smoke.log_patterns.iter().filter(|p| !p.passed) {
+            for m in &p.matches {
+                self.evidence.push(EvidenceLine {
+                    location: clean_line(&format!("{}:{}", m.source, m.line)),
+                    text: clean_line(&m.text),
+                });
+            }
+        }
+        for c in smoke.checks.iter().filter(|c| !c.passed) {
+            let why = c.error.clone().or_else(|| {
+                c.expectations
+                    .iter()
+                    .find(|e| !e.passed)
+                    .map(|e| format!("{} expected {}, got {}", e.kind, e.expected, e.actual))
+            });
+            self.evidence.push(EvidenceLine {
+                location: clean_line(&format!("smoke check {}", c.name)),
+                text: clean_line(&why.unwrap_or_default()),
+            });
+        }
+        self.evidence.truncate(MAX_EVIDENCE);
+    }
 }
 
 /// The message's first sentence: [`Reason::sentence`], except for

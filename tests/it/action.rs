@@ -419,3 +419,44 @@ fn fail_on_error_turns_a_failed_step_into_a_failed_job() {
             .contains("::warning title=ci-remedy::self-heal-prepare exited with code 1"));
     }
 }
+
+#[test]
+fn smoke_mode_validates_with_the_checks_file_and_sets_outputs() {
+    let svc = crate::smoke_support::start();
+    let ws = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(ws.path().join(".github")).expect("mkdir");
+    std::fs::write(
+        ws.path().join(".github/ci-remedy-smoke.yml"),
+        "hosts: [127.0.0.1]\nvariables: [APP_URL]\nchecks:\n  - name: broken\n    request: { url: '${APP_URL}/error' }\n",
+    )
+    .expect("checks");
+    let bins = bin_dir();
+    let run = run_action_with_env(
+        ws.path(),
+        &[
+            ("mode", "smoke"),
+            ("out", "ci-remedy"),
+            ("bin-dir", bins.to_str().expect("utf8")),
+        ],
+        &[("APP_URL", &svc.base)],
+    );
+    assert_eq!(
+        run.outputs["smoke-report"], "ci-remedy/smoke/report-4242.json",
+        "{}",
+        run.logs
+    );
+    assert_eq!(run.outputs["smoke-escalate"], "false");
+    assert!(
+        run.summary.contains("## ci-smoke: failed"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.logs
+            .contains("::error title=smoke check broken::status: expected 2xx, got 500"),
+        "{}",
+        run.logs
+    );
+    let r = common::read_json(&ws.path().join("ci-remedy/smoke/report-4242.json"));
+    assert_eq!(r["outcome"], "failed");
+}

@@ -8,6 +8,7 @@ mod dashboard_support;
 mod fix_support;
 mod github_common;
 mod heal_common;
+mod smoke_support;
 
 mod action;
 mod agent_limits;
@@ -41,3 +42,5 @@ mod notify_webhook;
 mod pipeline;
 mod prepare;
 mod schemas;
+mod smoke;
+mod smoke_pipeline;

@@ -21,12 +21,13 @@ fn schema_file(id: &str) -> Option<&'static str> {
         "ci-remedy/dashboard/v1" => "dashboard.schema.json",
         "ci-remedy/ci-logs/v1" => "ci-logs-payload.schema.json",
         "ci-remedy/ci-logs-ship/v1" => "ci-logs-ship-status.schema.json",
+        "ci-remedy/smoke-report/v1" => "smoke-report.schema.json",
         _ => return None,
     })
 }
 
 /// Validates `file` against the schema its `schema` field names; returns that id.
-fn validate(file: &Path) -> String {
+pub(crate) fn validate(file: &Path) -> String {
     let text = std::fs::read_to_string(file).expect("read artifact");
     let doc: serde_json::Value = serde_json::from_str(&text).expect("artifact is JSON");
     let id = doc["schema"].as_str().expect("a schema field").to_string();

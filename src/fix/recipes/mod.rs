@@ -45,6 +45,13 @@ pub use import_case::import_case;
 pub use playwright_timeout::{map_to_repo, playwright_timeout};
 pub use wanted::{files_wanted, is_docker_file, MAX_WANTED_TOKENS};
 
+/// The regex by which the `dockerignore-exception` recipe recognises a line saying a file is
+/// missing (`not found`, `no such file`, `ENOENT` …): `self-heal-prepare --smoke-report` files
+/// such log lines as `build_config` so the recipe acts on them.
+pub fn missing_file_pattern() -> &'static Regex {
+    dockerignore_exception::missing_file_re()
+}
+
 /// One line of evidence text with where it came from.
 #[derive(Debug, Clone)]
 pub struct EvidenceLine {
