@@ -225,6 +225,7 @@ pub fn input(instructions: Vec<Instruction>) -> FixInput {
             &ci_remedy::policy::fix_agent::FixAgentPolicy::default(),
         ),
         notes: Vec::new(),
+        model: None,
         error: None,
     }
 }
