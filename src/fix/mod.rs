@@ -13,6 +13,7 @@
 pub mod apply;
 pub mod diff;
 pub mod dockerignore;
+pub mod eval;
 pub mod guard;
 pub mod model;
 pub mod path;

@@ -418,3 +418,55 @@ fn prompt_injection_in_the_log_changes_nothing_outside_the_allowlist() {
         assert_no_key(&c, &steps);
     }
 }
+
+/// `ci-remedy-eval --fix fixtures/fix-cases` from the recorded answers of both shapes: every
+/// case really fails first, and the whole path (prepare, model, guard, validation) fixes it.
+#[test]
+fn eval_fix_reports_the_fix_rate_of_the_recorded_cases() {
+    for shape in ["openai", "anthropic"] {
+        let o = crate::common::bin(env!("CARGO_BIN_EXE_ci-remedy-eval"))
+            .args(["--fix", "--json", "--shape", shape])
+            .arg(CASES)
+            .output()
+            .expect("runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: Value = serde_json::from_slice(&o.stdout).expect("json");
+        let cases = r["cases"].as_array().expect("cases");
+        assert!(cases.len() >= 10, "{}", cases.len());
+        for c in cases {
+            assert_eq!(c["failed_before"], true, "{c}");
+            assert_eq!(c["fixed"], true, "{c}");
+        }
+        assert_eq!(r["fix_rate"], 1.0);
+        assert_eq!(r["answers"], format!("recorded:{shape}"));
+        let by_model = cases
+            .iter()
+            .filter(|c| c["sources"][0] == format!("model:{shape}"))
+            .count();
+        assert!(by_model >= 8, "{by_model}");
+        assert!(r["tokens_in"].as_u64().unwrap_or(0) > 0);
+    }
+    // A wrong recorded answer is not counted as a fix.
+    let dir = tempfile::tempdir().expect("tmp");
+    let case = dir.path().join("py-renamed-function");
+    crate::fix_support::copy_dir(
+        &std::path::Path::new(CASES).join("py-renamed-function"),
+        &case,
+    );
+    let wrong = answer(
+        Shape::Openai,
+        &json!({"instructions": [{"summary": "wrong", "edits": [
+            {"op": "replace", "path": "app.py", "find": "calc.add(result, p)", "replace": "calc.add_numbers(result, -p)"}
+        ]}]}),
+    );
+    std::fs::write(case.join("answers/openai.json"), wrong.to_string()).expect("write");
+    let o = crate::common::bin(env!("CARGO_BIN_EXE_ci-remedy-eval"))
+        .args(["--fix", "--json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let r: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(r["fixed"], 0, "{r}");
+    assert_eq!(r["cases"][0]["validation"], "skipped");
+    assert_eq!(r["cases"][0]["model_status"], "no_fix");
+}

@@ -35,7 +35,7 @@ impl Sandbox {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in walkdir::WalkDir::new(from) {
         let e = e.expect("walk");
