@@ -71,6 +71,18 @@ pub enum ModelStatus {
     Error,
 }
 
+impl ModelStatus {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelStatus::Proposed => "proposed",
+            ModelStatus::NoFix => "no_fix",
+            ModelStatus::Skipped => "skipped",
+            ModelStatus::Error => "error",
+        }
+    }
+}
+
 /// One proposal (candidate) the model made and what the guard and validation said.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct ModelCandidate {

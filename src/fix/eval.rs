@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::artifact::{self, Context, GuardDecision, ModelStatus, ValidationStatus};
+use crate::artifact::{self, Context, GuardDecision, ValidationStatus};
 use crate::net::Token;
 use crate::policy::fix_agent::{ModelPolicy, Provider};
 use crate::policy::Policy;
@@ -289,15 +289,7 @@ fn evaluate_into(
         input.model = Some(res.run);
     }
     if let Some(m) = &input.model {
-        r.model_status = Some(
-            match m.status {
-                ModelStatus::Proposed => "proposed",
-                ModelStatus::NoFix => "no_fix",
-                ModelStatus::Skipped => "skipped",
-                ModelStatus::Error => "error",
-            }
-            .into(),
-        );
+        r.model_status = Some(m.status.as_str().into());
         r.model_reason = m.reason.clone();
         r.tokens_in = m.tokens_in;
         r.tokens_out = m.tokens_out;

@@ -43,6 +43,11 @@ fn a_good_fix_from_either_shape_is_guarded_validated_and_recorded() {
         for s in &steps {
             assert_eq!(s.code, 0, "{shape:?}: {}{}", s.stdout, s.stderr);
         }
+        let line = format!(
+            "  model: {}/test-model proposed: 1 request(s)",
+            shape.name()
+        );
+        assert!(steps[1].stdout.contains(&line), "{}", steps[1].stdout);
         let i = input(&c);
         assert_eq!(
             i["instructions"][0]["source"],
