@@ -47,9 +47,93 @@ pub struct FixInput {
     /// was not sure), one sentence each.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The language model's run, when the policy's `fix-agent.model` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRun>,
     /// Set when the step could not do its whole job (exit code 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// What a language model run came to.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    /// A proposal was kept: its instructions are in the input (source `model:<provider>`).
+    Proposed,
+    /// No usable proposal: the model declined or refused, its output stayed invalid after the
+    /// repair request, or every candidate was refused by the guard or failed validation.
+    NoFix,
+    /// The model was not asked (no API key in the environment, another source already gave
+    /// instructions, the token budget is spent).
+    Skipped,
+    /// The provider could not be reached or answered an error.
+    Error,
+}
+
+impl ModelStatus {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelStatus::Proposed => "proposed",
+            ModelStatus::NoFix => "no_fix",
+            ModelStatus::Skipped => "skipped",
+            ModelStatus::Error => "error",
+        }
+    }
+}
+
+/// One proposal (candidate) the model made and what the guard and validation said.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct ModelCandidate {
+    /// 1-based.
+    pub index: u32,
+    /// The proposal's first summary (untrusted text).
+    pub summary: String,
+    /// Instructions it held.
+    pub instructions: u32,
+    /// The guard's decision on it alone: `accepted`, `rejected` or `empty`.
+    pub guard: String,
+    /// Reason codes of the guard's refusals (`denied_builtin`, `find_count` …).
+    #[serde(default)]
+    pub refused: Vec<String>,
+    /// The validation status on it alone (`passed`, `failed`, `timed_out`, `skipped`).
+    pub validation: String,
+    /// True for the proposal that was kept.
+    pub kept: bool,
+}
+
+/// Provider, model, usage, cost and prompt digest of a language model run
+/// (`fix-agent.model`, docs/fix-agent-models.md). Never holds the API key.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct ModelRun {
+    /// `openai` or `anthropic` (the API shape).
+    pub provider: String,
+    /// The model name from the policy.
+    pub model: String,
+    /// The outcome.
+    pub status: ModelStatus,
+    /// Why there is no proposal, or what went wrong, one sentence (may quote the model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// HTTP requests answered (repair requests included; transport retries not counted).
+    pub requests: u32,
+    /// Input (prompt) tokens as the provider counted them, all requests.
+    pub tokens_in: u64,
+    /// Output (completion) tokens, all requests.
+    pub tokens_out: u64,
+    /// `tokens_in * input + tokens_out * output` prices per million tokens from the policy's
+    /// `price-per-mtok`; `None` without prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_estimate: Option<f64>,
+    /// The sha256 (lowercase hex) of the first prompt: the system text, a blank line, the
+    /// user text.
+    pub prompt_sha256: String,
+    /// Wall time of the whole run (requests and candidate validations), milliseconds.
+    pub duration_ms: u64,
+    /// Every proposal tried, in order.
+    #[serde(default)]
+    pub candidates: Vec<ModelCandidate>,
 }
 
 /// One evidence block quoted from the context.
@@ -158,6 +242,9 @@ pub struct FixMetadata {
     /// Why `needs_manual_review` is set, one reason each.
     #[serde(default)]
     pub review_reasons: Vec<String>,
+    /// The language model run that proposed the instructions (copied from the input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRun>,
     /// Set when the step could not do its job (exit code 1); the patch is then empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -44,6 +44,16 @@ struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// DIR holds fix cases (fixtures/fix-cases): report the fix-agent's fix rate, tokens and
+    /// time per case (ci_remedy::fix::eval; docs/fix-agent-models.md).
+    #[arg(long)]
+    fix: bool,
+    /// With --fix: the recorded answers' API shape, `openai` or `anthropic`.
+    #[arg(long, default_value = "openai", requires = "fix")]
+    shape: String,
+    /// With --fix: ask the live provider of this policy file's fix-agent.model instead.
+    #[arg(long, requires = "fix")]
+    live: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +68,9 @@ fn main() -> ExitCode {
             return exit(EXIT_FAILED);
         }
     };
+    if args.fix {
+        return fix_mode(&args, &pack);
+    }
     let layout = match discover(&args.dir) {
         Ok(Layout::Cases(d)) if d.is_empty() => {
             print_error(
@@ -306,4 +319,64 @@ fn ecosystems_output(groups: &[(String, Vec<CaseScore>)], args: &Args) {
             row(name, half_label, s);
         }
     }
+}
+
+/// `--fix`: the fix rate on DIR's fix cases ([`ci_remedy::fix::eval`]); contexts come from
+/// the self-heal-prepare library.
+fn fix_mode(args: &Args, pack: &RulePack) -> ExitCode {
+    use ci_remedy::fix::eval::{evaluate, render, Answers};
+    use ci_remedy::policy::fix_agent::Provider;
+    let answers = match (&args.live, args.shape.as_str()) {
+        (Some(p), _) => {
+            match cli::load_policy(Some(p), "--live names a policy file with fix-agent.model") {
+                Ok(policy) => match policy.fix_agent.model {
+                    Some(m) => Answers::Live(m),
+                    None => {
+                        print_error(
+                            &format!("no fix-agent.model in {}", p.display()),
+                            Some("add the model section; see docs/fix-agent-models.md"),
+                        );
+                        return exit(cli::EXIT_USAGE);
+                    }
+                },
+                Err(code) => return code,
+            }
+        }
+        (None, "openai") => Answers::Recorded(Provider::Openai),
+        (None, "anthropic") => Answers::Recorded(Provider::Anthropic),
+        (None, other) => {
+            print_error(
+                &format!("unknown --shape {other:?}"),
+                Some("use openai or anthropic"),
+            );
+            return exit(cli::EXIT_USAGE);
+        }
+    };
+    let make_context = |log: &Path, repo: &Path| {
+        let input = ci_remedy::prepare::PrepareInput {
+            logs: vec![log.display().to_string()],
+            repo_root: Some(repo.to_path_buf()),
+            ..Default::default()
+        };
+        let run = ci_remedy::artifact::RunInfo::from_lookup(|_| None);
+        ci_remedy::prepare::prepare(&input, pack, run, "ci-remedy-eval")
+    };
+    match evaluate(&args.dir, &answers, &make_context) {
+        Ok(report) if args.json => match serde_json::to_string_pretty(&report) {
+            Ok(j) => ci_remedy::outln!("{j}"),
+            Err(e) => {
+                print_error(&e, None);
+                return exit(EXIT_FAILED);
+            }
+        },
+        Ok(report) => ci_remedy::out!("{}", render(&report)),
+        Err(e) => {
+            print_error(
+                &e,
+                Some("DIR holds one folder per case with repo/, fail.log, policy.yml and answers/"),
+            );
+            return exit(EXIT_FAILED);
+        }
+    }
+    exit(EXIT_OK)
 }

@@ -7,7 +7,7 @@ use clap::Parser;
 
 use ci_remedy::artifact::{self, RunInfo};
 use ci_remedy::cli::{
-    self, exit, print_error, CheckoutArgs, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK,
+    self, exit, one_line, print_error, CheckoutArgs, EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK,
 };
 use ci_remedy::fix::prepare::{failed_input, prepare, PrepareOptions};
 use ci_remedy::github::commands::ActionsEnv;
@@ -110,5 +110,28 @@ fn main() -> ExitCode {
         input.snippets.len(),
         ci_remedy::cli::one_line(&path.display().to_string())
     );
+    if let Some(m) = &input.model {
+        // Provider and model come from the policy; the reason may quote the model: one line,
+        // never a workflow command.
+        ci_remedy::out!(
+            "{}",
+            ci_remedy::github::commands::quote_untrusted(
+                &one_line(&format!(
+                    "{}/{} {}: {} request(s), {} tokens in, {} out{}",
+                    m.provider,
+                    m.model,
+                    m.status.as_str(),
+                    m.requests,
+                    m.tokens_in,
+                    m.tokens_out,
+                    m.reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                )),
+                "  model: "
+            )
+        );
+    }
     exit(code)
 }

@@ -13,7 +13,9 @@
 pub mod apply;
 pub mod diff;
 pub mod dockerignore;
+pub mod eval;
 pub mod guard;
+pub mod model;
 pub mod path;
 pub mod pr;
 pub mod prepare;
@@ -293,10 +295,11 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
             match apply::write_plan(&opts.repo, &plan.files) {
                 Ok(written) => {
                     if !policy.validation_command.is_empty() {
-                        validation = validate::run(
+                        validation = validate::run_without(
                             &validation_argv(policy, &input),
                             &opts.repo,
                             policy.validation_timeout,
+                            &policy.model_key_env(),
                         );
                     }
                     if opts.keep {
@@ -386,6 +389,7 @@ pub fn run_apply(opts: &ApplyOptions, policy: &FixAgentPolicy) -> Result<ApplyRe
         validation,
         needs_manual_review: !review_reasons.is_empty(),
         review_reasons,
+        model: input.model.clone(),
         error,
     };
     artifact::write_json_atomic(&metadata_path, &metadata)?;

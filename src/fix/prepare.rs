@@ -4,7 +4,10 @@
 //! Instruction sources are merged in this order, each instruction tagged with its `source`:
 //! 1. `--instructions PATH` (`instructions-file`),
 //! 2. the Developer-Agent answer carried in the context (`developer-agent`),
-//! 3. built-in recipes (`recipe:<id>`).
+//! 3. built-in recipes (`recipe:<id>`),
+//! 4. when the policy's `fix-agent.model` is on and no source above gave any: the model
+//!    (`model:<provider>`, [`super::model::run`]; its candidates already checked by the guard
+//!    and the validation command).
 //!
 //! An instruction whose edits equal an earlier one's is dropped.
 
@@ -297,7 +300,12 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
     };
     let evidence = evidence(&ctx);
     let snippets = snippets(&opts.repo, &ctx, &lines, policy);
-    Ok(FixInput {
+    let asked_model = policy.model.is_some() && merged.is_empty() && error.is_none();
+    if asked_model {
+        // The "no instructions" note is replaced by what the model said.
+        notes.retain(|n| !n.starts_with("no instructions: "));
+    }
+    let mut input = FixInput {
         schema: FIX_INPUT_SCHEMA.into(),
         tool: ToolInfo::new("fix-agent-prepare"),
         run: ctx.run.clone(),
@@ -310,8 +318,27 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
         snippets,
         constraints: constraints(policy),
         notes,
+        model: None,
         error,
-    })
+    };
+    if let Some(m) = &policy.model {
+        let result = if asked_model {
+            super::model::run(&opts.repo, &input, policy, m)
+        } else if input.error.is_some() {
+            super::model::skipped(m, "an instruction source failed")
+        } else {
+            super::model::skipped(m, "another source already gave instructions")
+        };
+        input.notes.extend(result.notes);
+        input.instructions.extend(result.instructions);
+        if input.instructions.is_empty() {
+            input
+                .notes
+                .push("no instructions: no source gave any, and no recipe was sure".into());
+        }
+        input.model = Some(result.run);
+    }
+    Ok(input)
 }
 
 /// An input that carries nothing to apply: no instructions, classification `unknown` with
@@ -345,6 +372,7 @@ pub fn failed_input(
         snippets: Vec::new(),
         constraints: constraints(policy),
         notes: Vec::new(),
+        model: None,
         error: Some(error),
     }
 }

@@ -34,12 +34,23 @@ pub const REMOVED_ENV: &[&str] = &[
 /// timeout, standard input empty, the last [`OUTPUT_TAIL_BYTES`] of combined output kept and
 /// redacted. The environment is this process's minus [`REMOVED_ENV`].
 pub fn run(argv: &[String], cwd: &Path, timeout: Duration) -> Validation {
+    run_without(argv, cwd, timeout, &[])
+}
+
+/// [`run`], also removing the variables `also_removed` names (the model's API key variable,
+/// `fix-agent.model.api-key-env`: code a model just wrote must not see the key).
+pub fn run_without(
+    argv: &[String],
+    cwd: &Path,
+    timeout: Duration,
+    also_removed: &[&str],
+) -> Validation {
     if argv.is_empty() {
         return Validation::skipped("no validation command in the policy");
     }
     let env: Vec<(String, std::ffi::OsString)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
-        .filter(|(k, _)| !REMOVED_ENV.contains(&k.as_str()))
+        .filter(|(k, _)| !REMOVED_ENV.contains(&k.as_str()) && !also_removed.contains(&k.as_str()))
         .collect();
     let spec = CommandRun {
         argv: argv.to_vec(),

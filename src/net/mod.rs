@@ -299,6 +299,17 @@ pub enum Resend {
     IfRefused,
 }
 
+/// How a request carries its token.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    /// No token.
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a Token),
+    /// `<header>: <token>` (e.g. `x-api-key`).
+    Header(&'static str, &'a Token),
+}
+
 /// A blocking HTTP client for one target, built once (its connection pool is reused across
 /// requests) with `cfg`'s timeouts, no redirects (a redirect could carry the bearer token
 /// elsewhere) and [`USER_AGENT`].
@@ -346,6 +357,25 @@ impl HttpClient {
         target: &str,
         resend: Resend,
     ) -> Result<Response, NetError> {
+        let auth = match token {
+            Some(t) => Auth::Bearer(t),
+            None => Auth::None,
+        };
+        self.post_json_auth(url, auth, &[], body, target, resend)
+    }
+
+    /// [`HttpClient::post_json`] with the token in the header `auth` names (an API that wants
+    /// `x-api-key: <token>` rather than a bearer token) and constant `extra` headers (such as
+    /// `anthropic-version`). Same retries, limits and errors.
+    pub fn post_json_auth(
+        &self,
+        url: &str,
+        auth: Auth<'_>,
+        extra: &[(&'static str, &'static str)],
+        body: &[u8],
+        target: &str,
+        resend: Resend,
+    ) -> Result<Response, NetError> {
         let parsed = parse_url(url, target)?;
         let limit = self.cfg.max_response_bytes;
         let outcome = retry(&self.cfg.retry, |attempt| {
@@ -360,8 +390,13 @@ impl HttpClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::ACCEPT, "application/json")
                 .body(body.to_vec());
-            if let Some(t) = token {
-                req = req.bearer_auth(t.expose());
+            for (k, v) in extra {
+                req = req.header(*k, *v);
+            }
+            match auth {
+                Auth::None => {}
+                Auth::Bearer(t) => req = req.bearer_auth(t.expose()),
+                Auth::Header(name, t) => req = req.header(name, t.expose()),
             }
             let resp = match req.send() {
                 Ok(r) => r,

@@ -205,6 +205,216 @@ pub struct FixAgentRaw {
     /// Globs of auth/security/payment paths; touching one makes the risk class `sensitive`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensitive_paths: Option<Vec<String>>,
+    /// A language model asked for fix instructions (off when absent); see
+    /// docs/fix-agent-models.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRaw>,
+}
+
+/// The API shape a model provider speaks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    /// OpenAI-compatible Chat Completions (`POST {base-url}/chat/completions`): OpenAI, Azure
+    /// OpenAI, Ollama, llama.cpp's server, vLLM, OpenRouter.
+    Openai,
+    /// The Anthropic Messages API (`POST {base-url}/v1/messages`).
+    Anthropic,
+}
+
+impl Provider {
+    /// The kebab-case name (`openai`, `anthropic`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Openai => "openai",
+            Provider::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// Price per million tokens, for the metadata's cost estimate (any currency; USD by
+/// convention).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PriceRaw {
+    /// Per million input (prompt) tokens.
+    #[serde(default)]
+    pub input: f64,
+    /// Per million output (completion) tokens.
+    #[serde(default)]
+    pub output: f64,
+}
+
+/// `fix-agent.model` as written. The API key is never in the policy: `api-key-env` names the
+/// environment variable that holds it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ModelRaw {
+    /// `openai` (Chat Completions and compatible servers) or `anthropic` (Messages API).
+    pub provider: Provider,
+    /// The model name the API expects (`gpt-4o-mini`, `claude-sonnet-4-5`, `qwen2.5-coder`).
+    pub model: String,
+    /// The API base URL (default `https://api.openai.com/v1` or `https://api.anthropic.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key (default `OPENAI_API_KEY` or
+    /// `ANTHROPIC_API_KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// The most output tokens per request (default 4096).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    /// The most tokens (input + output, all requests) per run; no request starts once the
+    /// budget is spent (default 60000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_total_tokens: Option<u64>,
+    /// Time allowed for one request, a duration (`60s`), at most 24h (default 120s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Sampling temperature, 0..=2 (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// The most proposals tried against the validation command; the first that validates is
+    /// kept (default 2; without a validation command one proposal is asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_candidates: Option<u32>,
+    /// Prices per million tokens for the cost estimate (none: no estimate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_mtok: Option<PriceRaw>,
+}
+
+/// Default `model.max-output-tokens`.
+pub const DEFAULT_MODEL_MAX_OUTPUT_TOKENS: u32 = 4096;
+/// Default `model.max-total-tokens`.
+pub const DEFAULT_MODEL_MAX_TOTAL_TOKENS: u64 = 60_000;
+/// Default `model.timeout`: 120 s.
+pub const DEFAULT_MODEL_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default `model.max-candidates`.
+pub const DEFAULT_MODEL_MAX_CANDIDATES: u32 = 2;
+
+/// `fix-agent.model`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPolicy {
+    /// The API shape.
+    pub provider: Provider,
+    /// The model name.
+    pub model: String,
+    /// The base URL (checked: `http`/`https` with a host; no trailing `/`).
+    pub base_url: String,
+    /// The environment variable holding the key (`[A-Za-z_][A-Za-z0-9_]*`).
+    pub api_key_env: String,
+    /// Output tokens per request.
+    pub max_output_tokens: u32,
+    /// Tokens (in + out) per run.
+    pub max_total_tokens: u64,
+    /// Time per request.
+    pub timeout: Duration,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Proposals tried (at least 1).
+    pub max_candidates: u32,
+    /// Prices per million tokens (input, output), when given.
+    pub price_per_mtok: Option<(f64, f64)>,
+}
+
+impl ModelRaw {
+    /// Validates `fix-agent.model`. Errors name the dotted key.
+    pub fn validate(&self) -> Result<ModelPolicy, KeyError> {
+        let key = |k: &str| format!("fix-agent.model.{k}");
+        let model = self.model.trim().to_string();
+        if model.is_empty() || model.len() > 200 || model.chars().any(char::is_control) {
+            return Err(KeyError::new(
+                key("model"),
+                "must be a model name of 1 to 200 printable characters",
+            ));
+        }
+        let base_url = self
+            .base_url
+            .clone()
+            .unwrap_or_else(|| match self.provider {
+                Provider::Openai => "https://api.openai.com/v1".into(),
+                Provider::Anthropic => "https://api.anthropic.com".into(),
+            });
+        crate::net::parse_url(&base_url, "fix-agent.model.base-url")
+            .map_err(|e| KeyError::new(key("base-url"), e.to_string()))?;
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let api_key_env = self
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| match self.provider {
+                Provider::Openai => "OPENAI_API_KEY".into(),
+                Provider::Anthropic => "ANTHROPIC_API_KEY".into(),
+            });
+        let valid_name = !api_key_env.is_empty()
+            && !api_key_env.starts_with(|c: char| c.is_ascii_digit())
+            && api_key_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(KeyError::new(
+                key("api-key-env"),
+                format!("{api_key_env:?} is not an environment variable name (letters, digits, `_`); it names the variable holding the key, never the key"),
+            ));
+        }
+        let max_output_tokens = self
+            .max_output_tokens
+            .unwrap_or(DEFAULT_MODEL_MAX_OUTPUT_TOKENS);
+        if max_output_tokens == 0 || max_output_tokens > 1_000_000 {
+            return Err(KeyError::new(
+                key("max-output-tokens"),
+                "must be between 1 and 1000000",
+            ));
+        }
+        let max_total_tokens = self
+            .max_total_tokens
+            .unwrap_or(DEFAULT_MODEL_MAX_TOTAL_TOKENS);
+        if max_total_tokens == 0 {
+            return Err(KeyError::new(key("max-total-tokens"), "must be at least 1"));
+        }
+        let timeout = validate_timeout(
+            self.timeout.as_deref(),
+            DEFAULT_MODEL_TIMEOUT,
+            "fix-agent.model.timeout",
+        )?;
+        let temperature = self.temperature.unwrap_or(0.0);
+        if !(0.0..=2.0).contains(&temperature) {
+            return Err(KeyError::new(key("temperature"), "must be between 0 and 2"));
+        }
+        let max_candidates = self.max_candidates.unwrap_or(DEFAULT_MODEL_MAX_CANDIDATES);
+        if max_candidates == 0 || max_candidates > 10 {
+            return Err(KeyError::new(
+                key("max-candidates"),
+                "must be between 1 and 10",
+            ));
+        }
+        let price_per_mtok = match self.price_per_mtok {
+            Some(p)
+                if !(p.input >= 0.0
+                    && p.output >= 0.0
+                    && p.input.is_finite()
+                    && p.output.is_finite()) =>
+            {
+                return Err(KeyError::new(
+                    key("price-per-mtok"),
+                    "prices must be finite and not negative",
+                ))
+            }
+            Some(p) => Some((p.input, p.output)),
+            None => None,
+        };
+        Ok(ModelPolicy {
+            provider: self.provider,
+            model,
+            base_url,
+            api_key_env,
+            max_output_tokens,
+            max_total_tokens,
+            timeout,
+            temperature,
+            max_candidates,
+            price_per_mtok,
+        })
+    }
 }
 
 /// A compiled glob list that remembers its patterns.
@@ -292,6 +502,8 @@ pub struct FixAgentPolicy {
     pub validation_timeout: Duration,
     /// Sensitive path globs.
     pub sensitive: GlobList,
+    /// The model asked for instructions; `None` = off (the default).
+    pub model: Option<ModelPolicy>,
 }
 
 impl Default for FixAgentPolicy {
@@ -329,6 +541,12 @@ impl std::fmt::Display for ScopeDenial {
 }
 
 impl FixAgentPolicy {
+    /// The model's API key variable as a list (empty when the model is off), for
+    /// `fix::validate::run_without`'s removals.
+    pub fn model_key_env(&self) -> Vec<&str> {
+        self.model.iter().map(|m| m.api_key_env.as_str()).collect()
+    }
+
     /// Checks a normalised relative path against the built-in denylist, `deny` and `allow`
     /// (in that order).
     pub fn check_scope(&self, path: &str) -> Result<(), ScopeDenial> {
@@ -431,7 +649,12 @@ impl FixAgentRaw {
             None => DEFAULT_SENSITIVE.iter().map(|s| s.to_string()).collect(),
         };
         let sensitive = GlobList::new(&sensitive_patterns, "fix-agent.sensitive-paths", true)?;
+        let model = match &self.model {
+            Some(m) => Some(m.validate()?),
+            None => None,
+        };
         Ok(FixAgentPolicy {
+            model,
             allow,
             deny,
             builtin_deny,
@@ -556,6 +779,57 @@ mod tests {
         assert!(err.to_string().contains("ignore"), "{err}");
         let err = parse("fix-agent:\n  max-file: 3\n").expect_err("unknown key");
         assert!(err.to_string().contains("max-file"), "{err}");
+    }
+
+    #[test]
+    fn the_model_section_is_off_by_default_and_validated() {
+        assert!(FixAgentPolicy::default().model.is_none());
+        let p = parse("fix-agent:\n  model: {provider: anthropic, model: claude-x, timeout: 30s, max-candidates: 3}\n")
+            .expect("valid")
+            .fix_agent;
+        let m = p.model.expect("model on");
+        assert_eq!(m.provider, Provider::Anthropic);
+        assert_eq!(m.base_url, "https://api.anthropic.com");
+        assert_eq!(m.api_key_env, "ANTHROPIC_API_KEY");
+        assert_eq!(m.timeout, Duration::from_secs(30));
+        assert_eq!(m.max_candidates, 3);
+        for (yaml, key) in [
+            (
+                "fix-agent:\n  model: {provider: openai, model: \" \"}\n",
+                "fix-agent.model.model",
+            ),
+            (
+                "fix-agent:\n  model: {provider: openai, model: m, base-url: \"file:///x\"}\n",
+                "fix-agent.model.base-url",
+            ),
+            (
+                "fix-agent:\n  model: {provider: openai, model: m, api-key-env: \"sk-live-123\"}\n",
+                "fix-agent.model.api-key-env",
+            ),
+            (
+                "fix-agent:\n  model: {provider: openai, model: m, temperature: 3}\n",
+                "fix-agent.model.temperature",
+            ),
+            (
+                "fix-agent:\n  model: {provider: openai, model: m, max-candidates: 0}\n",
+                "fix-agent.model.max-candidates",
+            ),
+            (
+                "fix-agent:\n  model: {provider: openai, model: m, timeout: 25h}\n",
+                "fix-agent.model.timeout",
+            ),
+        ] {
+            match parse(yaml) {
+                Err(PolicyError::Invalid { key: k, .. }) => assert_eq!(k, key, "{yaml}"),
+                other => panic!("{yaml}: {other:?}"),
+            }
+        }
+        let err = parse("fix-agent:\n  model: {provider: openai, model: m, api-key: sk}\n")
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("api-key"), "{err}");
+        let err =
+            parse("fix-agent:\n  model: {provider: gemini, model: m}\n").expect_err("provider");
+        assert!(err.to_string().contains("gemini"), "{err}");
     }
 
     #[test]

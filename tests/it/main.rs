@@ -5,6 +5,7 @@
 mod agent_support;
 mod common;
 mod dashboard_support;
+mod fix_model_support;
 mod fix_support;
 mod github_common;
 mod heal_common;
@@ -25,6 +26,7 @@ mod fix_attacks;
 mod fix_chain;
 mod fix_guard;
 mod fix_malformed;
+mod fix_model;
 mod fix_udiff_props;
 mod github_baseline;
 mod github_comment;

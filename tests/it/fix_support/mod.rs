@@ -35,7 +35,7 @@ impl Sandbox {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in walkdir::WalkDir::new(from) {
         let e = e.expect("walk");
@@ -225,6 +225,7 @@ pub fn input(instructions: Vec<Instruction>) -> FixInput {
             &ci_remedy::policy::fix_agent::FixAgentPolicy::default(),
         ),
         notes: Vec::new(),
+        model: None,
         error: None,
     }
 }

@@ -293,6 +293,7 @@ pub fn metadata(
         },
         needs_manual_review: false,
         review_reasons: Vec::new(),
+        model: None,
         error: None,
     }
 }
