@@ -97,8 +97,27 @@ impl<'a> Quoter<'a> {
     }
 }
 
-/// An HTTP client that refuses hosts outside the allowlist on every redirect hop; the refused
-/// host is recorded in `refused`.
+/// Why a redirect to `next` is not followed, or `None` to follow it: a host outside the
+/// allowlist, or a downgrade from `https` to `http` (the request's headers, secrets among
+/// them, would then cross the network in clear text).
+fn hop_refusal(hosts: &[String], previous: &[reqwest::Url], next: &reqwest::Url) -> Option<String> {
+    if !checks::host_allowed(hosts, next) {
+        let host = next.host_str().unwrap_or("");
+        return Some(format!(
+            "a redirect went to host {host:?}, which is not in `hosts:`"
+        ));
+    }
+    if next.scheme() == "http" && previous.iter().any(|u| u.scheme() == "https") {
+        let host = next.host_str().unwrap_or("");
+        return Some(format!(
+            "a redirect went from https to plain http (host {host:?})"
+        ));
+    }
+    None
+}
+
+/// An HTTP client that refuses, on every redirect hop, hosts outside the allowlist and
+/// downgrades to plain http ([`hop_refusal`]); the reason is recorded in `refused`.
 fn client(
     hosts: &[String],
     refused: Arc<Mutex<Option<String>>>,
@@ -108,16 +127,14 @@ fn client(
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
         }
-        if checks::host_allowed(&hosts, attempt.url()) {
-            attempt.follow()
-        } else {
-            let host = attempt.url().host_str().unwrap_or("").to_string();
-            if let Ok(mut r) = refused.lock() {
-                *r = Some(host.clone());
+        match hop_refusal(&hosts, attempt.previous(), attempt.url()) {
+            None => attempt.follow(),
+            Some(why) => {
+                if let Ok(mut r) = refused.lock() {
+                    *r = Some(why.clone());
+                }
+                attempt.error(why)
             }
-            attempt.error(format!(
-                "redirect to host {host:?}, which is not in `hosts:`"
-            ))
         }
     });
     reqwest::blocking::Client::builder()
@@ -152,8 +169,8 @@ fn send(
     }
     let start = Instant::now();
     let mut resp = req.send().map_err(|e| {
-        if let Some(host) = refused.lock().ok().and_then(|r| r.clone()) {
-            return format!("refused: a redirect went to host {host:?}, which is not in `hosts:`");
+        if let Some(why) = refused.lock().ok().and_then(|r| r.clone()) {
+            return format!("refused: {why}");
         }
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);
@@ -663,4 +680,41 @@ pub fn summary_markdown(r: &SmokeReport) -> String {
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hop_refusal;
+    use reqwest::Url;
+
+    #[test]
+    fn redirect_hops_outside_the_allowlist_or_down_to_http_are_refused() {
+        let hosts = vec!["app.example".to_string()];
+        let u = |s: &str| Url::parse(s).expect("url");
+        let from_https = [u("https://app.example/chat")];
+        assert_eq!(
+            hop_refusal(&hosts, &from_https, &u("https://app.example/next")),
+            None
+        );
+        let down = hop_refusal(
+            &hosts,
+            &from_https,
+            &u("http://app.example/next?token=s3cret"),
+        )
+        .expect("downgrade refused");
+        assert!(down.contains("https to plain http"), "{down}");
+        assert!(!down.contains("s3cret"), "{down}");
+        let away = hop_refusal(&hosts, &from_https, &u("https://evil.example/"))
+            .expect("other host refused");
+        assert!(away.contains("\"evil.example\""), "{away}");
+        // Plain http from the start (a local service) may redirect within http.
+        assert_eq!(
+            hop_refusal(
+                &hosts,
+                &[u("http://app.example/")],
+                &u("http://app.example/b")
+            ),
+            None
+        );
+    }
 }
