@@ -147,6 +147,14 @@ pub fn report_markdown(r: &crate::artifact::HealReport) -> String {
         r.escalate_to.as_str(),
         detail_cell(&r.detail)
     );
+    if let Some(g) = &r.github_rerun {
+        s.push_str(&format!(
+            "**GitHub:** {} · `{}` · answer {}\n\n",
+            detail_cell(&g.line()),
+            cell(&g.request),
+            g.status.map_or("none".to_string(), |c| c.to_string())
+        ));
+    }
     let rerun = r.rerun.as_ref().map(|x| &x.result);
     let steps: Vec<_> = r.actions.iter().chain(rerun).collect();
     if !steps.is_empty() {

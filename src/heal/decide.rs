@@ -268,6 +268,7 @@ pub fn decide(input: &DecideInput<'_>) -> Decision {
         actions,
         rerun,
         refused_actions: refused,
+        target_run: None,
         error: None,
     }
 }
@@ -434,6 +435,7 @@ pub fn error_decision(run: RunInfo, policy: &SelfHealPolicy, error: String) -> D
         actions: Vec::new(),
         rerun: RerunMode::None,
         refused_actions: Vec::new(),
+        target_run: None,
         error: Some(error),
     }
 }

@@ -33,6 +33,7 @@ mod github_history;
 mod github_pr;
 mod heal_decide;
 mod heal_execute;
+mod heal_github;
 mod help;
 mod inputs_redact;
 mod inputs_reports;
