@@ -45,6 +45,10 @@ pub struct Decision {
     /// described it when deciding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_run: Option<TargetRun>,
+    /// True when every failed test is quarantined and not expired
+    /// (`.github/ci-remedy-quarantine.yml`): nothing is done, the failures are information.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quarantined: bool,
     /// Set when the step could not do its whole job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

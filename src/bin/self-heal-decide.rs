@@ -78,6 +78,14 @@ struct Args {
     /// workflow_run default applies (network and runner_infra: rerun once).
     #[arg(long, value_name = "RUN_ID")]
     target_run: Option<u64>,
+    /// The quarantine file [default: .github/ci-remedy-quarantine.yml when present]. When
+    /// every failed test is quarantined and not expired, the `quarantine` gate fails and the
+    /// decision says `quarantined`: nothing runs or reruns.
+    #[arg(long, value_name = "PATH")]
+    quarantine: Option<PathBuf>,
+    /// The date the quarantine's `expires` is compared with (YYYY-MM-DD) [default: today, UTC].
+    #[arg(long, value_name = "DATE")]
+    today: Option<chrono::NaiveDate>,
 }
 
 fn main() -> ExitCode {
@@ -131,6 +139,9 @@ fn main() -> ExitCode {
                 args.target_run,
                 args.history.as_deref(),
             );
+            if let Err(code) = quarantine_gate(&mut d, &context, args.quarantine, args.today) {
+                return code;
+            }
             (d, EXIT_OK)
         }
         Err(e) => {
@@ -164,6 +175,39 @@ fn main() -> ExitCode {
         cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
     }
     cli::exit(code)
+}
+
+/// The `quarantine` gate ([`ci_remedy::heal::quarantine::apply`]) from `path`, else
+/// `.github/ci-remedy-quarantine.yml` when present; a file that cannot be read is a usage
+/// error (exit 2).
+fn quarantine_gate(
+    d: &mut Decision,
+    context: &Context,
+    path: Option<PathBuf>,
+    today: Option<chrono::NaiveDate>,
+) -> Result<(), ExitCode> {
+    use ci_remedy::heal::quarantine::{apply, QuarantineFile, DEFAULT_QUARANTINE_PATH};
+    let path = path.or_else(|| {
+        let p = PathBuf::from(DEFAULT_QUARANTINE_PATH);
+        p.exists().then_some(p)
+    });
+    let Some(path) = path else {
+        return Ok(());
+    };
+    match QuarantineFile::load(&path) {
+        Ok(q) => {
+            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            apply(d, context, &q, today);
+            Ok(())
+        }
+        Err(e) => {
+            cli::print_error(
+                &e,
+                Some("fix the quarantine file; see docs/self-heal-github.md"),
+            );
+            Err(cli::exit(cli::EXIT_USAGE))
+        }
+    }
 }
 
 /// The `github` gate of the workflow_run flow ([`ci_remedy::heal::github::apply_target`]):

@@ -112,7 +112,13 @@ pub fn context_markdown(ctx: &Context) -> String {
 pub fn decision_markdown(d: &Decision) -> String {
     let mut s = format!(
         "**Self-heal decision:** {} · category `{}` ({}) · confidence {:.2} · attempt {} of {}\n\n| gate | result | detail |\n|---|---|---|\n",
-        if d.allowed { "allowed" } else { "not allowed" },
+        if d.allowed {
+            "allowed"
+        } else if d.quarantined {
+            "quarantined (the failed tests are known-flaky; information, not the failure cause)"
+        } else {
+            "not allowed"
+        },
         d.category,
         d.kind.as_str(),
         d.confidence,

@@ -269,6 +269,7 @@ pub fn decide(input: &DecideInput<'_>) -> Decision {
         rerun,
         refused_actions: refused,
         target_run: None,
+        quarantined: false,
         error: None,
     }
 }
@@ -436,6 +437,7 @@ pub fn error_decision(run: RunInfo, policy: &SelfHealPolicy, error: String) -> D
         rerun: RerunMode::None,
         refused_actions: Vec::new(),
         target_run: None,
+        quarantined: false,
         error: Some(error),
     }
 }

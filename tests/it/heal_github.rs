@@ -422,3 +422,79 @@ fn run_logs_come_from_the_api_zip_with_step_names_and_a_size_cap() {
     let err = ctx.error.expect("error");
     assert!(err.contains("run 42") && err.contains(&cap), "{err}");
 }
+
+#[test]
+fn a_quarantined_failure_triggers_no_rerun_and_an_expired_entry_no_longer_counts() {
+    let ctx = context(
+        Category::Network,
+        0.9,
+        vec![failed_test("coupon", Some("checkout > coupon"))],
+    );
+    let quarantine = |expires: &str| {
+        format!(
+            "quarantine:\n  - test: \"checkout > coupon\"\n    reason: flaky sandbox\n    owner: \"@alice\"\n    added: 2026-11-01\n    expires: {expires}\n"
+        )
+    };
+    let decide = |f: &Flow, s: &Server| {
+        let o = f
+            .cmd(env!("CARGO_BIN_EXE_self-heal-decide"), s)
+            .arg("--out")
+            .arg(f.out())
+            .args(["--target-run", "42", "--today", "2026-12-07"])
+            .output()
+            .expect("decide");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<Decision>(
+            &std::fs::read(f.out().join("self-heal/decision.json")).expect("decision"),
+        )
+        .expect("decision")
+    };
+
+    let s = server(1, "o/r", || Resp::json(201, json!({})));
+    let f = Flow::new(&ctx, None);
+    std::fs::create_dir_all(f.dir.path().join(".github")).expect("mkdir");
+    std::fs::write(
+        f.dir.path().join(".github/ci-remedy-quarantine.yml"),
+        quarantine("2026-12-31"),
+    )
+    .expect("write");
+    let d = decide(&f, &s);
+    assert!(!d.allowed && d.quarantined, "{:?}", d.gates);
+    let g = gate(&d, "quarantine");
+    assert!(
+        g.detail.contains("@alice") && g.detail.contains("checkout > coupon"),
+        "{}",
+        g.detail
+    );
+    let (_, r) = f.execute(&s);
+    assert_eq!(r.outcome, Outcome::Skipped);
+    assert_eq!(posts(&s), 0, "a quarantined failure is not rerun");
+    assert!(f.summary().contains("quarantined"), "{}", f.summary());
+
+    // Expired yesterday: it no longer counts, says so, and the rerun goes ahead.
+    std::fs::write(
+        f.dir.path().join(".github/ci-remedy-quarantine.yml"),
+        quarantine("2026-12-06"),
+    )
+    .expect("write");
+    let d = decide(&f, &s);
+    assert!(d.allowed && !d.quarantined, "{:?}", d.gates);
+    assert!(gate(&d, "quarantine").detail.contains("expired 2026-12-06"));
+    let _ = f.execute(&s);
+    assert_eq!(posts(&s), 1);
+
+    // A malformed quarantine file is a usage error naming the file.
+    std::fs::write(
+        f.dir.path().join(".github/ci-remedy-quarantine.yml"),
+        "quarantine: [{test: 1}]\n",
+    )
+    .expect("write");
+    let o = f
+        .cmd(env!("CARGO_BIN_EXE_self-heal-decide"), &s)
+        .arg("--out")
+        .arg(f.out())
+        .output()
+        .expect("decide");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ci-remedy-quarantine.yml"));
+}
