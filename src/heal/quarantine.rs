@@ -103,6 +103,19 @@ impl QuarantineFile {
         Ok(f)
     }
 
+    /// The file's YAML (deterministic: entries in their order, keys in field order).
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+
+    /// Removes the entries that expired before `today`; returns them.
+    pub fn remove_expired(&mut self, today: NaiveDate) -> Vec<Entry> {
+        let (keep, gone): (Vec<Entry>, Vec<Entry>) =
+            self.quarantine.drain(..).partition(|e| e.active(today));
+        self.quarantine = keep;
+        gone
+    }
+
     /// Reads `path` (at most [`MAX_QUARANTINE_BYTES`]).
     pub fn load(path: &Path) -> Result<QuarantineFile, QuarantineError> {
         let bytes = crate::artifact::read_capped(path, MAX_QUARANTINE_BYTES).map_err(|e| {

@@ -41,4 +41,5 @@ mod inputs_sources;
 mod notify_webhook;
 mod pipeline;
 mod prepare;
+mod quarantine;
 mod schemas;
