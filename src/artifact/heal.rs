@@ -41,9 +41,41 @@ pub struct Decision {
     /// Action names a Developer-Agent plan asked for that the policy does not define.
     #[serde(default)]
     pub refused_actions: Vec<String>,
+    /// The failed run a GitHub action acts on (`self-heal-decide --target-run`), as the API
+    /// described it when deciding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_run: Option<TargetRun>,
+    /// True when every failed test is quarantined and not expired
+    /// (`.github/ci-remedy-quarantine.yml`): nothing is done, the failures are information.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quarantined: bool,
     /// Set when the step could not do its whole job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The failed workflow run of the `workflow_run` flow, from `GET
+/// /repos/{owner}/{repo}/actions/runs/{run_id}` (REST "Workflow runs").
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct TargetRun {
+    /// `owner/repo` (the base repository, where the run lives).
+    pub repository: String,
+    /// The run id.
+    pub run_id: u64,
+    /// Its latest attempt, 1-based.
+    pub run_attempt: u32,
+    /// The event that started it (`push`, `pull_request`, …).
+    pub event: String,
+    /// Its head commit.
+    pub head_sha: String,
+    /// `owner/repo` of its head (differs from `repository` for a fork's pull request; empty
+    /// when the fork was deleted).
+    pub head_repository: String,
+    /// Whether the head is in another repository (a fork).
+    pub fork: bool,
+    /// `failure`, `cancelled`, … (`None` while in progress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
 }
 
 /// One policy gate.
@@ -86,6 +118,9 @@ pub struct HealReport {
     /// The rerun, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<RerunResult>,
+    /// The GitHub rerun request, when a `github: rerun-failed-jobs` action was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_rerun: Option<GitHubRerun>,
     /// The outcome.
     pub outcome: Outcome,
     /// Who should look next.
@@ -127,6 +162,45 @@ pub struct RerunResult {
     pub result: ActionResult,
 }
 
+/// A `rerun-failed-jobs` request and GitHub's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct GitHubRerun {
+    /// The policy action name.
+    pub action: String,
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs`.
+    pub request: String,
+    /// The run rerun.
+    pub run_id: u64,
+    /// The attempt the rerun starts (the failed run's attempt + 1), 1-based.
+    pub attempt: u32,
+    /// The policy's `max-attempts`.
+    pub max_attempts: u32,
+    /// The wait before the request, in milliseconds.
+    pub delay_ms: u64,
+    /// The HTTP status of the answer (201 when GitHub accepted it); `None` when no answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// GitHub's message or the error (one line, at most 200 characters of the answer).
+    pub message: String,
+    /// Whether GitHub accepted the request.
+    pub requested: bool,
+}
+
+impl GitHubRerun {
+    /// The line the job summary, the dashboard and the sticky comment show:
+    /// `rerun requested (attempt 2 of 2)`, or `rerun not requested: <why>`.
+    pub fn line(&self) -> String {
+        if self.requested {
+            format!(
+                "rerun requested (attempt {} of {})",
+                self.attempt, self.max_attempts
+            )
+        } else {
+            format!("rerun not requested: {}", self.message)
+        }
+    }
+}
+
 /// The self-heal outcome.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -139,6 +213,8 @@ pub enum Outcome {
     Skipped,
     /// Self-heal itself could not run (bad input, a command that could not start).
     Error,
+    /// GitHub accepted a request to rerun the failed jobs; the new attempt will tell.
+    RerunRequested,
 }
 
 /// Who should look next.
@@ -161,6 +237,7 @@ impl Outcome {
             Outcome::StillFailing => "still_failing",
             Outcome::Skipped => "skipped",
             Outcome::Error => "error",
+            Outcome::RerunRequested => "rerun_requested",
         }
     }
 }

@@ -71,6 +71,21 @@ struct Args {
     /// Use this run attempt (1-based) instead of GITHUB_RUN_ATTEMPT.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     attempt: Option<u32>,
+    /// The workflow_run flow: the failed run of GITHUB_REPOSITORY that a `github:` action
+    /// (rerun-failed-jobs) acts on, read through the API (GITHUB_TOKEN, actions: read). Adds
+    /// the `github` gate (one github: action, no fork unless allowed, a failed run, the
+    /// attempt the rerun starts <= max-attempts). With no policy file, the built-in
+    /// workflow_run default applies (network and runner_infra: rerun once).
+    #[arg(long, value_name = "RUN_ID")]
+    target_run: Option<u64>,
+    /// The quarantine file [default: .github/ci-remedy-quarantine.yml when present]. When
+    /// every failed test is quarantined and not expired, the `quarantine` gate fails and the
+    /// decision says `quarantined`: nothing runs or reruns.
+    #[arg(long, value_name = "PATH")]
+    quarantine: Option<PathBuf>,
+    /// The date the quarantine's `expires` is compared with (YYYY-MM-DD) [default: today, UTC].
+    #[arg(long, value_name = "DATE")]
+    today: Option<chrono::NaiveDate>,
 }
 
 fn main() -> ExitCode {
@@ -78,13 +93,16 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let policy = match cli::load_policy(
+    let mut policy = match cli::load_policy(
         args.policy.as_deref(),
         "fix the policy file; see docs/policy.md for the self-heal keys",
     ) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if args.target_run.is_some() && policy.path.is_none() {
+        policy.self_heal = ci_remedy::policy::self_heal::SelfHealPolicy::workflow_run_default();
+    }
     let mut run = RunInfo::from_env();
     if let Some(ev) = args.event {
         run.event_name = ev;
@@ -109,12 +127,21 @@ fn main() -> ExitCode {
             } else {
                 args.history.as_deref().map(|d| scan_history(d, &run))
             };
-            let d = decide(&DecideInput {
+            let mut d = decide(&DecideInput {
                 context: &context,
                 policy: &policy.self_heal,
                 run,
                 history,
             });
+            github_gate(
+                &mut d,
+                &policy.self_heal,
+                args.target_run,
+                args.history.as_deref(),
+            );
+            if let Err(code) = quarantine_gate(&mut d, &context, args.quarantine, args.today) {
+                return code;
+            }
             (d, EXIT_OK)
         }
         Err(e) => {
@@ -148,6 +175,65 @@ fn main() -> ExitCode {
         cli::print_warning(&format!("cannot write GITHUB_STEP_SUMMARY: {e}"));
     }
     cli::exit(code)
+}
+
+/// The `quarantine` gate ([`ci_remedy::heal::quarantine::apply`]) from `path`, else
+/// `.github/ci-remedy-quarantine.yml` when present; a file that cannot be read is a usage
+/// error (exit 2).
+fn quarantine_gate(
+    d: &mut Decision,
+    context: &Context,
+    path: Option<PathBuf>,
+    today: Option<chrono::NaiveDate>,
+) -> Result<(), ExitCode> {
+    use ci_remedy::heal::quarantine::{apply, QuarantineFile, DEFAULT_QUARANTINE_PATH};
+    let path = path.or_else(|| {
+        let p = PathBuf::from(DEFAULT_QUARANTINE_PATH);
+        p.exists().then_some(p)
+    });
+    let Some(path) = path else {
+        return Ok(());
+    };
+    match QuarantineFile::load(&path) {
+        Ok(q) => {
+            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            apply(d, context, &q, today);
+            Ok(())
+        }
+        Err(e) => {
+            cli::print_error(
+                &e,
+                Some("fix the quarantine file; see docs/self-heal-github.md"),
+            );
+            Err(cli::exit(cli::EXIT_USAGE))
+        }
+    }
+}
+
+/// The `github` gate of the workflow_run flow ([`ci_remedy::heal::github::apply_target`]):
+/// the target run from the API, the requested reruns of it under `history`.
+fn github_gate(
+    d: &mut Decision,
+    policy: &ci_remedy::policy::self_heal::SelfHealPolicy,
+    target_run: Option<u64>,
+    history: Option<&std::path::Path>,
+) {
+    use ci_remedy::github::api::{rerun, GitHub, Repo};
+    let target = target_run.map(|id| {
+        GitHub::from_env()
+            .and_then(|gh| {
+                let repo = Repo::parse(&d.run.repository)?;
+                rerun::target_run(&gh, &repo, id)
+            })
+            .map_err(|e| cli::one_line(&e.to_string()))
+    });
+    let prior = match (target_run, history) {
+        (Some(id), Some(dir)) => {
+            ci_remedy::heal::github::count_prior_reruns(dir, &d.run.repository, id)
+        }
+        _ => 0,
+    };
+    ci_remedy::heal::github::apply_target(d, policy, target, prior);
 }
 
 /// Prior attempts from the API; on any API problem, from `fallback` with a note saying why,

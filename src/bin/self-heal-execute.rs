@@ -63,6 +63,14 @@ struct Args {
     /// This run's event, instead of GITHUB_EVENT_NAME; the decision's event must be the same.
     #[arg(long, value_name = "NAME")]
     event: Option<String>,
+    /// The workflow_run flow: the failed run of GITHUB_REPOSITORY whose failed jobs a `github:
+    /// rerun-failed-jobs` decision reruns (GITHUB_TOKEN with actions: write). The run is read
+    /// again first: it must be the decision's, at the same attempt, still failed, no fork
+    /// (unless allowed), and the new attempt at most max-attempts; then the action's delay is
+    /// waited and exactly one POST …/rerun-failed-jobs is sent. With no policy file, the
+    /// built-in workflow_run default applies.
+    #[arg(long, value_name = "RUN_ID")]
+    target_run: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -70,7 +78,7 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let policy = match cli::load_policy_in(
+    let mut policy = match cli::load_policy_in(
         &args.repo_root,
         args.policy.as_deref(),
         "fix the policy file; see docs/policy.md for the self-heal keys",
@@ -78,6 +86,9 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if args.target_run.is_some() && policy.path.is_none() {
+        policy.self_heal = ci_remedy::policy::self_heal::SelfHealPolicy::workflow_run_default();
+    }
     let run = RunInfo::from_env();
     let report_path = args
         .out
@@ -100,7 +111,7 @@ fn main() -> ExitCode {
     let (report, code) = match inputs {
         Ok((decision, context)) => {
             let env = |k: &str| std::env::var_os(k);
-            let report = execute(&ExecuteInput {
+            let input = ExecuteInput {
                 decision: &decision,
                 context: &context,
                 policy: &policy.self_heal,
@@ -115,7 +126,19 @@ fn main() -> ExitCode {
                 run,
                 repo_root: &args.repo_root,
                 env: &env,
-            });
+            };
+            let github = !policy
+                .self_heal
+                .github_actions(&decision.actions)
+                .is_empty();
+            let report = if (github || args.target_run.is_some())
+                && decision.allowed
+                && decision.error.is_none()
+            {
+                execute_github(&input, args.target_run)
+            } else {
+                execute(&input)
+            };
             let code = if report.error.is_some() {
                 EXIT_FAILED
             } else {
@@ -156,6 +179,57 @@ fn main() -> ExitCode {
     cli::exit(code)
 }
 
+/// The workflow_run flow: checks the decision again ([`ci_remedy::heal::execute::recheck`]),
+/// reads the failed run from the API, checks it again
+/// ([`ci_remedy::heal::github::check_before_rerun`]), waits the delay and sends one
+/// `rerun-failed-jobs` request. Every problem is a report with outcome `error`.
+fn execute_github(input: &ExecuteInput<'_>, target_run: Option<u64>) -> HealReport {
+    use ci_remedy::github::api::{rerun, GitHub, Repo};
+    use ci_remedy::heal::github::{check_before_rerun, rerun_record, rerun_report};
+    let d = input.decision;
+    let fail = |e: String| rerun_report(d, input.run.clone(), None, Some(e));
+    if let Err(e) = ci_remedy::heal::execute::recheck(input) {
+        return fail(e);
+    }
+    let Some(id) = target_run else {
+        return fail(
+            "the decision names a github: action; pass --target-run RUN_ID (the workflow_run flow)"
+                .into(),
+        );
+    };
+    let api = GitHub::from_env().and_then(|gh| {
+        let repo = Repo::parse(&input.run.repository)?;
+        let now = rerun::target_run(&gh, &repo, id)?;
+        Ok((gh, repo, now))
+    });
+    let (gh, repo, now) = match api {
+        Ok(x) => x,
+        Err(e) => {
+            return fail(format!(
+                "cannot read run {id}: {}",
+                cli::one_line(&e.to_string())
+            ))
+        }
+    };
+    let approved = match check_before_rerun(d, input.policy, now, 0) {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    let mut record = rerun_record(
+        &approved,
+        format!("POST {}", rerun::rerun_path(&repo, id)),
+        input.policy.max_attempts,
+    );
+    if !approved.action.delay.is_zero() {
+        std::thread::sleep(approved.action.delay);
+    }
+    let result = rerun::rerun_failed_jobs(&gh, &repo, id, &mut record);
+    let error = result
+        .err()
+        .map(|e| format!("{} (help: {})", cli::one_line(&e.to_string()), e.help()));
+    rerun_report(d, input.run.clone(), Some(record), error)
+}
+
 fn summary_text(r: &HealReport) -> String {
     let mut s = format!(
         "self-heal outcome: {} (escalate to {})\n",
@@ -163,6 +237,9 @@ fn summary_text(r: &HealReport) -> String {
         r.escalate_to.as_str()
     );
     s.push_str(&quote_untrusted(&cli::one_line(&r.detail), "  detail: "));
+    if let Some(g) = &r.github_rerun {
+        s.push_str(&quote_untrusted(&cli::one_line(&g.line()), "  github: "));
+    }
     let rerun = r.rerun.as_ref().map(|x| &x.result);
     for a in r.actions.iter().chain(rerun) {
         let line = format!(

@@ -88,6 +88,15 @@ struct Args {
     /// about 1030:1 only on crafted data).
     #[arg(long, value_name = "RATIO", default_value_t = ci_remedy::logs::source::DEFAULT_MAX_ZIP_RATIO)]
     max_zip_ratio: u64,
+    /// The workflow_run flow: download the log zip of run RUN_ID of GITHUB_REPOSITORY through
+    /// the API (GET …/actions/runs/RUN_ID/logs; GITHUB_TOKEN with actions: read) to
+    /// <OUT>/self-heal/run-RUN_ID-logs.zip, at most --run-logs-max-bytes, and read it like
+    /// --log (job and step names kept). Nothing of the failed run's code is run or checked out.
+    #[arg(long, value_name = "RUN_ID")]
+    run_logs_from_api: Option<u64>,
+    /// With --run-logs-from-api: the largest zip downloaded, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ci_remedy::github::api::rerun::DEFAULT_MAX_RUN_LOG_BYTES, requires = "run_logs_from_api")]
+    run_logs_max_bytes: u64,
     /// The policy file [default: .github/ci-remedy.yml when it exists, else built-in defaults].
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
@@ -155,6 +164,21 @@ fn main() -> ExitCode {
 
     let mut logs = args.logs;
     logs.extend(args.more_logs);
+    let mut run_logs_error = None;
+    if let Some(id) = args.run_logs_from_api {
+        match run_logs_from_api(&run, id, args.run_logs_max_bytes, &args.out) {
+            Ok(path) => logs.push(path.display().to_string()),
+            Err(why) => {
+                cli::print_error(
+                    &why,
+                    Some(
+                        "check GITHUB_TOKEN (actions: read), the run id, and --run-logs-max-bytes",
+                    ),
+                );
+                run_logs_error = Some(why);
+            }
+        }
+    }
     let input = PrepareInput {
         logs,
         junit: args.junit,
@@ -179,6 +203,12 @@ fn main() -> ExitCode {
         info.bytes = found.info.bytes;
     }
     drop(downloaded);
+    if let Some(e) = run_logs_error {
+        ctx.error = Some(match ctx.error.take() {
+            Some(other) => format!("{e}; {other}"),
+            None => e,
+        });
+    }
     let path = args.out.join("self-heal").join("context.json");
     if let Err(e) = write_json_atomic(&path, &ctx) {
         cli::print_error(&e, Some("check that --out is a writable directory"));
@@ -193,6 +223,32 @@ fn main() -> ExitCode {
         return cli::exit(EXIT_FAILED);
     }
     cli::exit(EXIT_OK)
+}
+
+/// `--run-logs-from-api`: streams the run's log zip into a temporary file beside its final
+/// name, `<out>/self-heal/run-<id>-logs.zip`, and renames it there once complete (a cut-off or
+/// oversized download leaves nothing). The error names the request and the cap.
+fn run_logs_from_api(
+    run: &RunInfo,
+    run_id: u64,
+    max_bytes: u64,
+    out: &std::path::Path,
+) -> Result<PathBuf, String> {
+    use ci_remedy::github::api::{rerun, Repo};
+    let dir = out.join("self-heal");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let target = dir.join(format!("run-{run_id}-logs.zip"));
+    let gh = GitHub::from_env().map_err(|e| format!("cannot download the run's logs: {e}"))?;
+    let repo = Repo::parse(&run.repository)
+        .map_err(|e| format!("cannot download the run's logs: {e} (GITHUB_REPOSITORY)"))?;
+    let tmp = tempfile::NamedTempFile::new_in(&dir)
+        .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+    let bytes = rerun::download_run_logs(&gh, &repo, run_id, max_bytes, tmp.as_file())
+        .map_err(|e| format!("cannot download the logs of run {run_id}: {e}"))?;
+    tmp.persist(&target)
+        .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    ci_remedy::outln!("downloaded the logs of run {run_id}: {bytes} bytes");
+    Ok(target)
 }
 
 /// `--baseline-from-api`: the client from the environment, then the search. The error says

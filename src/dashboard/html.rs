@@ -102,12 +102,15 @@ fn badge(text: &str, class: &str) -> String {
 }
 
 fn outcome_badge(o: Outcome) -> String {
-    let class = match o {
+    badge(o.as_str(), outcome_class(o))
+}
+
+fn outcome_class(o: Outcome) -> &'static str {
+    match o {
         Outcome::Healed => "ok",
         Outcome::StillFailing | Outcome::Error => "bad",
-        Outcome::Skipped => "muted",
-    };
-    badge(o.as_str(), class)
+        Outcome::Skipped | Outcome::RerunRequested => "muted",
+    }
 }
 
 fn guard_badge(d: GuardDecision) -> String {
@@ -175,6 +178,9 @@ pub fn index_page(d: &Dashboard) -> String {
             None => ("<span class=\"muted\">unknown</span>".into(), "–".into()),
         };
         let heal = match r.heal_state() {
+            HealState::Outcome(o @ Outcome::RerunRequested) => {
+                badge(&r.heal_text(), outcome_class(o))
+            }
             HealState::Outcome(o) => outcome_badge(o),
             s @ HealState::NotAllowed => badge(s.as_str(), "muted"),
             s @ HealState::AllowedNoReport => badge(s.as_str(), "warn"),

@@ -54,7 +54,7 @@ pub fn summary_markdown(d: &Dashboard) -> String {
             md,
             "| {} | {cat} | {conf} | {} | {} | {} |",
             cell(&r.run_id),
-            r.heal_state().as_str(),
+            cell(&r.heal_text()),
             r.fix
                 .as_ref()
                 .map(|f| f.metadata.guardrails.decision.as_str())

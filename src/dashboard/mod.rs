@@ -168,6 +168,15 @@ impl HealState {
 }
 
 impl RunView {
+    /// The text of [`RunView::heal_state`], or for a GitHub rerun its line
+    /// (`rerun requested (attempt 2 of 2)`).
+    pub fn heal_text(&self) -> String {
+        match self.report.as_ref().and_then(|r| r.github_rerun.as_ref()) {
+            Some(g) => g.line(),
+            None => self.heal_state().as_str().to_string(),
+        }
+    }
+
     /// How far self-heal got: the report's outcome, else what the decision says.
     pub fn heal_state(&self) -> HealState {
         match (&self.report, &self.decision) {

@@ -112,7 +112,13 @@ pub fn context_markdown(ctx: &Context) -> String {
 pub fn decision_markdown(d: &Decision) -> String {
     let mut s = format!(
         "**Self-heal decision:** {} · category `{}` ({}) · confidence {:.2} · attempt {} of {}\n\n| gate | result | detail |\n|---|---|---|\n",
-        if d.allowed { "allowed" } else { "not allowed" },
+        if d.allowed {
+            "allowed"
+        } else if d.quarantined {
+            "quarantined (the failed tests are known-flaky; information, not the failure cause)"
+        } else {
+            "not allowed"
+        },
         d.category,
         d.kind.as_str(),
         d.confidence,
@@ -147,6 +153,14 @@ pub fn report_markdown(r: &crate::artifact::HealReport) -> String {
         r.escalate_to.as_str(),
         detail_cell(&r.detail)
     );
+    if let Some(g) = &r.github_rerun {
+        s.push_str(&format!(
+            "**GitHub:** {} · `{}` · answer {}\n\n",
+            detail_cell(&g.line()),
+            cell(&g.request),
+            g.status.map_or("none".to_string(), |c| c.to_string())
+        ));
+    }
     let rerun = r.rerun.as_ref().map(|x| &x.result);
     let steps: Vec<_> = r.actions.iter().chain(rerun).collect();
     if !steps.is_empty() {

@@ -268,6 +268,8 @@ pub fn decide(input: &DecideInput<'_>) -> Decision {
         actions,
         rerun,
         refused_actions: refused,
+        target_run: None,
+        quarantined: false,
         error: None,
     }
 }
@@ -434,6 +436,8 @@ pub fn error_decision(run: RunInfo, policy: &SelfHealPolicy, error: String) -> D
         actions: Vec::new(),
         rerun: RerunMode::None,
         refused_actions: Vec::new(),
+        target_run: None,
+        quarantined: false,
         error: Some(error),
     }
 }

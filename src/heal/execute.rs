@@ -76,6 +76,7 @@ pub fn error_report(run: RunInfo, error: String) -> HealReport {
         attempt: 0,
         actions: Vec::new(),
         rerun: None,
+        github_rerun: None,
         outcome: Outcome::Error,
         escalate_to: Escalation::Human,
         detail: "self-heal could not run; nothing was executed".into(),
@@ -100,6 +101,7 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
         attempt: d.attempt,
         actions: Vec::new(),
         rerun: None,
+        github_rerun: None,
         outcome: Outcome::Skipped,
         escalate_to: Escalation::Human,
         detail: String::new(),
@@ -155,6 +157,13 @@ pub fn execute(input: &ExecuteInput<'_>) -> HealReport {
     let mut actions = Vec::new();
     for name in &d.actions {
         match input.policy.actions.get(name) {
+            // A GitHub API action is made by `self-heal-execute --target-run`, never run here.
+            Some(a) if a.command.github().is_some() => {
+                let e = format!(
+                    "action {name:?} is a GitHub API action; it is taken only with --target-run RUN_ID (the workflow_run flow)"
+                );
+                return finish(report, Outcome::Error, "nothing ran".into(), Some(e));
+            }
             Some(a) => actions.push(a),
             None => {
                 let e =

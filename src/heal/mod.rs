@@ -11,6 +11,8 @@
 
 pub mod decide;
 pub mod execute;
+pub mod github;
+pub mod quarantine;
 
 pub use decide::{decide, error_decision, plan, scan_history, DecideInput, Plan, PriorAttempts};
 pub use execute::{error_report, escalation, execute, ExecuteInput};

@@ -187,6 +187,13 @@ pub fn headline(reason: Reason, report: Option<&HealReport>) -> String {
     match r.outcome {
         Outcome::Skipped => with("self-heal did not run", detail),
         Outcome::StillFailing => with("self-heal ran and the job still fails", detail),
+        Outcome::RerunRequested => with(
+            &r.github_rerun
+                .as_ref()
+                .map(|g| g.line())
+                .unwrap_or_else(|| "rerun requested".into()),
+            detail,
+        ),
         Outcome::Error => {
             let why = r.error.as_deref().map(clean_line).unwrap_or_default();
             let why = if why.trim().is_empty() {

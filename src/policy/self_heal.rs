@@ -23,6 +23,17 @@
 //!     full: [npx, playwright, test]
 //!     timeout: 20m
 //! ```
+//!
+//! An action may instead be a GitHub API call (the `workflow_run` flow, docs/self-heal-github.md):
+//!
+//! ```yaml
+//! self-heal:
+//!   events: [workflow_run]
+//!   plan:
+//!     network: [rerun-failed-jobs]
+//!   actions:
+//!     rerun-failed-jobs: { github: rerun-failed-jobs, delay: 30s, forks: false }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -109,7 +120,51 @@ pub struct ActionRaw {
     /// variable is removed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// A GitHub API action instead of a command (`rerun-failed-jobs`); excludes `run`,
+    /// `shell`, `timeout`, `working-directory` and `env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GitHubActionKind>,
+    /// With `github`: the wait before the API request (`30s`; at most 10m). Default 0s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<String>,
+    /// With `github`: whether runs whose head is in a fork may be rerun. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forks: Option<bool>,
 }
+
+/// The GitHub API actions a policy can name (`github:` of an action).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitHubActionKind {
+    /// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs`: a new attempt
+    /// of the failed run's failed jobs (and the jobs that depend on them).
+    RerunFailedJobs,
+}
+
+impl GitHubActionKind {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GitHubActionKind::RerunFailedJobs => "rerun-failed-jobs",
+        }
+    }
+}
+
+/// A validated GitHub API action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubAction {
+    /// Which call.
+    pub kind: GitHubActionKind,
+    /// The wait before the request (0..=[`MAX_GITHUB_DELAY`]).
+    pub delay: Duration,
+    /// Whether a run whose head repository is a fork may be acted on.
+    pub forks: bool,
+}
+
+/// The longest `delay` of a GitHub action.
+pub const MAX_GITHUB_DELAY: Duration = Duration::from_secs(10 * 60);
+/// The name of the built-in action of [`SelfHealPolicy::workflow_run_default`].
+pub const BUILTIN_RERUN_ACTION: &str = "rerun-failed-jobs";
 
 /// The rerun as written.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -167,6 +222,8 @@ pub enum CommandSpec {
     Argv(Vec<String>),
     /// A script for `bash -e -o pipefail -c`.
     Shell(String),
+    /// A GitHub API call; nothing runs locally (`self-heal-execute --target-run` makes it).
+    GitHub(GitHubAction),
 }
 
 impl CommandSpec {
@@ -179,6 +236,15 @@ impl CommandSpec {
                 .map(|a| a.to_string())
                 .chain(std::iter::once(s.clone()))
                 .collect(),
+            CommandSpec::GitHub(_) => Vec::new(),
+        }
+    }
+
+    /// The GitHub action, when this is one.
+    pub fn github(&self) -> Option<&GitHubAction> {
+        match self {
+            CommandSpec::GitHub(g) => Some(g),
+            _ => None,
         }
     }
 }
@@ -259,6 +325,53 @@ impl Default for SelfHealPolicy {
 }
 
 impl SelfHealPolicy {
+    /// The built-in self-heal policy of the `workflow_run` flow, used by `self-heal-decide` and
+    /// `self-heal-execute` with `--target-run` when there is no policy file: event
+    /// `workflow_run`, categories `network` and `runner_infra` only, each planned as one
+    /// [`BUILTIN_RERUN_ACTION`] (no delay, no forks), `max-attempts` 2 (so a failed run is
+    /// rerun once: attempt 2 of 2). Everything else fails the category gate and goes to the
+    /// fix-agent (code kinds) or a person.
+    pub fn workflow_run_default() -> SelfHealPolicy {
+        let name = BUILTIN_RERUN_ACTION.to_string();
+        let action = Action {
+            name: name.clone(),
+            command: CommandSpec::GitHub(GitHubAction {
+                kind: GitHubActionKind::RerunFailedJobs,
+                delay: Duration::ZERO,
+                forks: false,
+            }),
+            settings: RunSettings {
+                timeout: DEFAULT_ACTION_TIMEOUT,
+                working_directory: None,
+                env: Vec::new(),
+            },
+        };
+        let categories: BTreeSet<Category> = [Category::Network, Category::RunnerInfra].into();
+        SelfHealPolicy {
+            events: vec!["workflow_run".to_string()],
+            plan: categories
+                .iter()
+                .map(|c| (*c, vec![name.clone()]))
+                .collect(),
+            categories,
+            actions: [(name, action)].into(),
+            ..SelfHealPolicy::default()
+        }
+    }
+
+    /// The GitHub actions among `names` (policy action names), in order.
+    pub fn github_actions<'a>(&'a self, names: &'a [String]) -> Vec<(&'a str, &'a GitHubAction)> {
+        names
+            .iter()
+            .filter_map(|n| {
+                self.actions
+                    .get(n)
+                    .and_then(|a| a.command.github())
+                    .map(|g| (n.as_str(), g))
+            })
+            .collect()
+    }
+
     /// The policy plan for `category`: its own entry, else `default`, else none.
     pub fn plan_for(&self, category: Category) -> Option<&[String]> {
         self.plan
@@ -351,6 +464,17 @@ impl SelfHealRaw {
                     ),
                 ));
             }
+            if let Some(kind) = raw.github {
+                let action = validate_github_action(kind, raw, &name, &key)?;
+                actions.insert(name, action);
+                continue;
+            }
+            if raw.delay.is_some() || raw.forks.is_some() {
+                return Err(KeyError::new(
+                    key,
+                    "`delay` and `forks` apply only to a `github:` action",
+                ));
+            }
             let command = match (raw.run, raw.shell) {
                 (Some(argv), None) => {
                     CommandSpec::Argv(validate_argv(argv, &format!("{key}.run"))?)
@@ -403,6 +527,7 @@ impl SelfHealRaw {
                     ));
                 }
             }
+            check_github_plan(&names, &actions, &key)?;
             if cat == PLAN_DEFAULT_KEY {
                 default_plan = Some(names);
             } else if let Some(c) = Category::parse(&cat) {
@@ -465,6 +590,79 @@ impl SelfHealRaw {
             rerun,
         })
     }
+}
+
+/// A `github:` action: no command keys, a `delay` of at most [`MAX_GITHUB_DELAY`].
+fn validate_github_action(
+    kind: GitHubActionKind,
+    raw: ActionRaw,
+    name: &str,
+    key: &str,
+) -> Result<Action, KeyError> {
+    if raw.run.is_some()
+        || raw.shell.is_some()
+        || raw.timeout.is_some()
+        || raw.working_directory.is_some()
+        || !raw.env.is_empty()
+    {
+        return Err(KeyError::new(
+            key,
+            "a `github:` action runs no command: remove `run`, `shell`, `timeout`, `working-directory` and `env`",
+        ));
+    }
+    let delay = match raw.delay.as_deref() {
+        None => Duration::ZERO,
+        Some(text) => {
+            super::parse_duration(text).map_err(|e| KeyError::new(format!("{key}.delay"), e))?
+        }
+    };
+    if delay > MAX_GITHUB_DELAY {
+        return Err(KeyError::new(
+            format!("{key}.delay"),
+            format!(
+                "{} s is more than the {} s allowed",
+                delay.as_secs(),
+                MAX_GITHUB_DELAY.as_secs()
+            ),
+        ));
+    }
+    Ok(Action {
+        name: name.to_string(),
+        command: CommandSpec::GitHub(GitHubAction {
+            kind,
+            delay,
+            forks: raw.forks.unwrap_or(false),
+        }),
+        settings: RunSettings {
+            timeout: DEFAULT_ACTION_TIMEOUT,
+            working_directory: None,
+            env: Vec::new(),
+        },
+    })
+}
+
+/// A plan with a GitHub action names nothing else: the rerun is a new attempt of the failed
+/// run, in other jobs, so a local command before or after it would prove nothing.
+fn check_github_plan(
+    names: &[String],
+    actions: &BTreeMap<String, Action>,
+    key: &str,
+) -> Result<(), KeyError> {
+    let github = names
+        .iter()
+        .filter(|n| {
+            actions
+                .get(*n)
+                .is_some_and(|a| a.command.github().is_some())
+        })
+        .count();
+    if github > 0 && names.len() > 1 {
+        return Err(KeyError::new(
+            key,
+            "a plan with a `github:` action (a rerun of the failed jobs in a new attempt) cannot name other actions",
+        ));
+    }
+    Ok(())
 }
 
 /// The `timeout`, `working-directory` and `env` keys of the command at `key`
@@ -692,6 +890,56 @@ self-heal:
             p.plan_for(Category::RunnerInfra),
             Some(&["regenerate-storage-state".to_string()][..])
         );
+    }
+
+    #[test]
+    fn github_actions_validate_and_refuse_command_keys() {
+        let p = parse(
+            "self-heal:\n  events: [workflow_run]\n  plan:\n    network: [rr]\n  actions:\n    rr: { github: rerun-failed-jobs, delay: 30s }\n",
+        )
+        .expect("valid")
+        .self_heal;
+        let g = p.actions["rr"].command.github().expect("a github action");
+        assert_eq!(g.kind, GitHubActionKind::RerunFailedJobs);
+        assert_eq!(g.delay, Duration::from_secs(30));
+        assert!(!g.forks);
+        assert!(p.actions["rr"].command.argv().is_empty());
+        let a = "self-heal:\n  actions:\n";
+        assert_eq!(
+            invalid_key(&format!(
+                "{a}    rr: {{ github: rerun-failed-jobs, run: [x] }}\n"
+            )),
+            "self-heal.actions.rr"
+        );
+        assert_eq!(
+            invalid_key(&format!(
+                "{a}    rr: {{ github: rerun-failed-jobs, delay: 11m }}\n"
+            )),
+            "self-heal.actions.rr.delay"
+        );
+        assert_eq!(
+            invalid_key(&format!("{a}    x: {{ run: [a], delay: 1s }}\n")),
+            "self-heal.actions.x"
+        );
+        assert_eq!(
+            invalid_key(&format!(
+                "{a}    rr: {{ github: rerun-failed-jobs }}\n    x: {{ run: [a] }}\n  plan:\n    network: [x, rr]\n"
+            )),
+            "self-heal.plan.network"
+        );
+    }
+
+    #[test]
+    fn workflow_run_default_reruns_network_and_runner_infra_once() {
+        let p = SelfHealPolicy::workflow_run_default();
+        assert_eq!(p.events, vec!["workflow_run".to_string()]);
+        assert_eq!(p.max_attempts, 2);
+        for c in [Category::Network, Category::RunnerInfra] {
+            let plan = p.plan_for(c).expect("planned");
+            assert_eq!(p.github_actions(plan).len(), 1);
+        }
+        assert!(!p.categories.contains(&Category::TestAssertion));
+        assert!(p.plan_for(Category::ServiceUnavailable).is_none());
     }
 
     #[test]

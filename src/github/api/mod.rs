@@ -31,6 +31,7 @@ pub mod baseline;
 pub mod comment;
 pub mod fix_pr;
 pub mod history;
+pub mod rerun;
 pub mod types;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -173,7 +174,7 @@ impl ApiError {
             ApiError::InvalidConfig { .. } => "CI_REMEDY_GITHUB_RETRIES is 0..=20; the other CI_REMEDY_GITHUB_* variables are durations like 500ms, 2s or 1m",
             ApiError::InvalidArgument { .. } => "check the arguments (OWNER/REPO, a 40-hex sha, a workflow file name)",
             ApiError::Unauthorized { .. } => "the token is invalid or expired; create a new one",
-            ApiError::Forbidden { .. } => "the token lacks a permission: actions: read for artifacts, pull-requests: write for comments and PRs, contents: write for branches",
+            ApiError::Forbidden { .. } => "the token lacks a permission: actions: read for artifacts and logs, actions: write to rerun failed jobs, pull-requests: write for comments and PRs, contents: write for branches",
             ApiError::NotFound { .. } => "check the repository, run or PR number, and that the token can see the repository",
             ApiError::Gone { .. } => "the resource has expired (artifacts are kept for the repository's retention period); re-run the workflow",
             ApiError::RateLimited { .. } => "wait for the rate limit to reset, or raise CI_REMEDY_GITHUB_RETRY_BUDGET",

@@ -124,6 +124,7 @@ pub fn prior_report(run_id: &str, sha: &str, outcome: Outcome) -> HealReport {
         attempt: 1,
         actions: vec![],
         rerun: None,
+        github_rerun: None,
         outcome,
         escalate_to: Escalation::Human,
         detail: String::new(),
