@@ -247,7 +247,7 @@ fn evaluate_into(
                 provider: *provider,
                 model: "recorded".into(),
                 base_url: Some(match provider {
-                    Provider::Openai => format!("{base}/v1"),
+                    Provider::Openai | Provider::AzureOpenai => format!("{base}/v1"),
                     Provider::Anthropic => base,
                 }),
                 api_key_env: None,

@@ -218,15 +218,20 @@ pub enum Provider {
     /// OpenAI-compatible Chat Completions (`POST {base-url}/chat/completions`): OpenAI, Azure
     /// OpenAI, Ollama, llama.cpp's server, vLLM, OpenRouter.
     Openai,
+    /// Azure OpenAI's v1 API: the Chat Completions shape at `{base-url}/chat/completions`
+    /// (`https://RESOURCE.openai.azure.com/openai/v1`, required) with the key in an `api-key`
+    /// header, as Azure's key authentication wants (Microsoft Learn, "Azure OpenAI v1 API").
+    AzureOpenai,
     /// The Anthropic Messages API (`POST {base-url}/v1/messages`).
     Anthropic,
 }
 
 impl Provider {
-    /// The kebab-case name (`openai`, `anthropic`).
+    /// The kebab-case name (`openai`, `azure-openai`, `anthropic`).
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Openai => "openai",
+            Provider::AzureOpenai => "azure-openai",
             Provider::Anthropic => "anthropic",
         }
     }
@@ -328,13 +333,17 @@ impl ModelRaw {
                 "must be a model name of 1 to 200 printable characters",
             ));
         }
-        let base_url = self
-            .base_url
-            .clone()
-            .unwrap_or_else(|| match self.provider {
-                Provider::Openai => "https://api.openai.com/v1".into(),
-                Provider::Anthropic => "https://api.anthropic.com".into(),
-            });
+        let base_url = match (&self.base_url, self.provider) {
+            (Some(u), _) => u.clone(),
+            (None, Provider::Openai) => "https://api.openai.com/v1".into(),
+            (None, Provider::Anthropic) => "https://api.anthropic.com".into(),
+            (None, Provider::AzureOpenai) => {
+                return Err(KeyError::new(
+                    key("base-url"),
+                    "is required for azure-openai: your resource's endpoint, e.g. https://RESOURCE.openai.azure.com/openai/v1",
+                ))
+            }
+        };
         crate::net::parse_url(&base_url, "fix-agent.model.base-url")
             .map_err(|e| KeyError::new(key("base-url"), e.to_string()))?;
         let base_url = base_url.trim_end_matches('/').to_string();
@@ -343,6 +352,7 @@ impl ModelRaw {
             .clone()
             .unwrap_or_else(|| match self.provider {
                 Provider::Openai => "OPENAI_API_KEY".into(),
+                Provider::AzureOpenai => "AZURE_OPENAI_API_KEY".into(),
                 Provider::Anthropic => "ANTHROPIC_API_KEY".into(),
             });
         let valid_name = !api_key_env.is_empty()
@@ -805,6 +815,10 @@ mod tests {
             (
                 "fix-agent:\n  model: {provider: openai, model: m, api-key-env: \"sk-live-123\"}\n",
                 "fix-agent.model.api-key-env",
+            ),
+            (
+                "fix-agent:\n  model: {provider: azure-openai, model: m}\n",
+                "fix-agent.model.base-url",
             ),
             (
                 "fix-agent:\n  model: {provider: openai, model: m, temperature: 3}\n",

@@ -475,3 +475,25 @@ fn eval_fix_reports_the_fix_rate_of_the_recorded_cases() {
     assert_eq!(r["cases"][0]["validation"], "skipped");
     assert_eq!(r["cases"][0]["model_status"], "no_fix");
 }
+
+/// Azure OpenAI's v1 API: the Chat Completions shape under the resource's endpoint, the key
+/// in an `api-key` header and never as a bearer token.
+#[test]
+fn azure_openai_speaks_chat_completions_with_an_api_key_header() {
+    let server = provider(vec![Script::Ok(recorded(CASE, Shape::Openai))]);
+    let yaml = format!(
+        "  model:\n    provider: azure-openai\n    model: test-model\n    base-url: \"{}/openai/v1\"\n    api-key-env: {KEY_ENV}\n",
+        server.url
+    );
+    let c = case(CASE, &yaml);
+    let steps = pipeline(&c, true);
+    for s in &steps {
+        assert_eq!(s.code, 0, "{}{}", s.stdout, s.stderr);
+    }
+    assert_eq!(input(&c)["instructions"][0]["source"], "model:azure-openai");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].route(), "/openai/v1/chat/completions");
+    assert_eq!(reqs[0].header("api-key"), Some(FAKE_KEY));
+    assert!(reqs[0].header("authorization").is_none());
+}

@@ -97,7 +97,7 @@ impl<'a> Client<'a> {
         max_tokens: u32,
     ) -> Result<Exchange, ModelError> {
         match self.policy.provider {
-            Provider::Openai => self.openai(system, msgs, max_tokens),
+            Provider::Openai | Provider::AzureOpenai => self.openai(system, msgs, max_tokens),
             Provider::Anthropic => self.anthropic(system, msgs, max_tokens),
         }
     }
@@ -124,7 +124,10 @@ impl<'a> Client<'a> {
 
     fn openai(&self, system: &str, msgs: &[Msg], max_tokens: u32) -> Result<Exchange, ModelError> {
         let url = format!("{}/chat/completions", self.policy.base_url);
-        let auth = Auth::Bearer(self.key);
+        let auth = match self.policy.provider {
+            Provider::AzureOpenai => Auth::Header("api-key", self.key),
+            _ => Auth::Bearer(self.key),
+        };
         let body = |json_object: bool| {
             let mut sys = system.to_string();
             let format = if json_object {
