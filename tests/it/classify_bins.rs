@@ -4,18 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn hermetic(bin: &str) -> Command {
-    let mut c = Command::new(bin);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("GITHUB_")
-            || k.starts_with("RUNNER_")
-            || k.starts_with("ACTIONS_")
-            || k == "CI"
-        {
-            c.env_remove(&k);
-        }
-    }
-    c
+    crate::common::bin(bin)
 }
 
 #[test]

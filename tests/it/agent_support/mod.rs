@@ -190,11 +190,7 @@ impl Agent {
     }
 
     fn spawn(mut cmd: Command, envs: &[(&str, &str)], args: &[&str]) -> Agent {
-        cmd.env_remove("DEVELOPER_AGENT_TOKEN")
-            .env_remove("DEVELOPER_AGENT_URL")
-            .env_remove("DEVELOPER_AGENT_BIND")
-            .env_remove("DEVELOPER_AGENT_DATA_DIR")
-            .args(["--bind", "127.0.0.1:0"])
+        cmd.args(["--bind", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

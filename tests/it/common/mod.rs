@@ -14,20 +14,22 @@ pub fn fixture(rel: &str) -> PathBuf {
     root().join("fixtures").join(rel)
 }
 
-/// A command for a binary of this package with a hermetic environment: every `GITHUB_*`,
-/// `RUNNER_*`, `ACTIONS_*` variable and `CI` removed, so the host's CI cannot leak in.
-pub fn bin(path: &str) -> Command {
+/// Variables a hermetic child keeps from the test process: how to find programs, where a home
+/// and temporary files are, and the locale. Everything else (`GITHUB_*`, `RUNNER_*`,
+/// `ACTIONS_*`, `CI`, tokens, model keys, `CI_REMEDY_*` overrides, `DEVELOPER_AGENT_*`) is
+/// dropped, so neither the host's CI nor a developer's shell can leak into a test.
+pub const KEPT_ENV: [&str; 5] = ["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL"];
+
+/// The one hermetic command builder of the integration tests: `path` with an environment
+/// cleared down to [`KEPT_ENV`]. Every other helper (`heal_common::hermetic`,
+/// `fix_support::hermetic`, `github_common::gh_bin`, `dashboard_support::dashboard`, …) starts
+/// from this and only adds what its area needs.
+pub fn bin(path: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut cmd = Command::new(path);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().to_string();
-        if k.starts_with("GITHUB_")
-            || k.starts_with("RUNNER_")
-            || k.starts_with("ACTIONS_")
-            || k == "CI"
-            || k == "GH_TOKEN"
-            || k == "AGENT_TOKEN"
-        {
-            cmd.env_remove(&k);
+    cmd.env_clear();
+    for k in KEPT_ENV {
+        if let Some(v) = std::env::var_os(k) {
+            cmd.env(k, v);
         }
     }
     cmd

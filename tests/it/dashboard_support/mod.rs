@@ -15,11 +15,7 @@ pub fn fixtures() -> PathBuf {
 /// `ci-dashboard` with only PATH and HOME from the host; GITHUB_STEP_SUMMARY points into `root`
 /// when `summary` is true.
 pub fn dashboard(root: &Path, summary: bool) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear();
-    if let Some(p) = std::env::var_os("PATH") {
-        c.env("PATH", p);
-    }
+    let mut c = crate::common::bin(BIN);
     c.env("HOME", root);
     if summary {
         c.env("GITHUB_STEP_SUMMARY", root.join("step_summary"));

@@ -124,14 +124,10 @@ pub fn snapshot(root: &Path, skip: &[&str]) -> BTreeMap<String, Vec<u8>> {
     m
 }
 
-/// A command for binary `bin` with a hermetic environment: everything cleared but PATH and
-/// HOME; GITHUB_OUTPUT and GITHUB_STEP_SUMMARY point into `root`.
+/// [`crate::common::bin`] for binary `bin`, with HOME in `root` and GITHUB_OUTPUT and
+/// GITHUB_STEP_SUMMARY pointing into `root`.
 pub fn hermetic(bin: &str, root: &Path) -> Command {
-    let mut c = Command::new(bin);
-    c.env_clear();
-    if let Some(p) = std::env::var_os("PATH") {
-        c.env("PATH", p);
-    }
+    let mut c = crate::common::bin(bin);
     c.env("HOME", root);
     c.env("GITHUB_OUTPUT", root.join("github_output"));
     c.env("GITHUB_STEP_SUMMARY", root.join("step_summary"));

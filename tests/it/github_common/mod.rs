@@ -165,19 +165,7 @@ impl Server {
 
 /// The real binary with a hermetic environment pointed at `server` (a token, fast retries).
 pub fn gh_bin(path: &str, server: Option<&Server>) -> Command {
-    let mut cmd = Command::new(path);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().to_string();
-        if k.starts_with("GITHUB_")
-            || k.starts_with("RUNNER_")
-            || k.starts_with("ACTIONS_")
-            || k.starts_with("CI_REMEDY_")
-            || k == "CI"
-            || k == "GH_TOKEN"
-        {
-            cmd.env_remove(&k);
-        }
-    }
+    let mut cmd = crate::common::bin(path);
     if let Some(s) = server {
         cmd.env("GITHUB_API_URL", &s.url)
             .env("GITHUB_TOKEN", "test-token-123")

@@ -11,20 +11,9 @@ use ci_remedy::artifact::{
     HEAL_REPORT_SCHEMA,
 };
 
-/// A command for binary `exe` with every `GITHUB_*`, `RUNNER_*`, `ACTIONS_*` and `CI` variable
-/// removed (PATH and HOME kept), run in `cwd`.
+/// [`crate::common::bin`] for binary `exe`, run in `cwd`.
 pub fn hermetic(exe: &str, cwd: &Path) -> Command {
-    let mut cmd = Command::new(exe);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().to_string();
-        if k.starts_with("GITHUB_")
-            || k.starts_with("RUNNER_")
-            || k.starts_with("ACTIONS_")
-            || k == "CI"
-        {
-            cmd.env_remove(&k);
-        }
-    }
+    let mut cmd = crate::common::bin(exe);
     cmd.current_dir(cwd);
     cmd
 }
