@@ -1,6 +1,7 @@
 //! The integration tests: one test binary (`cargo test --test it`), one module per area.
 //! Every test runs the real binaries (`CARGO_BIN_EXE_*`) with a hermetic environment
-//! (`common::bin`), against real files, real git and HTTP servers on 127.0.0.1.
+//! (`common::bin`), against real files, real git and HTTP servers on 127.0.0.1 (one stub
+//! server, `common::http`).
 
 mod agent_support;
 mod common;

@@ -2,8 +2,10 @@
 //! injection, webhook receiver) and a handle on the real `developer-agent` binary.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
+
+use crate::common::http::{self, Req, Resp};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,22 +37,8 @@ impl Reply {
     }
 }
 
-/// One received request.
-#[derive(Debug, Clone)]
-pub struct Captured {
-    pub request_line: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Captured {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+/// One received request (the shared stub server's [`Req`]).
+pub type Captured = Req;
 
 /// A scripted server on 127.0.0.1: connection n gets `script[min(n, len - 1)]`.
 pub struct Stub {
@@ -62,23 +50,13 @@ pub struct Stub {
 impl Stub {
     pub fn start(script: Vec<Reply>) -> Stub {
         assert!(!script.is_empty());
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let captured = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(Mutex::new(0u32));
         let (cap, conns) = (captured.clone(), connections.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().take(64) {
-                let Ok(stream) = stream else { continue };
-                let n = {
-                    let mut c = conns.lock().expect("lock");
-                    *c += 1;
-                    *c as usize - 1
-                };
-                let reply = script[n.min(script.len() - 1)].clone();
-                let cap = cap.clone();
-                std::thread::spawn(move || serve(stream, reply, cap));
-            }
+        let url = http::serve(move |stream, n| {
+            *conns.lock().expect("lock") += 1;
+            let reply = script[(n as usize).min(script.len() - 1)].clone();
+            answer(stream, reply, &cap);
         });
         Stub {
             url,
@@ -96,9 +74,10 @@ impl Stub {
     }
 }
 
-fn serve(mut stream: TcpStream, reply: Reply, cap: Arc<Mutex<Vec<Captured>>>) {
+fn answer(mut stream: TcpStream, reply: Reply, cap: &Mutex<Vec<Captured>>) {
     match reply {
         Reply::Reset => {
+            // The request stays unread in the socket buffer, so closing sends a TCP reset.
             std::thread::sleep(Duration::from_millis(100));
             drop(stream);
         }
@@ -109,55 +88,18 @@ fn serve(mut stream: TcpStream, reply: Reply, cap: Arc<Mutex<Vec<Captured>>>) {
             body,
             delay,
         } => {
-            let Some(req) = read_request(&mut stream) else {
+            let Some(req) = http::read_request(&stream) else {
                 return;
             };
             cap.lock().expect("lock").push(req);
             std::thread::sleep(delay);
-            let mut head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
+            let mut resp = Resp::typed(status, content_type, body);
             for (k, v) in extra_headers {
-                head.push_str(&format!("{k}: {v}\r\n"));
+                resp = resp.with(k, &v);
             }
-            head.push_str("\r\n");
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-            let _ = stream.flush();
+            http::write_response(&mut stream, &resp);
         }
     }
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<Captured> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).ok()?;
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).ok()?;
-    Some(Captured {
-        request_line: request_line.trim_end().to_string(),
-        headers,
-        body,
-    })
 }
 
 /// The real `developer-agent`, killed on drop.

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: hermetic commands for the real binaries.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,16 +1,14 @@
 //! A GitHub REST stand-in on 127.0.0.1 for the integration tests, and fixtures (a git
 //! repository, a fix-agent patch with its metadata, artifact zips).
 //!
-//! The server is a small std `TcpListener` loop (no extra crate): each test passes a routing
-//! closure that answers with the documented shapes, and every request (method, path with
-//! query, headers, body) is recorded so tests assert what was sent, not only exit codes.
+//! The server is the tests' one stub server ([`crate::common::http::Server`]): each test passes
+//! a routing closure that answers with the documented shapes, and every request (method, path
+//! with query, headers, body) is recorded so tests assert what was sent, not only exit codes.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use ci_remedy::artifact::{
     Caps, Category, FixMetadata, GuardDecision, Guardrails, RunInfo, ToolInfo, Validation,
@@ -19,149 +17,7 @@ use ci_remedy::artifact::{
 use ci_remedy::fix::recheck::check_patch;
 use ci_remedy::policy::fix_agent::FixAgentPolicy;
 
-/// One recorded request.
-#[derive(Debug, Clone)]
-pub struct Req {
-    pub method: String,
-    /// Path with query, as sent.
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Req {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-    /// The path without the query.
-    pub fn route(&self) -> &str {
-        self.path.split('?').next().unwrap_or("")
-    }
-}
-
-/// An answer.
-pub struct Resp {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Resp {
-    pub fn json(status: u16, v: serde_json::Value) -> Resp {
-        Resp {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: serde_json::to_vec(&v).expect("json"),
-        }
-    }
-    pub fn bytes(status: u16, body: Vec<u8>) -> Resp {
-        Resp {
-            status,
-            headers: vec![("content-type".into(), "application/zip".into())],
-            body,
-        }
-    }
-    pub fn with(mut self, k: &str, v: &str) -> Resp {
-        self.headers.push((k.into(), v.into()));
-        self
-    }
-    pub fn not_found() -> Resp {
-        Resp::json(
-            404,
-            serde_json::json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
-        )
-    }
-}
-
-type Handler = dyn Fn(&Req, &str) -> Resp + Send + Sync;
-
-/// The server: its base URL and the requests it saw.
-pub struct Server {
-    pub url: String,
-    log: Arc<Mutex<Vec<Req>>>,
-}
-
-impl Server {
-    /// Starts a server; `handler(request, base_url)` answers each request.
-    pub fn start(handler: impl Fn(&Req, &str) -> Resp + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let log: Arc<Mutex<Vec<Req>>> = Arc::default();
-        let handler: Arc<Handler> = Arc::new(handler);
-        let (log2, url2) = (log.clone(), url.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() || line.is_empty() {
-                    continue;
-                }
-                let mut parts = line.split_whitespace();
-                let method = parts.next().unwrap_or("").to_string();
-                let path = parts.next().unwrap_or("").to_string();
-                let mut headers = Vec::new();
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.trim_end().split_once(':') {
-                        headers.push((k.trim().to_string(), v.trim().to_string()));
-                    }
-                }
-                let len: usize = headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .and_then(|(_, v)| v.parse().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                let req = Req {
-                    method,
-                    path,
-                    headers,
-                    body,
-                };
-                log2.lock().expect("lock").push(req.clone());
-                let resp = handler(&req, &url2);
-                let mut out = format!(
-                    "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-                    resp.status,
-                    resp.body.len()
-                );
-                for (k, v) in &resp.headers {
-                    out.push_str(&format!("{k}: {v}\r\n"));
-                }
-                out.push_str("\r\n");
-                let _ = stream.write_all(out.as_bytes());
-                let _ = stream.write_all(&resp.body);
-                let _ = stream.flush();
-            }
-        });
-        Server { url, log }
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<Req> {
-        self.log.lock().expect("lock").clone()
-    }
-
-    /// `METHOD path` of every request so far.
-    pub fn lines(&self) -> Vec<String> {
-        self.requests()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
-    }
-}
+pub use crate::common::http::{Req, Resp, Server};
 
 /// The real binary with a hermetic environment pointed at `server` (a token, fast retries).
 pub fn gh_bin(path: &str, server: Option<&Server>) -> Command {

@@ -1,5 +1,4 @@
-//! A local test service on 127.0.0.1 (std `TcpListener`, one thread per connection, HTTP/1.1
-//! with `Connection: close`) that reproduces the reference design's three production bugs on
+//! A local test service on 127.0.0.1 (the tests' one stub server, [`crate::common::http`]) that reproduces the reference design's three production bugs on
 //! demand, plus the other answers `ci-smoke` must judge:
 //!
 //! - `/chat/ok`: a streamed answer (`text/event-stream`) with prices, once;
@@ -13,8 +12,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
+
+use crate::common::http;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -105,32 +106,11 @@ fn handle(
     hits: Arc<Mutex<HashMap<String, u32>>>,
     health: Arc<AtomicU32>,
 ) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(s.try_clone().expect("clone"));
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
+    let Some(req) = http::read_request(&s) else {
         return;
-    }
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let mut auth = String::new();
-    let mut len = 0usize;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-        let lower = h.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-        if lower.starts_with("authorization:") {
-            auth = h["authorization:".len()..].trim().to_string();
-        }
-    }
-    if len > 0 {
-        let mut body = vec![0u8; len.min(1 << 20)];
-        let _ = std::io::Read::read_exact(&mut reader, &mut body);
-    }
+    };
+    let path = req.route().to_string();
+    let auth = req.header("authorization").unwrap_or("").to_string();
     *hits.lock().expect("lock").entry(path.clone()).or_default() += 1;
     let answer: Vec<String> = ANSWER_CHUNKS.iter().map(|c| sse_event(c)).collect();
     match path.as_str() {
@@ -200,21 +180,27 @@ fn handle(
 
 /// Starts the service on an ephemeral port of 127.0.0.1 (it lives until the test process ends).
 pub fn start() -> Service {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let hits = Arc::new(Mutex::new(HashMap::new()));
     let health = Arc::new(AtomicU32::new(0));
-    let h = hits.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let (h, health) = (h.clone(), health.clone());
-            std::thread::spawn(move || handle(conn, port, h, health));
-        }
+    let port = Arc::new(AtomicU32::new(0));
+    let (h, p) = (hits.clone(), port.clone());
+    let base = http::serve(move |conn, _| {
+        handle(
+            conn,
+            p.load(Ordering::SeqCst) as u16,
+            h.clone(),
+            health.clone(),
+        )
     });
+    let n: u16 = base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    port.store(u32::from(n), Ordering::SeqCst);
     Service {
-        base: format!("http://127.0.0.1:{port}"),
-        port,
+        base,
+        port: n,
         hits,
     }
 }
