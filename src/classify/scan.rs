@@ -1,10 +1,10 @@
 //! The streaming scanner: one pass over a log in big chunks, a literal prefilter
 //! ([`super::prefilter`]) so the regexes only see candidate lines, a keyword gate so a
 //! candidate line only meets the rules whose keywords it holds, bounded block state; the log
-//! is read and its SHA-256 computed on a helper thread ([`ReadAhead`]).
+//! is read and its SHA-256 computed on a helper thread ([`ReadAhead`], the log code's).
 //!
 //! The reading (chunks, format detection, over-long lines) is [`crate::logs::lines`]'s, shared
-//! with the baseline. Memory is bounded whatever the input: at most [`READ_BUFFERS`] chunks of
+//! with the baseline. Memory is bounded whatever the input: at most [`crate::logs::read_ahead::READ_BUFFERS`] chunks of
 //! [`crate::logs::lines::CHUNK_ROOM`] + [`crate::logs::lines::READ_CHUNK`] bytes are read
 //! ahead, a line longer than [`crate::logs::lines::MAX_LINE`] bytes is examined by its head
 //! only (cut before a token the cut would split), blocks keep at most [`MAX_EXCERPT_LINES`]
@@ -25,7 +25,8 @@ use crate::artifact::Category;
 use crate::artifact::LogFormat;
 use crate::digest::lower_hex;
 use crate::logs::format::{clean_line, split_gh_run_view};
-use crate::logs::lines::{line_head, read_chunk, Chunk, Chunks, LineReader, Piece, ReadChunks};
+use crate::logs::lines::{line_head, Chunks, LineReader, Piece, ReadChunks};
+use crate::logs::read_ahead::{HashingReader, ReadAhead};
 
 /// Lines of history kept before the current position for `join-before`/`before`, in bytes.
 const HIST: usize = 16 << 10;
@@ -962,153 +963,9 @@ fn scan_inline<R: Read>(
     baseline: Option<&Baseline>,
 ) -> std::io::Result<ScanOut> {
     let mut h = Sha256::new();
-    let mut out = scan_with(
-        ReadChunks::new(Hashing {
-            inner: r,
-            digest: &mut h,
-        }),
-        c,
-        baseline,
-    )?;
+    let mut out = scan_with(ReadChunks::new(HashingReader::new(r, &mut h)), c, baseline)?;
     out.sha256 = lower_hex(&h.finalize());
     Ok(out)
-}
-
-/// Chunk buffers ([`read_chunk`]'s) the reader thread may have out at once.
-const READ_BUFFERS: usize = 16;
-/// Used buffers go back to the reader thread this many at a time: the thread, once it has
-/// none, sleeps until a batch comes, so it is woken once per batch rather than per chunk
-/// (waking a thread costs tens of µs on the bench VM).
-const RETURN_BATCH: usize = READ_BUFFERS / 2;
-
-/// A stream read on a scoped helper thread, which also computes its SHA-256: the scanner
-/// takes the chunks as [`Chunks`] (the bytes stay where the thread read them), and their
-/// buffers go back to the thread for reuse (at most [`READ_BUFFERS`] exist). A read error
-/// reaches the scanner at the point of the stream where it happened.
-struct ReadAhead<'scope> {
-    chunks: std::sync::mpsc::Receiver<std::io::Result<Chunk>>,
-    spare: std::sync::mpsc::Sender<Vec<Vec<u8>>>,
-    /// Used buffers not yet sent back (fewer than [`RETURN_BATCH`]).
-    used: Vec<Vec<u8>>,
-    /// The digest (lowercase hex) and the number of bytes read; `None` when a read failed
-    /// (the error went to the scanner with the chunks).
-    handle: std::thread::ScopedJoinHandle<'scope, Option<(String, u64)>>,
-}
-
-impl<'scope> ReadAhead<'scope> {
-    /// Starts the thread, which takes the stream out of `slot`. `None` when the thread cannot
-    /// be spawned (the stream is then still in `slot`).
-    fn start<'env, R: Read + Send>(
-        sc: &'scope std::thread::Scope<'scope, 'env>,
-        slot: &'env std::sync::Mutex<Option<R>>,
-    ) -> Option<ReadAhead<'scope>> {
-        let (tx, chunks) = std::sync::mpsc::channel::<std::io::Result<Chunk>>();
-        let (spare, spare_rx) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
-        let handle = std::thread::Builder::new()
-            .name("ci-remedy-read".into())
-            .spawn_scoped(sc, move || {
-                let Some(mut r) = slot.lock().ok().and_then(|mut s| s.take()) else {
-                    let _ = tx.send(Err(std::io::Error::other("the log reader was lost")));
-                    return None;
-                };
-                let mut h = Sha256::new();
-                let mut total = 0u64;
-                let mut pool: Vec<Vec<u8>> = Vec::new();
-                let mut made = 0;
-                loop {
-                    let buf = match pool.pop() {
-                        Some(c) => c,
-                        None if made < READ_BUFFERS => {
-                            made += 1;
-                            Vec::new()
-                        }
-                        None => match spare_rx.recv() {
-                            Ok(batch) => {
-                                pool = batch;
-                                match pool.pop() {
-                                    Some(c) => c,
-                                    None => continue,
-                                }
-                            }
-                            Err(_) => break, // the scanner stopped
-                        },
-                    };
-                    match read_chunk(&mut r, buf) {
-                        Ok(None) => break,
-                        Ok(Some(chunk)) => {
-                            let bytes = &chunk.buf[chunk.at..];
-                            h.update(bytes);
-                            total += bytes.len() as u64;
-                            if tx.send(Ok(chunk)).is_err() {
-                                break; // the scanner stopped
-                            }
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return None;
-                        }
-                    }
-                }
-                Some((lower_hex(&h.finalize()), total))
-            })
-            .ok()?;
-        Some(ReadAhead {
-            chunks,
-            spare,
-            used: Vec::with_capacity(RETURN_BATCH),
-            handle,
-        })
-    }
-
-    /// Stops the thread. Returns the digest (lowercase hex) and the bytes read. Errors: a read
-    /// failed (the scanner got the error itself), or the thread died.
-    fn finish(self) -> std::io::Result<(String, u64)> {
-        let ReadAhead {
-            chunks,
-            spare,
-            handle,
-            ..
-        } = self;
-        drop(chunks);
-        drop(spare);
-        match handle.join() {
-            Ok(Some(done)) => Ok(done),
-            Ok(None) => Err(std::io::Error::other("reading the log failed")),
-            Err(_) => Err(std::io::Error::other("the read thread stopped early")),
-        }
-    }
-}
-
-impl Chunks for ReadAhead<'_> {
-    fn next_chunk(&mut self) -> std::io::Result<Option<Chunk>> {
-        match self.chunks.recv() {
-            Ok(Ok(chunk)) => Ok(Some(chunk)),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Ok(None), // the thread finished: end of stream
-        }
-    }
-
-    fn recycle(&mut self, buf: Vec<u8>) {
-        self.used.push(buf);
-        if self.used.len() >= RETURN_BATCH {
-            // The thread may be gone (end of stream); then the buffers are dropped.
-            let _ = self.spare.send(std::mem::take(&mut self.used));
-        }
-    }
-}
-
-/// Feeds every byte read to the digest (the inline fallback of [`ReadAhead`]).
-struct Hashing<'d, R> {
-    inner: R,
-    digest: &'d mut Sha256,
-}
-
-impl<R: Read> Read for Hashing<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.digest.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 fn scan_with<C: Chunks>(

@@ -668,21 +668,6 @@ fn evidence_context(
 /// Log lines with their 1-based numbers in the original file.
 type NumberedLines = Vec<(u64, String)>;
 
-/// Hashes `reader`'s bytes as they are read.
-struct HashingReader<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 /// Reads a log once: its sha256 (lowercase hex) and, for each 1-based inclusive range
 /// `(first, last)`, those lines cleaned (format prefix, ANSI, control characters, at most
 /// [`MAX_LINE_CHARS`]) and redacted. `None` when the file cannot be read.
@@ -693,10 +678,11 @@ fn read_log(
 ) -> Option<(String, Vec<NumberedLines>)> {
     use sha2::Digest;
     let file = std::fs::File::open(path).ok()?;
-    let mut reader = BufReader::new(HashingReader {
-        inner: file,
-        hasher: sha2::Sha256::new(),
-    });
+    let mut digest = sha2::Sha256::new();
+    let mut reader = BufReader::new(crate::logs::read_ahead::HashingReader::new(
+        file,
+        &mut digest,
+    ));
     let first = ranges.iter().map(|r| r.0).min().unwrap_or(1);
     let last = ranges.iter().map(|r| r.1).max().unwrap_or(0);
     let mut blocks: Vec<(Vec<u64>, String)> = vec![(Vec::new(), String::new()); ranges.len()];
@@ -744,13 +730,8 @@ fn read_log(
     }
     // The rest of the file only feeds the hash.
     std::io::copy(&mut reader, &mut std::io::sink()).ok()?;
-    let sha256 = reader
-        .into_inner()
-        .hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    drop(reader);
+    let sha256 = crate::digest::lower_hex(&digest.finalize());
     let redactor = crate::logs::redact::Redactor::builtin();
     let lines = blocks
         .into_iter()

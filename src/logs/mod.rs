@@ -11,5 +11,6 @@
 pub mod format;
 pub mod lines;
 pub mod location;
+pub mod read_ahead;
 pub mod redact;
 pub mod source;
