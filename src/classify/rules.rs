@@ -153,7 +153,16 @@ pub(crate) struct Rule {
     pub stop: Option<Regex>,
     pub join_before: Option<Regex>,
     pub file_group: bool,
+    /// The rule is [`GENERIC_RULE`]: its blocks give way to specific rules
+    /// (`classify::scan`).
+    pub generic: bool,
 }
+
+/// The id of the built-in rule that matches a bare error word (`error`, `failed`, `fatal`):
+/// the last resort. A block it opens ends where a specific cause rule's line starts, and a
+/// short one right before a block whose rule would have joined its lines becomes that block's
+/// head.
+pub const GENERIC_RULE: &str = "error-word";
 
 fn compile_rule(spec: &RuleSpec) -> Result<Rule, RuleError> {
     let err = |key: &str, message: String| RuleError {
@@ -201,6 +210,7 @@ fn compile_rule(spec: &RuleSpec) -> Result<Rule, RuleError> {
         join_before: opt("join-before", &spec.join_before)?,
         regex,
         file_group,
+        generic: spec.id == GENERIC_RULE,
         spec: spec.clone(),
     })
 }
@@ -394,6 +404,25 @@ impl Compiled {
         out.sort_unstable();
         out.dedup();
         out.retain(|&i| self.rules[i].regex.is_match(line));
+    }
+
+    /// Removes the generic rule ([`GENERIC_RULE`]) from one line's `hits` (indices into
+    /// `rules`, as [`Self::matches`] gives them) when a specific rule with a category that is
+    /// not a `demote` also matched: the generic rule yields a line that a specific rule
+    /// explains or sums up (`make: *** [test] Error 2` is make's summary, not a bare error word
+    /// of unknown cause).
+    pub(crate) fn yield_generic(&self, out: &mut Vec<usize>) {
+        if out.len() > 1 && out.iter().any(|&i| self.rules[i].generic) {
+            let specific = out.iter().any(|&i| {
+                let s = &self.rules[i].spec;
+                !self.rules[i].generic
+                    && s.role != RuleRole::Demote
+                    && s.category != Category::Unknown
+            });
+            if specific {
+                out.retain(|&i| !self.rules[i].generic);
+            }
+        }
     }
 }
 

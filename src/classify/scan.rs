@@ -66,6 +66,9 @@ pub(crate) struct FailedCommand {
     pub command: String,
     /// What the command's tools point at ([`structure::command_category`]).
     pub category: Option<Category>,
+    /// The cleaned line that echoed the command (`$ make test`, `+ docker pull …`), bounded;
+    /// empty when the start line named no command (`[Pipeline] sh`) or none was seen.
+    pub echo: Vec<u8>,
 }
 
 /// A block of lines found by the scanner (before ranking).
@@ -133,6 +136,8 @@ pub(crate) struct ScanOut {
 struct Command {
     start: u64,
     text: Vec<u8>,
+    /// The start line as shown, when it names the command ([`FailedCommand::echo`]).
+    echo: Vec<u8>,
     /// The last line of its output, once a marker ended it.
     end: Option<u64>,
     /// Its output's tail, taken when the output ended, kept until the command is known to
@@ -345,7 +350,7 @@ impl<'a> State<'a> {
             }
         }
         if let Some(m) = structure::mark(&cur) {
-            self.structure(no, m, back);
+            self.structure(no, &cur, m, back);
         }
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
@@ -356,6 +361,7 @@ impl<'a> State<'a> {
         };
         if candidate {
             self.c.matches(&cur[..], &mut hits);
+            self.c.yield_generic(&mut hits);
         }
         // The step is worked out from `raw` only when a block opens (most hits continue one).
         self.feed(no, &cur, &hits, back, Some(raw));
@@ -366,7 +372,7 @@ impl<'a> State<'a> {
     /// Applies one structural mark of line `no` ([`structure::mark`]): commands start, their
     /// output ends (its tail is taken then), and a failure turns the command into a
     /// [`FailedCommand`] whose tail block, if any, is kept.
-    fn structure(&mut self, no: u64, m: Mark<'_>, back: Option<Back<'_>>) {
+    fn structure(&mut self, no: u64, line: &[u8], m: Mark<'_>, back: Option<Back<'_>>) {
         match m {
             Mark::Start(text) => {
                 if self.after_script {
@@ -380,9 +386,19 @@ impl<'a> State<'a> {
                     // next echo; keep the earlier text if it is the same step.
                     t = Vec::new();
                 }
+                let echo = if t.is_empty() {
+                    Vec::new()
+                } else {
+                    crate::text::token_safe_prefix(
+                        structure::shown(line).trim_ascii_end(),
+                        2 * structure::MAX_COMMAND_BYTES,
+                    )
+                    .to_vec()
+                };
                 self.command = Some(Command {
                     start: no,
                     text: t,
+                    echo,
                     end: None,
                     tail: None,
                 });
@@ -430,6 +446,7 @@ impl<'a> State<'a> {
                 tail = self.take_tail(no, back, start);
             }
         }
+        let echo = cmd.as_ref().map(|c| c.echo.clone()).unwrap_or_default();
         let text = match named {
             Some(t) => crate::text::token_safe_prefix(t.trim_ascii(), structure::MAX_COMMAND_BYTES)
                 .to_vec(),
@@ -448,6 +465,7 @@ impl<'a> State<'a> {
             echoed,
             command,
             category,
+            echo,
         });
         if let Some(mut b) = tail {
             // A rule's block may have been found over these lines since (a block still open
@@ -531,15 +549,44 @@ impl<'a> State<'a> {
     fn classify(&self, o: &Open, t: &[u8], hits: &[usize]) -> Class {
         let (exception, end_marker, stop) = statics();
         let rule = &self.c.rules[o.rule];
-        // A run of lines matched by the rule that opened the block is one block.
-        if o.pending.is_empty() && hits.contains(&o.rule) && !is_warning(t) {
-            return Class::Cont;
+        // A generic block (a bare error word) never owns a line that a specific rule matches
+        // (a cause, or a summary such as make's `*** Error 2`): that rule opens its own block.
+        if rule.generic
+            && hits.iter().any(|&h| {
+                let r = &self.c.rules[h].spec;
+                r.role != RuleRole::Demote && r.category != Category::Unknown
+            })
+        {
+            return Class::Stop;
+        }
+        // The anchor of another rule's section (`extend: until`: a Terraform diagnostic's
+        // `on FILE line N`, a pytest `____ test ____` header) right after a short block (at
+        // most [`MAX_JOINED_HEAD`] lines: its header) starts that section: its rule defines the
+        // extent from there, and the short block becomes its head ([`merge_sections`]). A
+        // longer block (a stack trace the section's lines continue) keeps the line.
+        if o.b.end - o.b.start < MAX_JOINED_HEAD
+            && hits.iter().any(|&h| {
+                h != o.rule && {
+                    let r = &self.c.rules[h].spec;
+                    r.extend == Extend::Until
+                        && r.role == RuleRole::Cause
+                        && r.category != Category::Unknown
+                }
+            })
+        {
+            return Class::Stop;
         }
         if rule.spec.extend == Extend::Until {
+            // The stop ends the block even on a line of its own rule (the next `! ` error of
+            // TeX): the next block starts there, and the section joins them again.
             return match &rule.stop {
                 Some(s) if s.is_match(t) => Class::Stop,
                 _ => Class::Cont,
             };
+        }
+        // A run of lines matched by the rule that opened the block is one block.
+        if o.pending.is_empty() && hits.contains(&o.rule) && !is_warning(t) {
+            return Class::Cont;
         }
         if is_blank(t) {
             return Class::Blank;
@@ -833,6 +880,168 @@ impl<'a> State<'a> {
     }
 }
 
+/// The most lines between two blocks of one failure section that still join them: a blank
+/// line and a separator (unittest's `=====` rule before the next `FAIL:`), or the blank lines
+/// between two compiler diagnostics.
+const MAX_SECTION_GAP: u64 = 3;
+
+/// Joins the blocks of one failure section: consecutive blocks opened by the same cause rule
+/// with a category (not the generic one), in the same step, with at most
+/// [`MAX_SECTION_GAP`] lines between them, the whole within the default `max-lines`. A runner that
+/// prints five failure blocks one after another (unittest, RSpec, a compiler's diagnostics)
+/// then gives one finding for its failure section rather than five that crowd out everything
+/// else. `blocks` is in log order; the result is too.
+///
+/// A short block (the generic [`super::rules::GENERIC_RULE`]'s, or another cause rule's) right
+/// before a block whose rule would have joined its lines (`join-before`) becomes that block's
+/// head: the earlier block took them first, before the later rule's line was seen (Terraform's
+/// `Error: <summary>` line, which a JavaScript `Error: ` rule also matches, before its `on FILE
+/// line N` anchor).
+fn merge_sections(blocks: &mut Vec<Block>, c: &Compiled) {
+    let mut out: Vec<Block> = Vec::with_capacity(blocks.len());
+    for mut b in blocks.drain(..) {
+        if out.last().is_some_and(|prev| joins_before(prev, &b, c)) {
+            if let Some(prev) = out.pop() {
+                b = prepend(prev, b);
+            }
+        }
+        match out.last_mut() {
+            Some(prev) if same_section(prev, &b, c) => absorb(prev, b),
+            _ => out.push(b),
+        }
+    }
+    *blocks = out;
+}
+
+/// The most lines of a generic block that [`joins_before`] moves into the next block (the
+/// scanner's own `join-before` looks back 3 lines).
+const MAX_JOINED_HEAD: u64 = 3;
+
+fn joins_before(prev: &Block, next: &Block, c: &Compiled) -> bool {
+    let (p, n) = (&c.rules[prev.opener], &c.rules[next.opener]);
+    let Some(join) = &n.join_before else {
+        return false;
+    };
+    (p.generic || p.spec.role == RuleRole::Cause)
+        && prev.opener != next.opener
+        && n.spec.category != Category::Unknown
+        && prev.end + 1 == next.start
+        && prev.lines <= MAX_JOINED_HEAD
+        && prev.excerpt_lines as u64 == prev.lines
+        && prev.step_key == next.step_key
+        && prev.failure_tail.is_none()
+        && prev
+            .excerpt
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .all(|l| join.is_match(l))
+}
+
+/// `head` (a generic block right before `b`) followed by `b`, under `b`'s rule and step.
+fn prepend(head: Block, mut b: Block) -> Block {
+    let mut excerpt = head.excerpt;
+    let mut lines = head.excerpt_lines;
+    for line in b.excerpt.split_inclusive(|&c| c == b'\n') {
+        if lines >= MAX_EXCERPT_LINES || excerpt.len() + line.len() > MAX_EXCERPT_BYTES {
+            break;
+        }
+        excerpt.extend_from_slice(line);
+        lines += 1;
+    }
+    b.excerpt = excerpt;
+    b.excerpt_lines = lines;
+    b.start = head.start;
+    b.lines += head.lines;
+    b.baseline_hits += head.baseline_hits;
+    if b.summary.is_none() {
+        b.summary = head.summary;
+    }
+    b.demoted |= head.demoted;
+    b
+}
+
+fn same_section(prev: &Block, next: &Block, c: &Compiled) -> bool {
+    let spec = &c.rules[prev.opener].spec;
+    let max_lines = u64::from(super::rules::DEFAULT_MAX_LINES);
+    prev.opener == next.opener
+        && spec.role == RuleRole::Cause
+        && spec.category != Category::Unknown
+        && next.start > prev.end
+        && next.start - prev.end - 1 <= MAX_SECTION_GAP
+        && next.end - prev.start < max_lines
+        && prev.step_key == next.step_key
+        && prev.warning == next.warning
+        && prev.failure_tail.is_none()
+        && next.failure_tail.is_none()
+}
+
+/// Adds `next` (a later block of the same section) to `prev`: the span, the counts, the best
+/// rules and as much of its excerpt as the bounds leave room for (whole lines).
+fn absorb(prev: &mut Block, next: Block) {
+    prev.end = next.end;
+    prev.lines += next.lines;
+    prev.baseline_hits += next.baseline_hits;
+    if let Some((r, x)) = next.cause {
+        if prev.cause.is_none_or(|(_, y)| x > y) {
+            prev.cause = Some((r, x));
+        }
+    }
+    if let Some((r, x)) = next.summary {
+        if prev.summary.is_none_or(|(_, y)| x > y) {
+            prev.summary = Some((r, x));
+        }
+    }
+    prev.demoted |= next.demoted;
+    if prev.rule_file.is_none() {
+        prev.rule_file = next.rule_file;
+    }
+    for line in next.excerpt.split_inclusive(|&b| b == b'\n') {
+        if prev.excerpt_lines >= MAX_EXCERPT_LINES
+            || prev.excerpt.len() + line.len() > MAX_EXCERPT_BYTES
+        {
+            break;
+        }
+        prev.excerpt.extend_from_slice(line);
+        prev.excerpt_lines += 1;
+    }
+}
+
+/// The most lines between a failing command's echo and the block that opens its output for
+/// the echo to join the block.
+const MAX_ECHO_GAP: u64 = 2;
+
+/// Puts the echo line of a failing command (`$ python vct_test.py`) at the head of the block
+/// that opens its output, when at most [`MAX_ECHO_GAP`] lines lie between them: the command
+/// is the header a reader needs with its error. `blocks` is in log order.
+fn join_echoes(blocks: &mut [Block], failed: &[FailedCommand]) {
+    for fc in failed.iter().filter(|f| !f.echo.is_empty()) {
+        let Some(b) = blocks
+            .iter_mut()
+            .find(|b| b.start > fc.start && b.start <= fc.marker)
+        else {
+            continue;
+        };
+        if b.start - fc.start - 1 > MAX_ECHO_GAP {
+            continue;
+        }
+        b.start = fc.start;
+        b.lines += 1;
+        let mut excerpt = Vec::with_capacity(fc.echo.len() + 1 + b.excerpt.len());
+        excerpt.extend_from_slice(&fc.echo);
+        excerpt.push(b'\n');
+        let mut lines = 1;
+        for line in b.excerpt.split_inclusive(|&c| c == b'\n') {
+            if lines >= MAX_EXCERPT_LINES || excerpt.len() + line.len() > MAX_EXCERPT_BYTES {
+                break;
+            }
+            excerpt.extend_from_slice(line);
+            lines += 1;
+        }
+        b.excerpt = excerpt;
+        b.excerpt_lines = lines;
+    }
+}
+
 fn add_line(b: &mut Block, no: u64, text: &[u8], baseline: Option<&Baseline>) {
     if no < b.start {
         b.start = no;
@@ -1020,6 +1229,8 @@ fn scan_with<C: Chunks>(
         }
     }
     st.finish();
+    merge_sections(&mut st.blocks, st.c);
+    join_echoes(&mut st.blocks, &st.failed_commands);
     st.blocks.iter_mut().for_each(resolve_file);
     Ok(ScanOut {
         bytes: lines.bytes(),
@@ -1123,6 +1334,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_diagnostic_after_an_error_word_keeps_its_whole_extent() {
+        // Terraform's diagnostic: `Error: <summary>`, blank, `  on <file> line <N>:`, the
+        // source line, then the detail paragraph; the generic block of the `Error:` line
+        // becomes the diagnostic's head and the diagnostic runs to its end.
+        let log = "Error: No value for required variable\n\n  on main.tf line 2:\n   2: variable \"input\" {\n\nThe module under test has a required variable\nwith no set value.\n";
+        assert_eq!(
+            blocks(log),
+            vec![(1, 7, "terraform-diagnostic".to_string())]
+        );
     }
 
     /// `prefix` padded with words so that a GitHub token starts at byte `at` of the line.

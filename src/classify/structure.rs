@@ -70,7 +70,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
 
 /// The segment of a line after its last `\r` (Travis and GitLab put `\r\x1b[0K` between a
 /// marker and the text the viewer shows).
-fn shown(t: &[u8]) -> &[u8] {
+pub(crate) fn shown(t: &[u8]) -> &[u8] {
     match memchr::memrchr(b'\r', t) {
         Some(i) => &t[i + 1..],
         None => t,
