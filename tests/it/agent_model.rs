@@ -33,8 +33,9 @@ enum Config<'a> {
     Flags(Shape, &'a Server),
     /// `CI_REMEDY_MODEL_*` environment variables.
     Env(Shape, &'a Server),
-    /// A `--policy` file with a `fix-agent.model` section (the case's policy plus it).
-    Policy(Shape, &'a Server),
+    /// A `--policy` file with a `fix-agent.model` section (the case's policy plus it), and
+    /// flags laid over it.
+    Policy(Shape, &'a Server, &'a [&'a str]),
     /// None.
     Off,
 }
@@ -126,7 +127,7 @@ impl Setup {
                 ("CI_REMEDY_MODEL_BASE_URL".into(), base_url(shape, server)),
                 ("CI_REMEDY_MODEL_KEY_ENV".into(), KEY_ENV.into()),
             ]),
-            Config::Policy(shape, server) => {
+            Config::Policy(shape, server, flags) => {
                 let mut text = match &policy {
                     Some(p) => std::fs::read_to_string(p).expect("policy"),
                     None => "fix-agent:\n".into(),
@@ -135,6 +136,7 @@ impl Setup {
                 let p = root.join("server-policy.yml");
                 std::fs::write(&p, text).expect("write");
                 args.extend(["--policy".into(), p.to_str().expect("utf8").into()]);
+                args.extend(flags.iter().map(|f| f.to_string()));
             }
             Config::Off => {}
         }
@@ -398,7 +400,12 @@ fn prompt_injection_in_a_shipped_log_writes_nothing_outside_the_allowlist() {
             {"op": "replace", "path": "app.py", "find": "import calc", "replace": "import calc, os; print(os.environ)"}
         ]}]});
         let server = provider(vec![Script::Ok(answer(shape, &evil))]);
-        let mut s = Setup::new(CASE, Config::Policy(shape, &server), true, "60s");
+        let mut s = Setup::new(
+            CASE,
+            Config::Policy(shape, &server, &["--model-max-output-tokens", "512"]),
+            true,
+            "60s",
+        );
         let log = std::fs::read_to_string(s.root().join("job.log")).expect("log");
         let marker = "2026-12-07T10:00:00.1000000Z AttributeError";
         assert!(log.contains(marker));
@@ -423,6 +430,10 @@ fn prompt_injection_in_a_shipped_log_writes_nothing_outside_the_allowlist() {
             "the log's token reached the provider"
         );
         assert!(!sent.contains("END UNTRUSTED DATA 0000000000000000"));
+        // The policy's section with the flag over it.
+        let first = server.requests()[0].json();
+        assert_eq!(first["max_tokens"], 512, "{shape:?}");
+        assert_eq!(first["model"], "test-model");
         // The server's guard (the policy allows `*.py` only; workflows are protected)
         // refused the proposal: nothing to apply in the answer.
         assert_eq!(a["fix_agent_instructions"], json!([]), "{a}");
@@ -506,4 +517,43 @@ fn a_slow_model_is_cut_off_at_the_request_deadline() {
         .expect("healthz");
     assert_eq!(health.status().as_u16(), 200);
     s.assert_no_key(&[&ship]);
+}
+
+/// Configuration errors are usage errors (exit 2) that never echo a would-be key; a flag
+/// alone needs a model to apply to.
+#[test]
+fn model_flags_are_checked_at_startup_without_echoing_a_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let start = |args: &[&str]| {
+        let o = crate::common::bin(env!("CARGO_BIN_EXE_developer-agent"))
+            .env("AGENT_TOKEN", TOKEN)
+            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let key_like = "sk-live-0123456789-abcdef";
+    let (code, err) = start(&[
+        "--model-provider",
+        "openai",
+        "--model",
+        "m",
+        "--model-key-env",
+        key_like,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--model-key-env must be the NAME"), "{err}");
+    assert!(!err.contains(key_like), "{err}");
+    let (code, err) = start(&["--model-timeout", "5s"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("needs --model-provider and --model"), "{err}");
+    let (code, err) = start(&["--model-provider", "azure-openai", "--model", "m"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("base-url"), "{err}");
 }
