@@ -23,6 +23,7 @@ use crate::github_common::Server;
 
 const SHIP: &str = env!("CARGO_BIN_EXE_ci-logs-ship");
 const HEAL_PREPARE: &str = env!("CARGO_BIN_EXE_self-heal-prepare");
+const FETCH: &str = env!("CARGO_BIN_EXE_fix-agent-fetch");
 const TOKEN: &str = "agent-model-token-7c2a";
 const CASES: &str = crate::fix_model_support::CASES;
 const CASE: &str = "py-renamed-function";
@@ -327,10 +328,10 @@ fn a_model_fix_reaches_the_client_as_guarded_instructions() {
         assert_eq!(i["model"]["asked_by"], "developer-agent");
         assert_eq!(i["model"]["status"], "proposed");
         let meta = read_metadata(&s.sb.out());
-        let run = meta.model.as_ref().expect("metadata records the model");
-        assert_eq!(run.provider, shape.name());
-        assert_eq!(run.asked_by.as_deref(), Some("developer-agent"));
-        assert_eq!(run.prompt_sha256, m["prompt_sha256"].as_str().expect("sha"));
+        let record = meta.model.as_ref().expect("metadata records the model");
+        assert_eq!(record.provider, shape.name());
+        assert_eq!(record.asked_by.as_deref(), Some("developer-agent"));
+        assert_eq!(record.prompt_sha256, m["prompt_sha256"].as_str().expect("sha"));
         assert_eq!(meta.guardrails.decision.as_str(), "accepted");
         assert_eq!(meta.validation.status.as_str(), "passed");
         assert_eq!(meta.changes[0].source, "developer-agent");
@@ -338,7 +339,26 @@ fn a_model_fix_reaches_the_client_as_guarded_instructions() {
         // The records with `asked_by` match the checked-in schemas.
         crate::schemas::validate(&s.sb.out().join("fix-agent/input.json"));
         crate::schemas::validate(&s.sb.out().join("fix-agent/metadata-local.json"));
-        let refs: Vec<&Out> = std::iter::once(&ship).chain(&outs).collect();
+
+        // `fix-agent-fetch` takes the artifact with the model record and keeps it.
+        let art = s.root().join("artifact");
+        std::fs::create_dir_all(&art).expect("mkdir");
+        for f in ["patch-local.diff", "metadata-local.json", "input.json"] {
+            std::fs::copy(s.sb.out().join("fix-agent").join(f), art.join(f)).expect("copy");
+        }
+        let mut c = hermetic(FETCH, s.root());
+        c.arg("--from-dir")
+            .arg(&art)
+            .args(["--repo-dir", "repo", "--out", "fetched", "--policy"])
+            .arg(s.policy.as_ref().expect("policy"));
+        let fetched = run(c);
+        assert_eq!(fetched.code, 0, "{}{}", fetched.stdout, fetched.stderr);
+        let kept = read_json(&s.root().join("fetched/fix-agent/metadata-local.json"));
+        assert_eq!(kept["model"]["asked_by"], "developer-agent", "{kept}");
+        assert_eq!(kept["model"]["prompt_sha256"], m["prompt_sha256"]);
+
+        let mut refs: Vec<&Out> = std::iter::once(&ship).chain(&outs).collect();
+        refs.push(&fetched);
         s.assert_no_key(&refs);
     }
 }
