@@ -371,6 +371,13 @@ fn main() -> ExitCode {
                 m.base_url,
                 m.api_key_env
             );
+            if m.timeout >= request_timeout {
+                ci_remedy::errln!(
+                    "note: the model's timeout ({} ms per request) is not shorter than --request-timeout ({} ms): a model that slow is cut off and the answer goes out without it",
+                    m.timeout.as_millis(),
+                    request_timeout.as_millis()
+                );
+            }
             Some(ServerModel { policy: m, key })
         }
         None => {
@@ -473,5 +480,105 @@ async fn shutdown() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(f: impl FnOnce(&mut ModelArgs)) -> ModelArgs {
+        let mut a = ModelArgs::default();
+        f(&mut a);
+        a
+    }
+
+    fn policy_section(provider: Provider) -> ModelPolicy {
+        ModelRaw {
+            provider,
+            model: "from-policy".into(),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            api_key_env: Some("POLICY_KEY".into()),
+            max_output_tokens: Some(1000),
+            max_total_tokens: None,
+            timeout: Some("45s".into()),
+            temperature: Some(0.5),
+            max_candidates: None,
+            price_per_mtok: Some(PriceRaw {
+                input: 1.0,
+                output: 2.0,
+            }),
+        }
+        .validate()
+        .expect("valid")
+    }
+
+    #[test]
+    fn off_unless_configured_and_the_policy_alone_is_kept() {
+        assert_eq!(model_config(None, &ModelArgs::default()), Ok(None));
+        let p = policy_section(Provider::Openai);
+        assert_eq!(
+            model_config(Some(&p), &ModelArgs::default()),
+            Ok(Some(p.clone()))
+        );
+        // Laid over the policy and validated again: the same settings.
+        let same = model_config(Some(&p), &flags(|a| a.model_max_output_tokens = Some(1000)));
+        assert_eq!(same, Ok(Some(p)));
+    }
+
+    #[test]
+    fn flags_override_keys_and_a_new_provider_gets_its_own_defaults() {
+        let p = policy_section(Provider::Openai);
+        let m = model_config(
+            Some(&p),
+            &flags(|a| {
+                a.model_timeout = Some("5s".into());
+                a.model = Some("other".into());
+            }),
+        )
+        .expect("valid")
+        .expect("on");
+        assert_eq!(m.timeout, Duration::from_secs(5));
+        assert_eq!(m.model, "other");
+        assert_eq!(m.api_key_env, "POLICY_KEY");
+        assert_eq!(m.price_per_mtok, Some((1.0, 2.0)));
+        let m = model_config(
+            Some(&p),
+            &flags(|a| a.model_provider = Some("anthropic".into())),
+        )
+        .expect("valid")
+        .expect("on");
+        assert_eq!(m.provider, Provider::Anthropic);
+        assert_eq!(m.base_url, "https://api.anthropic.com");
+        assert_eq!(m.api_key_env, "ANTHROPIC_API_KEY");
+        assert_eq!(m.max_output_tokens, 1000);
+    }
+
+    #[test]
+    fn flags_alone_need_a_provider_and_a_model() {
+        let m = model_config(
+            None,
+            &flags(|a| {
+                a.model_provider = Some("openai".into());
+                a.model = Some("gpt-x".into());
+            }),
+        )
+        .expect("valid")
+        .expect("on");
+        assert_eq!(m.base_url, "https://api.openai.com/v1");
+        assert_eq!(m.api_key_env, "OPENAI_API_KEY");
+        let err = model_config(None, &flags(|a| a.model = Some("gpt-x".into())))
+            .expect_err("no provider");
+        assert!(err.contains("--model-provider"), "{err}");
+        let err = model_config(
+            None,
+            &flags(|a| {
+                a.model_provider = Some("openai".into());
+                a.model = Some("gpt-x".into());
+                a.model_key_env = Some("sk-live-abc".into());
+            }),
+        )
+        .expect_err("a key, not a name");
+        assert!(!err.contains("sk-live-abc"), "{err}");
     }
 }
