@@ -331,7 +331,10 @@ fn a_model_fix_reaches_the_client_as_guarded_instructions() {
         let record = meta.model.as_ref().expect("metadata records the model");
         assert_eq!(record.provider, shape.name());
         assert_eq!(record.asked_by.as_deref(), Some("developer-agent"));
-        assert_eq!(record.prompt_sha256, m["prompt_sha256"].as_str().expect("sha"));
+        assert_eq!(
+            record.prompt_sha256,
+            m["prompt_sha256"].as_str().expect("sha")
+        );
         assert_eq!(meta.guardrails.decision.as_str(), "accepted");
         assert_eq!(meta.validation.status.as_str(), "passed");
         assert_eq!(meta.changes[0].source, "developer-agent");
