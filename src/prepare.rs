@@ -216,6 +216,13 @@ pub fn redact_context(redactor: &Redactor, ctx: &mut Context) {
             r(&mut t.name);
             t.reason.iter_mut().for_each(&mut r);
         }
+        if let Some(m) = &mut a.model {
+            [&mut m.provider, &mut m.model].into_iter().for_each(&mut r);
+            m.reason.iter_mut().for_each(&mut r);
+            for c in &mut m.candidates {
+                r(&mut c.summary);
+            }
+        }
         for ins in &mut a.fix_agent_instructions {
             r(&mut ins.summary);
             ins.source.iter_mut().for_each(&mut r);

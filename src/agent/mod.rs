@@ -9,6 +9,7 @@
 //!   (file listing + the files the fix recipes read), rebuilt by the server in a temporary
 //!   directory to run the recipes for the answer's `fix_agent_instructions`.
 //! - [`server`]: the `developer-agent` HTTP server (axum): both endpoints, token checks, limits.
+//! - [`model`]: the server's language model, asked when the recipes propose nothing.
 //! - [`listen`]: its accept loop (hyper): header and idle timeouts, the connection bound.
 //! - [`store`]: payload storage under `<data-dir>/logs/<run_id>/`.
 //!
@@ -16,6 +17,7 @@
 //! [`schemas`]; the documentation is docs/developer-agent.md.
 
 pub mod listen;
+pub mod model;
 pub mod payload;
 pub mod repository;
 pub mod server;

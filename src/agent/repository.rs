@@ -297,16 +297,57 @@ pub fn run_recipes(
     lines: &[EvidenceLine],
     policy: &FixAgentPolicy,
 ) -> std::io::Result<RecipeRun> {
+    let rebuilt = rebuild(snapshot)?;
+    let run = recipes_on(&rebuilt, lines, policy);
+    rebuilt.dir.close()?;
+    Ok(run)
+}
+
+/// A repository section rebuilt by [`materialize`] in a private temporary directory (mode
+/// 0700, under `TMPDIR`), removed when dropped.
+pub struct Rebuilt {
+    /// The directory.
+    pub dir: tempfile::TempDir,
+    /// What was written.
+    pub materialized: Materialized,
+    /// The listed paths that were written, sorted (the model prompt's file list).
+    pub paths: Vec<String>,
+}
+
+/// Rebuilds `snapshot` (see [`Rebuilt`]). Errors: the temporary directory cannot be created.
+pub fn rebuild(snapshot: &RepositorySnapshot) -> std::io::Result<Rebuilt> {
     let dir = tempfile::Builder::new()
         .prefix("ci-remedy-repo-")
         .tempdir()?;
     let materialized = materialize(snapshot, dir.path());
-    let rec = recipes::run_all(dir.path(), lines, policy);
-    dir.close()?;
+    let ignored: std::collections::HashSet<&str> = materialized
+        .ignored
+        .iter()
+        .map(|i| i.path.as_str())
+        .collect();
+    let mut paths: Vec<String> = snapshot
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .chain(snapshot.paths.iter().cloned())
+        .filter(|p| !ignored.contains(p.as_str()) && verify_path(p).is_ok())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(Rebuilt {
+        dir,
+        materialized,
+        paths,
+    })
+}
+
+/// [`run_recipes`] on a rebuilt section (kept for the caller).
+pub fn recipes_on(rebuilt: &Rebuilt, lines: &[EvidenceLine], policy: &FixAgentPolicy) -> RecipeRun {
+    let rec = recipes::run_all(rebuilt.dir.path(), lines, policy);
     let mut run = RecipeRun {
         instructions: Vec::new(),
         notes: rec.notes,
-        materialized,
+        materialized: rebuilt.materialized.clone(),
     };
     for mut ins in rec.instructions {
         if crate::fix::has_redacted_text(&ins) {
@@ -329,7 +370,7 @@ pub fn run_recipes(
             run.notes.push(format!("an instruction was dropped: {e}"));
         }
     }
-    Ok(run)
+    run
 }
 
 #[cfg(test)]

@@ -45,8 +45,9 @@ use crate::logs::source::LogSource;
 use crate::net::{ClientConfig, HttpClient, NetError, Resend, Token};
 use crate::policy::fix_agent::FixAgentPolicy;
 
+use super::model::{Failure, ModelJobs, ServerModel};
 use super::payload::{validate_payload, CloudAgentEnvelope, ErrorBody, LogsPayload, PayloadLog};
-use super::repository::run_recipes;
+use super::repository::{rebuild, recipes_on};
 use super::store::store_payload;
 
 /// The server's settings (from flags and environment, see the `developer-agent` binary).
@@ -82,6 +83,9 @@ pub struct ServerConfig {
     /// Most payloads with a repository section processed at once (at least 1); others wait
     /// (within the request timeout). Each runs on one blocking-pool thread.
     pub recipe_jobs: usize,
+    /// The language model asked when the recipes propose nothing for a payload with a
+    /// repository section (`None`: off, the default; [`super::model`]).
+    pub model: Option<ServerModel>,
 }
 
 /// Shared state of the running server.
@@ -90,6 +94,8 @@ pub struct AppState {
     pack: RulePack,
     limiter: RateLimiter,
     recipe_slots: Arc<tokio::sync::Semaphore>,
+    /// Model runs alive at once (at most `recipe_jobs`).
+    model_jobs: ModelJobs,
     /// [`ServerConfig::max_in_flight`] slots.
     work_slots: Arc<tokio::sync::Semaphore>,
     /// The client for the upstream Developer-Agent, built on the first forward (on the
@@ -104,11 +110,13 @@ impl AppState {
         let limiter = RateLimiter::new(cfg.rate_per_minute, cfg.burst);
         let recipe_slots = Arc::new(tokio::sync::Semaphore::new(cfg.recipe_jobs.max(1)));
         let work_slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_in_flight.max(1)));
+        let model_jobs = ModelJobs::new(cfg.recipe_jobs);
         Arc::new(AppState {
             cfg,
             pack,
             limiter,
             recipe_slots,
+            model_jobs,
             work_slots,
             upstream: OnceLock::new(),
         })
@@ -182,13 +190,22 @@ enum Role {
     DeveloperAgent,
 }
 
+/// When a request's processing must be done by: its start plus the request timeout, less a
+/// margin (a tenth of the timeout, at most 1 s) for writing the answer. Only the model waits
+/// for it ([`super::model::ask`]); everything else is bounded by its own limits.
+fn deadline(st: &AppState) -> Instant {
+    let t = st.cfg.request_timeout;
+    Instant::now() + t.saturating_sub((t / 10).min(Duration::from_secs(1)))
+}
+
 async fn process_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let deadline = deadline(&st);
     timed(&st, async {
         let (payload, slot) = match admit(&st, Role::DeveloperAgent, req).await {
             Ok(p) => p,
             Err(resp) => return resp,
         };
-        match handle_locally(st.clone(), payload, slot).await {
+        match handle_locally(st.clone(), payload, slot, deadline).await {
             Ok(answer) => json(StatusCode::OK, &answer),
             Err(resp) => resp,
         }
@@ -197,17 +214,18 @@ async fn process_logs(State(st): State<Arc<AppState>>, req: Request) -> Response
 }
 
 async fn ci_logs(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    timed(&st, ci_logs_within(st.clone(), req)).await
+    let deadline = deadline(&st);
+    timed(&st, ci_logs_within(st.clone(), req, deadline)).await
 }
 
-async fn ci_logs_within(st: Arc<AppState>, req: Request) -> Response {
+async fn ci_logs_within(st: Arc<AppState>, req: Request, deadline: Instant) -> Response {
     let (payload, slot) = match admit(&st, Role::CloudAgent, req).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
     let answer = match st.cfg.upstream_url.clone() {
         Some(url) => forward(st.clone(), url, payload, slot).await,
-        None => handle_locally(st, payload, slot).await,
+        None => handle_locally(st, payload, slot, deadline).await,
     };
     match answer {
         Ok(upstream) => json(
@@ -334,13 +352,14 @@ async fn handle_locally(
     st: Arc<AppState>,
     payload: LogsPayload,
     slot: WorkSlot,
+    deadline: Instant,
 ) -> Result<DeveloperAgentAnswer, Response> {
     let permit = match payload.repository {
         Some(_) => st.recipe_slots.clone().acquire_owned().await.ok(),
         None => None,
     };
     let result = tokio::task::spawn_blocking(move || {
-        let answer = process(&st, &payload);
+        let answer = process(&st, &payload, deadline);
         drop(permit);
         drop(payload);
         drop(slot);
@@ -365,7 +384,11 @@ async fn handle_locally(
     }
 }
 
-fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer, String> {
+fn process(
+    st: &AppState,
+    payload: &LogsPayload,
+    deadline: Instant,
+) -> Result<DeveloperAgentAnswer, String> {
     let entry = store_payload(&st.cfg.data_dir, payload).map_err(|e| e.to_string())?;
     // Each stored file is read as it is — a log tail may start with zip magic bytes, so the
     // `--log` spec rules (zip sniffing, globs) must not apply — and named as the payload
@@ -386,14 +409,44 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
     if let Some(e) = analysis.errors.first() {
         return Err(e.to_string());
     }
+    let mut model_run = None;
     let instructions = match &entry.repository {
         Some(repo) => {
-            let lines = evidence(payload, &sources, &analysis.findings);
-            match run_recipes(repo, &lines, &st.cfg.recipe_policy) {
-                Ok(run) => {
+            let (findings, lines) = evidence(payload, &sources, &analysis.findings);
+            match rebuild(repo) {
+                Ok(rebuilt) => {
+                    let run = recipes_on(&rebuilt, &lines, &st.cfg.recipe_policy);
                     write_json_atomic(&entry.dir.join("recipes.json"), &run)
                         .map_err(|e| e.to_string())?;
-                    run.instructions
+                    match &st.cfg.model {
+                        Some(m) if run.instructions.is_empty() => {
+                            let failure = Failure {
+                                classification: &analysis.classification,
+                                findings: &findings,
+                                failed_tests: &payload.failed_tests,
+                                lines: &lines,
+                            };
+                            let asked = super::model::ask(
+                                m,
+                                &st.model_jobs,
+                                rebuilt,
+                                &failure,
+                                &st.cfg.recipe_policy,
+                                deadline,
+                            );
+                            model_run = Some(asked.run);
+                            asked.instructions
+                        }
+                        _ => {
+                            if let Err(e) = rebuilt.dir.close() {
+                                crate::errln!(
+                                    "warning: the rebuilt repository could not be removed: {}",
+                                    crate::text::one_line(&e.to_string())
+                                );
+                            }
+                            run.instructions
+                        }
+                    }
                 }
                 Err(e) => {
                     crate::errln!(
@@ -406,7 +459,8 @@ fn process(st: &AppState, payload: &LogsPayload) -> Result<DeveloperAgentAnswer,
         }
         None => Vec::new(),
     };
-    let answer = build_answer(&analysis.classification, &st.cfg.plan_actions, instructions);
+    let mut answer = build_answer(&analysis.classification, &st.cfg.plan_actions, instructions);
+    answer.model = model_run;
     write_json_atomic(&entry.dir.join("answer.json"), &answer).map_err(|e| e.to_string())?;
     Ok(answer)
 }
@@ -428,7 +482,7 @@ fn source_names(logs: &[PayloadLog]) -> Vec<String> {
         .collect()
 }
 
-/// The recipes' evidence for a stored payload, built like `fix-agent-prepare` builds it
+/// The findings relabelled, and the recipes' evidence for a stored payload, built like `fix-agent-prepare` builds it
 /// ([`crate::fix::recipes::evidence_lines`]): the findings, the failed tests, then the stored
 /// logs (`sources`, in payload order). Lines are labelled with the payload's log names and
 /// original line numbers (a tail's `first_line` added).
@@ -436,7 +490,7 @@ fn evidence(
     payload: &LogsPayload,
     sources: &[LogSource],
     findings: &[Finding],
-) -> Vec<EvidenceLine> {
+) -> (Vec<Finding>, Vec<EvidenceLine>) {
     let findings: Vec<Finding> = findings
         .iter()
         .map(|f| {
@@ -463,7 +517,8 @@ fn evidence(
             reader: s.open().ok()?,
         })
     });
-    evidence_lines(&findings, &payload.failed_tests, logs)
+    let lines = evidence_lines(&findings, &payload.failed_tests, logs);
+    (findings, lines)
 }
 
 /// The answer for a classification: the category and confidence, a self-heal plan (the
@@ -513,6 +568,7 @@ pub fn build_answer(
             rerun: Some(rerun),
         },
         fix_agent_instructions: instructions,
+        model: None,
         triggers: vec![Trigger {
             name: trigger.0.into(),
             reason: Some(trigger.1.into()),

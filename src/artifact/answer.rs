@@ -119,6 +119,59 @@ fn validate_answer(a: &DeveloperAgentAnswer) -> Result<(), String> {
     if a.triggers.len() > 32 {
         return Err("triggers has more than 32 entries".into());
     }
+    if let Some(m) = &a.model {
+        validate_model(m).map_err(|e| format!("model: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Most candidates in an answer's model record.
+pub const MAX_ANSWER_MODEL_CANDIDATES: usize = 10;
+
+/// The answer's `model` record: short one-line names, a sha256 (or empty), a finite cost,
+/// bounded text.
+fn validate_model(m: &super::ModelRun) -> Result<(), String> {
+    let name_ok =
+        |s: &str, max: usize| !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control);
+    if !name_ok(m.provider.as_str(), 64) {
+        return Err("provider must be 1 to 64 printable characters".into());
+    }
+    if !name_ok(m.model.as_str(), 200) {
+        return Err("model must be 1 to 200 printable characters".into());
+    }
+    if !(m.prompt_sha256.is_empty()
+        || (m.prompt_sha256.len() == 64
+            && m.prompt_sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))))
+    {
+        return Err("prompt_sha256 is not a lowercase sha256".into());
+    }
+    if m.cost_estimate.is_some_and(|c| !c.is_finite() || c < 0.0) {
+        return Err("cost_estimate must be finite and not negative".into());
+    }
+    if m.reason.as_ref().is_some_and(|r| r.len() > 2048) {
+        return Err("reason is longer than 2048 bytes".into());
+    }
+    if m.asked_by.as_deref().is_some_and(|s| !name_ok(s, 64)) {
+        return Err("asked_by must be 1 to 64 printable characters".into());
+    }
+    if m.candidates.len() > MAX_ANSWER_MODEL_CANDIDATES {
+        return Err(format!(
+            "{} candidates, at most {MAX_ANSWER_MODEL_CANDIDATES} are accepted",
+            m.candidates.len()
+        ));
+    }
+    for c in &m.candidates {
+        if c.summary.len() > 1024
+            || c.guard.len() > 64
+            || c.validation.len() > 64
+            || c.refused.len() > 64
+            || c.refused.iter().any(|r| r.len() > 64)
+        {
+            return Err(format!("candidate {} has an oversized field", c.index));
+        }
+    }
     Ok(())
 }
 
@@ -141,10 +194,28 @@ mod tests {
             (br#"{"classification":{"category":"network","confidence":0.5},"extra":1}"#, "unknown field"),
             (br#"{"classification":{"category":"network","confidence":0.5},"self_heal_plan":{"actions":["rm -rf /"]}}"#, "invalid action name"),
             (br#"{"classif"#, "not valid JSON"),
+            (br#"{"classification":{"category":"network","confidence":0.5},"model":{"provider":"openai","model":"m","status":"no_fix","requests":1,"tokens_in":1,"tokens_out":1,"prompt_sha256":"nope","duration_ms":1}}"#, "prompt_sha256"),
+            (br#"{"classification":{"category":"network","confidence":0.5},"model":{"provider":"openai","model":"m","status":"maybe","requests":1,"tokens_in":1,"tokens_out":1,"prompt_sha256":"","duration_ms":1}}"#, "unknown variant"),
         ] {
             let err = parse_answer(bad).expect_err("invalid");
             assert!(err.contains(why), "{err}");
         }
+    }
+
+    #[test]
+    fn a_model_record_is_accepted_and_absent_by_default() {
+        let plain = br#"{"classification":{"category":"network","confidence":0.9}}"#;
+        let a = parse_answer(plain).expect("valid");
+        assert!(a.model.is_none());
+        assert!(!serde_json::to_string(&a).expect("json").contains("model"));
+        let with = format!(
+            r#"{{"classification":{{"category":"unknown","confidence":0.2}},"model":{{"provider":"anthropic","model":"claude-x","status":"proposed","requests":2,"tokens_in":1200,"tokens_out":60,"cost_estimate":0.0013,"prompt_sha256":"{}","duration_ms":12,"asked_by":"developer-agent"}}}}"#,
+            "a".repeat(64)
+        );
+        let a = parse_answer(with.as_bytes()).expect("valid");
+        let m = a.model.expect("model");
+        assert_eq!((m.tokens_in, m.tokens_out, m.requests), (1200, 60, 2));
+        assert_eq!(m.asked_by.as_deref(), Some("developer-agent"));
     }
 
     #[test]

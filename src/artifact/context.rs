@@ -315,6 +315,11 @@ pub struct DeveloperAgentAnswer {
     /// Downstream hooks it asks for.
     #[serde(default)]
     pub triggers: Vec<Trigger>,
+    /// The language model run behind the answer, when the server asked one (its recipes
+    /// proposed nothing and it has a model configured; docs/developer-agent.md). Absent when
+    /// no model was asked. Never holds an API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<super::ModelRun>,
 }
 
 /// The service's classification.

@@ -134,6 +134,10 @@ pub struct ModelRun {
     /// Every proposal tried, in order.
     #[serde(default)]
     pub candidates: Vec<ModelCandidate>,
+    /// Where the model was asked: `developer-agent` when this is the record of a
+    /// Developer-Agent answer (the server asked it); absent when `fix-agent-prepare` asked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_by: Option<String>,
 }
 
 /// One evidence block quoted from the context.

@@ -10,11 +10,13 @@ use std::time::Duration;
 use clap::Parser;
 
 use ci_remedy::agent::listen::{self, connection_bound, ConnectionLimits};
+use ci_remedy::agent::model::ServerModel;
 use ci_remedy::agent::server::{router, AppState, ServerConfig};
 use ci_remedy::artifact::Category;
 use ci_remedy::classify::RulePack;
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::net::{ClientConfig, RetryPolicy, Token};
+use ci_remedy::policy::fix_agent::{ModelPolicy, ModelRaw, PriceRaw, Provider};
 use ci_remedy::policy::parse_duration;
 
 const AFTER_HELP: &str = "\
@@ -28,6 +30,10 @@ Endpoints:
                        triggers}. fix_agent_instructions come from the built-in fix recipes run
                        on the payload's repository section (rebuilt in a private temporary
                        directory under TMPDIR, removed afterwards); empty without that section.
+                       When they propose nothing and a model is configured (--policy's
+                       fix-agent.model, --model-*), the model is asked with the same prompt,
+                       output checks and guard as fix-agent-prepare's; the answer's `model`
+                       record says what it gave (absent when no model was asked).
   GET  /healthz        {\"status\":\"ok\"}
   Payload and answers: schemas/ci-logs-payload.schema.json, developer-agent-answer.schema.json,
   cloud-agent-answer.schema.json. Errors: {\"error\", \"fields\"} with
@@ -43,6 +49,12 @@ Environment:
   AGENT_TOKEN, DEVELOPER_AGENT_TOKEN   bearer tokens (never printed; at least one is required)
   DEVELOPER_AGENT_URL                  the upstream /process-logs URL for /api/ci/logs
   DEVELOPER_AGENT_BIND, DEVELOPER_AGENT_DATA_DIR   as --bind and --data-dir
+  CI_REMEDY_MODEL_PROVIDER, CI_REMEDY_MODEL, CI_REMEDY_MODEL_BASE_URL, CI_REMEDY_MODEL_KEY_ENV,
+  CI_REMEDY_MODEL_MAX_OUTPUT_TOKENS, CI_REMEDY_MODEL_MAX_TOTAL_TOKENS, CI_REMEDY_MODEL_TIMEOUT
+                                       as the --model-* flags
+  the variable --model-key-env names   the model's API key (never printed; when it is empty the
+                                       server says so once at startup and answers with the
+                                       recipes only)
 
 On start it prints `listening on http://ADDR` (with the real port when --bind ends in :0).
 SIGINT or SIGTERM stop it gracefully.
@@ -67,8 +79,9 @@ struct Args {
         default_value = "developer-agent-data"
     )]
     data_dir: PathBuf,
-    /// The policy whose `classify` rules are used, and whose `fix-agent.playwright-timeout`
-    /// opts the recipes in to the Playwright timeout fix.
+    /// The policy whose `classify` rules are used, whose `fix-agent.playwright-timeout` opts
+    /// the recipes in to the Playwright timeout fix, and whose `fix-agent.model` (with the
+    /// `--model-*` flags over it) is asked when the recipes propose nothing.
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
     /// Payloads with a repository section processed at once (fix recipes); others wait.
@@ -105,6 +118,148 @@ struct Args {
     /// `service_unavailable=restart-db,reseed-db`. Use names your policy defines. Repeatable.
     #[arg(long = "plan-action", value_name = "CATEGORY=NAME[,NAME]")]
     plan_actions: Vec<String>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// The model asked when the recipes propose nothing. Each flag overrides the same key of the
+/// `--policy` file's `fix-agent.model`; `--model-provider` and `--model` make a section of
+/// their own when the policy has none. Off when neither configures one.
+#[derive(clap::Args, Debug, Default)]
+struct ModelArgs {
+    /// The model API shape: openai, azure-openai or anthropic (fix-agent.model.provider).
+    #[arg(long, env = "CI_REMEDY_MODEL_PROVIDER", value_name = "PROVIDER", value_parser = ["openai", "azure-openai", "anthropic"])]
+    model_provider: Option<String>,
+    /// The model name the API expects (fix-agent.model.model).
+    #[arg(long, env = "CI_REMEDY_MODEL", value_name = "NAME")]
+    model: Option<String>,
+    /// The API base URL (fix-agent.model.base-url; required for azure-openai).
+    #[arg(long, env = "CI_REMEDY_MODEL_BASE_URL", value_name = "URL")]
+    model_base_url: Option<String>,
+    /// The NAME of the environment variable holding the API key, never the key
+    /// (fix-agent.model.api-key-env; default OPENAI_API_KEY, AZURE_OPENAI_API_KEY or
+    /// ANTHROPIC_API_KEY).
+    #[arg(long, env = "CI_REMEDY_MODEL_KEY_ENV", value_name = "VAR")]
+    model_key_env: Option<String>,
+    /// The most output tokens per model request (fix-agent.model.max-output-tokens).
+    #[arg(long, env = "CI_REMEDY_MODEL_MAX_OUTPUT_TOKENS", value_name = "N")]
+    model_max_output_tokens: Option<u32>,
+    /// The most tokens per model run, all requests (fix-agent.model.max-total-tokens).
+    #[arg(long, env = "CI_REMEDY_MODEL_MAX_TOTAL_TOKENS", value_name = "N")]
+    model_max_total_tokens: Option<u64>,
+    /// Time allowed for one model request (fix-agent.model.timeout); the server waits for the
+    /// model at most until the request's --request-timeout (less a margin) in any case.
+    #[arg(long, env = "CI_REMEDY_MODEL_TIMEOUT", value_name = "DURATION")]
+    model_timeout: Option<String>,
+}
+
+impl ModelArgs {
+    fn any(&self) -> bool {
+        self.model_provider.is_some()
+            || self.model.is_some()
+            || self.model_base_url.is_some()
+            || self.model_key_env.is_some()
+            || self.model_max_output_tokens.is_some()
+            || self.model_max_total_tokens.is_some()
+            || self.model_timeout.is_some()
+    }
+}
+
+/// The raw section of a validated model policy (to lay flags over it).
+fn raw_of(m: &ModelPolicy) -> ModelRaw {
+    ModelRaw {
+        provider: m.provider,
+        model: m.model.clone(),
+        base_url: Some(m.base_url.clone()),
+        api_key_env: Some(m.api_key_env.clone()),
+        max_output_tokens: Some(m.max_output_tokens),
+        max_total_tokens: Some(m.max_total_tokens),
+        timeout: Some(format!("{}ms", m.timeout.as_millis())),
+        temperature: Some(m.temperature),
+        max_candidates: Some(m.max_candidates),
+        price_per_mtok: m
+            .price_per_mtok
+            .map(|(input, output)| PriceRaw { input, output }),
+    }
+}
+
+/// The model configuration: the policy's `fix-agent.model` with the flags laid over it.
+/// `Ok(None)`: off. Errors: one sentence (never a key: a `--model-key-env` that is not a
+/// variable name is not quoted).
+fn model_config(
+    from_policy: Option<&ModelPolicy>,
+    a: &ModelArgs,
+) -> Result<Option<ModelPolicy>, String> {
+    if !a.any() {
+        return Ok(from_policy.cloned());
+    }
+    let provider = match a.model_provider.as_deref() {
+        Some("openai") => Some(Provider::Openai),
+        Some("azure-openai") => Some(Provider::AzureOpenai),
+        Some("anthropic") => Some(Provider::Anthropic),
+        Some(other) => {
+            return Err(format!(
+                "--model-provider {other:?} is not openai, azure-openai or anthropic"
+            ))
+        }
+        None => None,
+    };
+    let mut raw = match (from_policy, provider, &a.model) {
+        (Some(m), _, _) => raw_of(m),
+        (None, Some(p), Some(name)) => ModelRaw {
+            provider: p,
+            model: name.clone(),
+            base_url: None,
+            api_key_env: None,
+            max_output_tokens: None,
+            max_total_tokens: None,
+            timeout: None,
+            temperature: None,
+            max_candidates: None,
+            price_per_mtok: None,
+        },
+        (None, _, _) => {
+            return Err("a model needs --model-provider and --model (or a fix-agent.model section in the --policy file)".into())
+        }
+    };
+    if let Some(p) = provider {
+        if p != raw.provider {
+            // Another API shape: its own default URL and key variable, unless given.
+            raw.base_url = None;
+            raw.api_key_env = None;
+        }
+        raw.provider = p;
+    }
+    if let Some(v) = &a.model {
+        raw.model = v.clone();
+    }
+    if let Some(v) = &a.model_base_url {
+        raw.base_url = Some(v.clone());
+    }
+    if let Some(v) = &a.model_key_env {
+        let name_ok = !v.is_empty()
+            && !v.starts_with(|c: char| c.is_ascii_digit())
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            return Err("--model-key-env must be the NAME of the environment variable holding the key (letters, digits, `_`), never the key itself".into());
+        }
+        raw.api_key_env = Some(v.clone());
+    }
+    if let Some(v) = a.model_max_output_tokens {
+        raw.max_output_tokens = Some(v);
+    }
+    if let Some(v) = a.model_max_total_tokens {
+        raw.max_total_tokens = Some(v);
+    }
+    if let Some(v) = &a.model_timeout {
+        raw.timeout = Some(v.clone());
+    }
+    raw.validate().map(Some).map_err(|e| {
+        format!(
+            "the model configuration (the --policy file's fix-agent.model and the --model-* flags): {} {}",
+            e.key, e.message
+        )
+    })
 }
 
 fn parse_positive(s: &str) -> Result<usize, String> {
@@ -196,6 +351,45 @@ fn main() -> ExitCode {
             return cli::exit(EXIT_USAGE);
         }
     };
+    let model = match model_config(policy.fix_agent.model.as_ref(), &args.model) {
+        Ok(m) => m,
+        Err(e) => {
+            cli::print_error(
+                &e,
+                Some("see docs/developer-agent.md, \"A model for the answers\""),
+            );
+            return cli::exit(EXIT_USAGE);
+        }
+    };
+    // Said once, here; only the variable's name is ever printed.
+    let model = model.and_then(|m| match Token::from_env(&m.api_key_env) {
+        Some(key) => {
+            ci_remedy::errln!(
+                "model: {}/{} at {} answers when the recipes propose nothing (key from {})",
+                m.provider.as_str(),
+                m.model,
+                m.base_url,
+                m.api_key_env
+            );
+            if m.timeout >= request_timeout {
+                ci_remedy::errln!(
+                    "note: the model's timeout ({} ms per request) is not shorter than --request-timeout ({} ms): a model that slow is cut off and the answer goes out without it",
+                    m.timeout.as_millis(),
+                    request_timeout.as_millis()
+                );
+            }
+            Some(ServerModel { policy: m, key })
+        }
+        None => {
+            ci_remedy::errln!(
+                "warning: the model {}/{} is configured but the environment variable {} (its API key) is empty or unset; answering with the recipes only",
+                m.provider.as_str(),
+                m.model,
+                m.api_key_env
+            );
+            None
+        }
+    });
     let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .ok()
         .map(|(soft, _)| soft)
@@ -240,6 +434,7 @@ fn main() -> ExitCode {
         recipe_policy: policy.fix_agent.clone(),
         recipe_jobs: usize::from(args.recipe_jobs),
         max_in_flight,
+        model,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -285,5 +480,105 @@ async fn shutdown() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(f: impl FnOnce(&mut ModelArgs)) -> ModelArgs {
+        let mut a = ModelArgs::default();
+        f(&mut a);
+        a
+    }
+
+    fn policy_section(provider: Provider) -> ModelPolicy {
+        ModelRaw {
+            provider,
+            model: "from-policy".into(),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            api_key_env: Some("POLICY_KEY".into()),
+            max_output_tokens: Some(1000),
+            max_total_tokens: None,
+            timeout: Some("45s".into()),
+            temperature: Some(0.5),
+            max_candidates: None,
+            price_per_mtok: Some(PriceRaw {
+                input: 1.0,
+                output: 2.0,
+            }),
+        }
+        .validate()
+        .expect("valid")
+    }
+
+    #[test]
+    fn off_unless_configured_and_the_policy_alone_is_kept() {
+        assert_eq!(model_config(None, &ModelArgs::default()), Ok(None));
+        let p = policy_section(Provider::Openai);
+        assert_eq!(
+            model_config(Some(&p), &ModelArgs::default()),
+            Ok(Some(p.clone()))
+        );
+        // Laid over the policy and validated again: the same settings.
+        let same = model_config(Some(&p), &flags(|a| a.model_max_output_tokens = Some(1000)));
+        assert_eq!(same, Ok(Some(p)));
+    }
+
+    #[test]
+    fn flags_override_keys_and_a_new_provider_gets_its_own_defaults() {
+        let p = policy_section(Provider::Openai);
+        let m = model_config(
+            Some(&p),
+            &flags(|a| {
+                a.model_timeout = Some("5s".into());
+                a.model = Some("other".into());
+            }),
+        )
+        .expect("valid")
+        .expect("on");
+        assert_eq!(m.timeout, Duration::from_secs(5));
+        assert_eq!(m.model, "other");
+        assert_eq!(m.api_key_env, "POLICY_KEY");
+        assert_eq!(m.price_per_mtok, Some((1.0, 2.0)));
+        let m = model_config(
+            Some(&p),
+            &flags(|a| a.model_provider = Some("anthropic".into())),
+        )
+        .expect("valid")
+        .expect("on");
+        assert_eq!(m.provider, Provider::Anthropic);
+        assert_eq!(m.base_url, "https://api.anthropic.com");
+        assert_eq!(m.api_key_env, "ANTHROPIC_API_KEY");
+        assert_eq!(m.max_output_tokens, 1000);
+    }
+
+    #[test]
+    fn flags_alone_need_a_provider_and_a_model() {
+        let m = model_config(
+            None,
+            &flags(|a| {
+                a.model_provider = Some("openai".into());
+                a.model = Some("gpt-x".into());
+            }),
+        )
+        .expect("valid")
+        .expect("on");
+        assert_eq!(m.base_url, "https://api.openai.com/v1");
+        assert_eq!(m.api_key_env, "OPENAI_API_KEY");
+        let err = model_config(None, &flags(|a| a.model = Some("gpt-x".into())))
+            .expect_err("no provider");
+        assert!(err.contains("--model-provider"), "{err}");
+        let err = model_config(
+            None,
+            &flags(|a| {
+                a.model_provider = Some("openai".into());
+                a.model = Some("gpt-x".into());
+                a.model_key_env = Some("sk-live-abc".into());
+            }),
+        )
+        .expect_err("a key, not a name");
+        assert!(!err.contains("sk-live-abc"), "{err}");
     }
 }

@@ -141,13 +141,27 @@ fn snippets(
     lines: &[EvidenceLine],
     policy: &FixAgentPolicy,
 ) -> Vec<Snippet> {
+    snippets_for(repo, &ctx.findings, &ctx.tests.failed, lines, policy)
+}
+
+/// The input's snippets: the code around each `file:line` the findings, the failed tests and
+/// the evidence lines name (stack frames), at most [`MAX_SNIPPETS`], each within the path
+/// rules and the policy scope, redacted. The Developer-Agent server builds its model prompt
+/// with it from the repository snapshot it rebuilt.
+pub fn snippets_for(
+    repo: &Path,
+    findings: &[crate::artifact::Finding],
+    failed_tests: &[crate::artifact::FailedTest],
+    lines: &[EvidenceLine],
+    policy: &FixAgentPolicy,
+) -> Vec<Snippet> {
     let mut wanted: Vec<(String, u32)> = Vec::new();
-    for f in &ctx.findings {
+    for f in findings {
         if let (Some(file), Some(l)) = (&f.file, f.file_line) {
             wanted.push((file.clone(), l));
         }
     }
-    for t in &ctx.tests.failed {
+    for t in failed_tests {
         if let (Some(file), Some(l)) = (&t.file, t.line) {
             wanted.push((file.clone(), l));
         }
@@ -196,24 +210,23 @@ fn snippets(
 /// The input's evidence: the classification's evidence findings, then the other findings in
 /// rank order, each finding once, at most [`MAX_EVIDENCE`].
 fn evidence(ctx: &Context) -> Vec<Evidence> {
+    evidence_for(&ctx.classification.evidence, &ctx.findings)
+}
+
+/// [`evidence`] from the classification's evidence indexes and the findings.
+pub fn evidence_for(first: &[usize], findings: &[crate::artifact::Finding]) -> Vec<Evidence> {
     let mut picked: Vec<usize> = Vec::new();
-    for i in ctx
-        .classification
-        .evidence
-        .iter()
-        .copied()
-        .chain(0..ctx.findings.len())
-    {
+    for i in first.iter().copied().chain(0..findings.len()) {
         if picked.len() >= MAX_EVIDENCE {
             break;
         }
-        if i < ctx.findings.len() && !picked.contains(&i) {
+        if i < findings.len() && !picked.contains(&i) {
             picked.push(i);
         }
     }
     picked
         .into_iter()
-        .filter_map(|i| ctx.findings.get(i))
+        .filter_map(|i| findings.get(i))
         .map(|f| Evidence {
             rule: f.rule.clone(),
             log: f.log.clone(),
@@ -263,6 +276,13 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
             )),
         }
     }
+    // The Developer-Agent's model record, when its server asked a model for the answer.
+    let answer_model = ctx.developer_agent.answer.as_ref().and_then(|a| {
+        a.model.clone().map(|mut m| {
+            m.asked_by = Some("developer-agent".into());
+            m
+        })
+    });
     let lines = evidence_lines(&ctx);
     let rec = recipes::run_all(&opts.repo, &lines, policy);
     notes.extend(rec.notes);
@@ -321,6 +341,18 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
         model: None,
         error,
     };
+    if let Some(m) = &answer_model {
+        input.notes.push(format!(
+            "the Developer-Agent asked the model {}/{}: {}{}",
+            crate::text::one_line(&m.provider),
+            crate::text::one_line(&m.model),
+            m.status.as_str(),
+            m.reason
+                .as_deref()
+                .map(|r| format!(" ({})", crate::text::one_line(r)))
+                .unwrap_or_default()
+        ));
+    }
     if let Some(m) = &policy.model {
         let result = if asked_model {
             super::model::run(&opts.repo, &input, policy, m)
@@ -336,7 +368,13 @@ pub fn prepare(opts: &PrepareOptions, policy: &FixAgentPolicy) -> Result<FixInpu
                 .notes
                 .push("no instructions: no source gave any, and no recipe was sure".into());
         }
-        input.model = Some(result.run);
+        // A local run that did not ask the model says less than the Developer-Agent's.
+        input.model = match answer_model {
+            Some(a) if !asked_model => Some(a),
+            _ => Some(result.run),
+        };
+    } else {
+        input.model = answer_model;
     }
     Ok(input)
 }

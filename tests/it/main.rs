@@ -14,6 +14,7 @@ mod smoke_support;
 
 mod action;
 mod agent_limits;
+mod agent_model;
 mod agent_recipes;
 mod agent_server;
 mod agent_ship;

@@ -171,6 +171,7 @@ fn empty_run(m: &ModelPolicy) -> ModelRun {
         prompt_sha256: String::new(),
         duration_ms: 0,
         candidates: Vec::new(),
+        asked_by: None,
     }
 }
 
@@ -212,8 +213,29 @@ pub fn run_with_key(
     m: &ModelPolicy,
     key: &Token,
 ) -> ModelResult {
-    let started = Instant::now();
     let files = prompt::repository_files(repo, policy);
+    run_with_files(repo, input, &files, policy, m, key)
+}
+
+/// [`run_with_key`] with the prompt's file list given (the Developer-Agent server lists the
+/// shipped repository section; `files` are filtered by the policy scope and cut to
+/// [`prompt::MAX_LISTED_FILES`] here).
+pub fn run_with_files(
+    repo: &Path,
+    input: &FixInput,
+    files: &[String],
+    policy: &FixAgentPolicy,
+    m: &ModelPolicy,
+    key: &Token,
+) -> ModelResult {
+    let started = Instant::now();
+    let mut files: Vec<String> = files
+        .iter()
+        .filter(|f| policy.check_scope(f).is_ok())
+        .cloned()
+        .collect();
+    files.sort();
+    files.truncate(prompt::MAX_LISTED_FILES);
     let prompt = prompt::build(input, &files, policy, Some(key));
     let mut notes = Vec::new();
     let client = match Client::new(m, key) {
