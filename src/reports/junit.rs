@@ -605,6 +605,61 @@ mod tests {
     use super::*;
 
     #[test]
+    fn outcomes_list_every_case_and_failed_only_is_unchanged() {
+        let xml = br#"<testsuites><testsuite name="pytest">
+<testcase classname="tests.test_a" name="test_ok" />
+<testcase classname="tests.test_a" name="test_ok_too"></testcase>
+<testcase classname="tests.test_a" name="test_skip"><skipped message="no"/></testcase>
+<testcase classname="tests.test_a" name="test_bad"><failure message="boom">tests/test_a.py:3: AssertionError</failure></testcase>
+<testcase classname="tests.test_a" name="test_err"><error message="setup"/></testcase>
+</testsuite></testsuites>"#;
+        let all = parse_junit_outcomes(xml, "r.xml", None).expect("parse");
+        let got: Vec<(&str, TestStatus, Option<&str>)> = all
+            .iter()
+            .map(|c| (c.test.name.as_str(), c.outcome, c.test.id.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "tests.test_a.test_ok",
+                    TestStatus::Passed,
+                    Some("tests/test_a.py::test_ok")
+                ),
+                (
+                    "tests.test_a.test_ok_too",
+                    TestStatus::Passed,
+                    Some("tests/test_a.py::test_ok_too")
+                ),
+                (
+                    "tests.test_a.test_skip",
+                    TestStatus::Skipped,
+                    Some("tests/test_a.py::test_skip")
+                ),
+                (
+                    "tests.test_a.test_bad",
+                    TestStatus::Failed,
+                    Some("tests/test_a.py::test_bad")
+                ),
+                (
+                    "tests.test_a.test_err",
+                    TestStatus::Failed,
+                    Some("tests/test_a.py::test_err")
+                ),
+            ]
+        );
+        assert_eq!(all[0].test.message, None);
+        assert_eq!(all[3].test.message.as_deref(), Some("boom"));
+        let failed = parse_junit(xml, "r.xml", None).expect("parse");
+        let failed_cases: Vec<FailedTest> = all
+            .into_iter()
+            .filter(|c| c.outcome == TestStatus::Failed)
+            .map(|c| c.test)
+            .collect();
+        assert_eq!(failed, failed_cases);
+    }
+
+    #[test]
     fn pytest_ids() {
         assert_eq!(
             pytest_id("tests/test_x.py", "tests.test_x", "test_y[1-2]").as_deref(),

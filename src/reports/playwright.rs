@@ -291,3 +291,47 @@ fn message(test: &Test) -> Option<String> {
         clean_message(&msgs.join("\n\n"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_map_playwright_statuses() {
+        let spec = |title: &str, expected: &str, status: &str| {
+            format!(
+                r#"{{"title": "{title}", "file": "a.spec.ts", "line": 3, "tests": [{{"projectName": "chromium", "expectedStatus": "{expected}", "status": "{status}", "results": [{{"status": "failed", "errors": [{{"message": "m"}}]}}]}}]}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"config": {{}}, "suites": [{{"title": "a.spec.ts", "file": "a.spec.ts", "specs": [{}, {}, {}, {}, {}]}}]}}"#,
+            spec("ok", "passed", "expected"),
+            spec("retried", "passed", "flaky"),
+            spec("bad", "passed", "unexpected"),
+            spec("skip", "skipped", "expected"),
+            spec("known", "failed", "expected"),
+        );
+        let all = parse_cases(json.as_bytes(), "r.json", None, true).expect("parse");
+        let got: Vec<(&str, TestStatus)> = all
+            .iter()
+            .map(|c| (c.test.name.as_str(), c.outcome))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a.spec.ts › ok", TestStatus::Passed),
+                ("a.spec.ts › retried", TestStatus::Passed),
+                ("a.spec.ts › bad", TestStatus::Failed),
+                ("a.spec.ts › skip", TestStatus::Skipped),
+                ("a.spec.ts › known", TestStatus::Skipped),
+            ]
+        );
+        // Only a failure carries a message; the failed-only reader lists just that one.
+        assert!(all
+            .iter()
+            .all(|c| c.test.message.is_some() == (c.outcome == TestStatus::Failed)));
+        let failed = parse_playwright_json(json.as_bytes(), "r.json", None).expect("parse");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0], all[2].test);
+    }
+}
