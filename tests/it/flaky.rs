@@ -641,3 +641,36 @@ fn the_dashboard_lists_flaky_tests_with_failures_passes_runs_and_first_and_last_
         "{summary}"
     );
 }
+
+#[test]
+fn a_secret_in_an_attempts_failure_message_is_redacted_in_the_context() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let attempt = dir.path().join("attempts/7001-1");
+    std::fs::create_dir_all(&attempt).expect("mkdir");
+    let token = format!(
+        "ghp_{}",
+        "a1B2c3D4e5".repeat(4).get(..36).unwrap_or_default()
+    );
+    std::fs::write(
+        attempt.join("junit.xml"),
+        format!(
+            r#"<testsuites><testsuite name="pytest"><testcase classname="tests.test_checkout" name="test_applies_coupon"><failure message="401 for token {token}">tests/test_checkout.py:27: HTTPError</failure></testcase></testsuite></testsuites>"#
+        ),
+    )
+    .expect("write");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let a = dir.path().join("attempts").display().to_string();
+    // Attempt 2 (attempt-2's reports): the coupon test passed there.
+    let o = prepare(bin(PREPARE), &out, 2, &["--attempt-reports", &a]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("self-heal/context.json")).expect("context");
+    assert!(!text.contains(&token), "the token leaked into the context");
+    let ctx: Value = serde_json::from_str(&text).expect("json");
+    let m = flaky(&ctx, COUPON)["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(m.starts_with("401 for token [REDACTED"), "{m}");
+    assert!(ctx["redactions"]["total"].as_u64().unwrap_or(0) >= 1);
+}
