@@ -498,6 +498,24 @@ fn context_section(b: &mut String, c: &Context, contexts: &[EvidenceContext]) {
         }
         b.push_str("</tbody></table></div>\n");
     }
+    if !c.tests.flaky.is_empty() {
+        let _ = writeln!(
+            b,
+            "<h3>Flaky across attempts ({})</h3>\n<div class=\"scroll\"><table class=\"run-flaky\"><thead><tr><th>test</th><th>failures</th><th>passes</th><th>attempts</th></tr></thead><tbody>",
+            c.tests.flaky.len() as u64 + c.tests.flaky_omitted
+        );
+        for t in c.tests.flaky.iter().take(50) {
+            let _ = writeln!(
+                b,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e(t.id.as_deref().unwrap_or(&t.name)),
+                t.failures,
+                t.passes,
+                e(&crate::reports::attempts::runs_line(t))
+            );
+        }
+        b.push_str("</tbody></table></div>\n");
+    }
 }
 
 fn decision_section(b: &mut String, d: &Decision) {

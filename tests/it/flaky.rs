@@ -632,6 +632,13 @@ fn the_dashboard_lists_flaky_tests_with_failures_passes_runs_and_first_and_last_
         table.contains("<tr><td><code>tests/test_checkout.py::test_applies_coupon</code></td><td>2</td><td>1</td><td>7001</td><td>7001#1</td><td>7001#3</td>"),
         "{table}"
     );
+    // The run's page lists them with their attempts.
+    let page = std::fs::read_to_string(site.join("runs/7001/index.html")).expect("run page");
+    assert!(
+        page.contains("<h3>Flaky across attempts (3)</h3>")
+            && page.contains("<td>run 7001 attempt 1 failed, run 7001 attempt 2 passed, run 7001 attempt 3 failed</td>"),
+        "{page}"
+    );
     let summary = std::fs::read_to_string(dir.path().join("step_summary")).expect("summary");
     assert!(summary.contains("**Flaky tests**"), "{summary}");
     assert!(
