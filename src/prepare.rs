@@ -13,7 +13,10 @@ use crate::classify::{analyze, AnalyzeOptions, RulePack};
 use crate::fix::recipes;
 use crate::logs::redact::Redactor;
 use crate::logs::source::{resolve_all_with, resolve_with, ZipLimits};
-use crate::reports::{read_junit, read_playwright_json, ReportError};
+use crate::reports::attempts::{self, AttemptReports};
+use crate::reports::{
+    read_junit, read_junit_outcomes, read_playwright_json, read_playwright_outcomes, ReportError,
+};
 
 /// [`read_junit`] or [`read_playwright_json`].
 type ReadReport = fn(&Path, Option<&str>) -> Result<Vec<FailedTest>, ReportError>;
@@ -46,6 +49,16 @@ pub struct PrepareInput {
     /// `--smoke-report`: a `ci-smoke` report whose failed expectations and matched log lines
     /// become findings ([`smoke_findings`]).
     pub smoke_report: Option<PathBuf>,
+    /// `--attempt-reports` (or the directory `--attempt-reports-from-api` downloaded into): one
+    /// subdirectory per attempt of this commit with its test reports
+    /// ([`attempts::read_attempts_dir`]). The tests that failed in one attempt and passed in
+    /// another become `tests.flaky`; when every failed test of this run is one of them, the
+    /// classification is `flaky_test` ([`classify_flaky`]).
+    pub attempt_reports: Option<PathBuf>,
+    /// Where `attempt_reports` came from, or why there are none (the API route failed): the
+    /// context's `tests.attempts_detail`. Without it, and with `attempt_reports`, the detail
+    /// names the directory.
+    pub attempts_detail: Option<String>,
 }
 
 /// Builds the context. Problems with individual inputs (a missing log, a malformed report) do
@@ -81,6 +94,14 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
     };
     read_reports(&input.junit, read_junit);
     read_reports(&input.playwright, read_playwright_json);
+    if let Some(dir) = &input.attempt_reports {
+        let (attempts, flaky, detail) = compare_attempts(input, dir, &run, &mut errors);
+        tests.attempts = attempts;
+        tests.flaky = flaky;
+        tests.attempts_detail = Some(detail);
+    } else if let Some(d) = &input.attempts_detail {
+        tests.attempts_detail = Some(d.clone());
+    }
 
     let opts = AnalyzeOptions {
         baseline: baseline.as_ref(),
@@ -125,6 +146,7 @@ pub fn prepare(input: &PrepareInput, pack: &RulePack, run: RunInfo, tool: &str) 
             Err(e) => errors.push(format!("smoke report: {e}")),
         }
     }
+    rules_classification = classify_flaky(rules_classification, &mut findings, &tests);
     // The analysis saw every failed test; the artifact keeps a bounded list and a count.
     cap_tests(&mut tests);
 
@@ -189,6 +211,19 @@ pub fn redact_context(redactor: &Redactor, ctx: &mut Context) {
     for p in &mut tests.reports {
         r(p);
     }
+    for a in &mut tests.attempts {
+        r(&mut a.run_id);
+        r(&mut a.source);
+        a.sha.iter_mut().for_each(&mut r);
+    }
+    for t in &mut tests.flaky {
+        r(&mut t.name);
+        t.id.iter_mut().chain(&mut t.message).for_each(&mut r);
+        for run in &mut t.runs {
+            r(&mut run.run_id);
+        }
+    }
+    tests.attempts_detail.iter_mut().for_each(&mut r);
     for t in &mut tests.failed {
         let FailedTest {
             name,
@@ -269,11 +304,199 @@ pub fn cap_tests(tests: &mut Tests) {
         let keep = crate::text::token_safe_str(s, MAX_CONTEXT_TEST_FIELD_BYTES).len();
         s.truncate(keep);
     };
+    if tests.flaky.len() > crate::artifact::MAX_CONTEXT_FLAKY_TESTS {
+        tests.flaky_omitted +=
+            (tests.flaky.len() - crate::artifact::MAX_CONTEXT_FLAKY_TESTS) as u64;
+        tests
+            .flaky
+            .truncate(crate::artifact::MAX_CONTEXT_FLAKY_TESTS);
+    }
     tests.reports.iter_mut().for_each(cut);
+    for t in &mut tests.flaky {
+        cut(&mut t.name);
+        t.id.iter_mut().for_each(cut);
+    }
+    for a in &mut tests.attempts {
+        cut(&mut a.source);
+        cut(&mut a.run_id);
+    }
     for t in &mut tests.failed {
         cut(&mut t.name);
         cut(&mut t.report);
         t.id.iter_mut().chain(&mut t.file).for_each(cut);
+    }
+}
+
+/// `--attempt-reports`: reads the attempts under `dir`, adds this run's own reports (`--junit`,
+/// `--playwright-report`) as its attempt unless `dir` has it already, leaves out attempts of
+/// another commit (an `attempt.json` whose `sha` is not `GITHUB_SHA`), and compares them.
+/// Returns the attempts (oldest first), the flaky tests and the detail sentence.
+fn compare_attempts(
+    input: &PrepareInput,
+    dir: &Path,
+    run: &RunInfo,
+    errors: &mut Vec<String>,
+) -> (
+    Vec<crate::artifact::AttemptInfo>,
+    Vec<crate::artifact::FlakyTest>,
+    String,
+) {
+    let workspace = input.workspace.as_deref();
+    let (mut list, errs) = attempts::read_attempts_dir(dir, workspace);
+    errors.extend(errs);
+    let this_sha = Some(run.sha.as_str()).filter(|s| !s.is_empty() && *s != "local");
+    let has_current = list.iter().any(|a| a.is(&run.run_id, run.run_attempt));
+    let own_reports = !input.junit.is_empty() || !input.playwright.is_empty();
+    if !has_current && own_reports {
+        let mut cur = AttemptReports::new(
+            run.run_id.clone(),
+            run.run_attempt,
+            this_sha.map(str::to_string),
+            "current".into(),
+        );
+        // Read errors were reported with the failed tests already.
+        for p in &input.junit {
+            if let Ok(c) = read_junit_outcomes(p, workspace) {
+                cur.add(c);
+            }
+        }
+        for p in &input.playwright {
+            if let Ok(c) = read_playwright_outcomes(p, workspace) {
+                cur.add(c);
+            }
+        }
+        list.push(cur);
+    }
+    let mut other_commit = Vec::new();
+    list.retain(|a| match (a.info.sha.as_deref(), this_sha) {
+        (Some(s), Some(this)) if !s.eq_ignore_ascii_case(this) => {
+            other_commit.push(format!(
+                "{} (sha {})",
+                a.info.source,
+                crate::text::one_line(s)
+            ));
+            false
+        }
+        _ => true,
+    });
+    attempts::normalize(&mut list);
+    let flaky = attempts::flaky_tests(&list, Some((run.run_id.as_str(), run.run_attempt)));
+    let mut detail = input.attempts_detail.clone().unwrap_or_else(|| {
+        format!(
+            "the test reports of {} attempt(s) under {} (--attempt-reports)",
+            list.len(),
+            dir.display()
+        )
+    });
+    detail.push_str(&format!("; {} flaky test(s)", flaky.len()));
+    if !other_commit.is_empty() {
+        detail.push_str(&format!(
+            "; left out, another commit: {}",
+            other_commit.join(", ")
+        ));
+    }
+    let infos = list.into_iter().map(|a| a.info).collect();
+    (infos, flaky, detail)
+}
+
+/// The confidence of a `flaky_test` classification from the attempts' reports.
+pub const FLAKY_CONFIDENCE: f64 = 0.9;
+
+/// The most findings [`classify_flaky`] adds (one per flaky failed test).
+pub const MAX_FLAKY_FINDINGS: usize = 20;
+
+/// When this run failed tests (`tests.failed`, complete: before [`cap_tests`]) and EVERY one of
+/// them is in `tests.flaky` (it passed in another attempt of the commit), the classification is
+/// `flaky_test` (source `attempts`, confidence [`FLAKY_CONFIDENCE`]): a finding per flaky
+/// failed test (at most [`MAX_FLAKY_FINDINGS`]) naming the runs and attempts and the first
+/// failure's message goes first, and is the evidence. Otherwise `rules` and `findings` are
+/// unchanged: one real failure is enough to keep the rules' category.
+pub fn classify_flaky(
+    rules: Classification,
+    findings: &mut Vec<crate::artifact::Finding>,
+    tests: &Tests,
+) -> Classification {
+    use crate::artifact::{Category, Finding};
+    if tests.failed.is_empty() || tests.flaky.is_empty() || tests.failed_omitted > 0 {
+        return rules;
+    }
+    let by_name: std::collections::BTreeMap<&str, &crate::artifact::FlakyTest> =
+        tests.flaky.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut hits: Vec<(&FailedTest, &crate::artifact::FlakyTest)> = Vec::new();
+    for t in &tests.failed {
+        match by_name.get(t.name.as_str()) {
+            Some(f) => {
+                if !hits.iter().any(|(h, _)| h.name == t.name) {
+                    hits.push((t, *f));
+                }
+            }
+            None => return rules,
+        }
+    }
+    let front: Vec<Finding> = hits
+        .iter()
+        .take(MAX_FLAKY_FINDINGS)
+        .map(|(t, f)| {
+            let mut excerpt = format!(
+                "{} failed in {} attempt(s) and passed in {} of this commit: {}",
+                t.name,
+                f.failures,
+                f.passes,
+                attempts::runs_line(f)
+            );
+            if let Some(m) = t.message.as_deref().or(f.message.as_deref()) {
+                excerpt.push_str("\nfailure: ");
+                excerpt.push_str(m);
+            }
+            Finding {
+                rule: "attempts/flaky".into(),
+                category: Category::FlakyTest,
+                log: format!("attempts:{}", t.name),
+                line_start: 1,
+                line_end: 1,
+                rank: 0,
+                score: 0.0,
+                excerpt: crate::text::token_safe_str(&excerpt, 8 * 1024).to_string(),
+                file: t.file.clone(),
+                file_line: t.line,
+                step: None,
+            }
+        })
+        .collect();
+    let n = front.len();
+    let mut all = front;
+    all.append(findings);
+    let total = all.len();
+    for (i, f) in all.iter_mut().enumerate() {
+        f.rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        if i < n {
+            f.score = (total - i) as f64;
+        }
+    }
+    *findings = all;
+    let (t, f) = hits[0];
+    let first = format!(
+        "{} ({})",
+        crate::text::one_line(crate::text::truncate_str(&t.name, 200)),
+        attempts::runs_line(f)
+    );
+    Classification {
+        category: Category::FlakyTest,
+        kind: Category::FlakyTest.kind(),
+        confidence: FLAKY_CONFIDENCE,
+        source: ClassificationSource::Attempts,
+        evidence: (0..n).collect(),
+        summary: format!(
+            "flaky_test: all {} failed test(s) passed in another attempt of this commit: {first}{} (rules said {} at {:.2})",
+            hits.len(),
+            if hits.len() > 1 {
+                format!(" and {} more", hits.len() - 1)
+            } else {
+                String::new()
+            },
+            rules.category,
+            rules.confidence
+        ),
     }
 }
 

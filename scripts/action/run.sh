@@ -102,6 +102,13 @@ run_prepare() {
   fi
   opt args --developer-agent-response "${INPUT_DEVELOPER_AGENT_RESPONSE:-}"
   opt args --smoke-report "${INPUT_SMOKE_REPORT:-}"
+  # Flaky tests across attempts: a directory of reports, else the artifacts of this run's
+  # attempts through the API (best effort: the context's tests.attempts_detail says why).
+  if [ -n "${INPUT_ATTEMPT_REPORTS:-}" ]; then
+    opt args --attempt-reports "${INPUT_ATTEMPT_REPORTS:-}"
+  else
+    opt args --attempt-reports-from-api "${INPUT_ATTEMPT_REPORTS_FROM_API:-}"
+  fi
   step self-heal-prepare "${args[@]}" -- "${logs[@]}"
 }
 # Earlier self-heal attempts of other runs count toward max-attempts (best effort: without API

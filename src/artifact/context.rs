@@ -132,7 +132,111 @@ pub struct Tests {
     /// Report paths beyond [`MAX_CONTEXT_REPORTS`], left out of `reports`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reports_omitted: u64,
+    /// The attempts of the same commit whose reports were compared (`--attempt-reports`,
+    /// `--attempt-reports-from-api`), oldest first; absent when none were given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptInfo>,
+    /// Tests that failed in at least one of those attempts and passed in another, at most
+    /// [`MAX_CONTEXT_FLAKY_TESTS`]; absent when none were found or no attempts were given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flaky: Vec<FlakyTest>,
+    /// Flaky tests beyond [`MAX_CONTEXT_FLAKY_TESTS`], left out of `flaky`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub flaky_omitted: u64,
+    /// Where the attempts' reports came from, or why there are none (the API could not list
+    /// or download them); absent when no attempt reports were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts_detail: Option<String>,
 }
+
+/// The most flaky tests a context lists (the rest are counted in [`Tests::flaky_omitted`]).
+pub const MAX_CONTEXT_FLAKY_TESTS: usize = 1000;
+
+/// What became of a test case in one attempt.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TestStatus {
+    /// It passed (Playwright: `expected`, or `flaky`: passed on a retry within the attempt).
+    Passed,
+    /// It failed or errored.
+    Failed,
+    /// It was skipped (or expected to fail and did).
+    Skipped,
+}
+
+impl TestStatus {
+    /// `passed`, `failed` or `skipped`, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// One attempt of the commit whose test reports were read.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct AttemptInfo {
+    /// The workflow run id.
+    pub run_id: String,
+    /// The run attempt, 1-based.
+    pub run_attempt: u32,
+    /// The commit, when known (`attempt.json`, or the current run's `GITHUB_SHA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
+    /// Where its reports were read: the attempt's directory name, or `current` for the reports
+    /// of this run given with `--junit` / `--playwright-report`.
+    pub source: String,
+    /// Report files read.
+    pub reports: u64,
+    /// Distinct tests seen.
+    pub tests: u64,
+    /// Of those, failed.
+    pub failed: u64,
+    /// Of those, passed.
+    pub passed: u64,
+    /// Of those, skipped.
+    pub skipped: u64,
+}
+
+/// What a test did in one attempt.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    /// The workflow run id.
+    pub run_id: String,
+    /// The run attempt, 1-based.
+    pub run_attempt: u32,
+    /// Its outcome in that attempt (failed when any of its cases failed there).
+    pub outcome: TestStatus,
+}
+
+/// A test that failed in one attempt of the commit and passed in another.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct FlakyTest {
+    /// The test's name as the reports give it (the key the attempts are compared by).
+    pub name: String,
+    /// Its rerun id, when a report gave one (the id `tests.failed[]` and the quarantine use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Attempts it failed in.
+    pub failures: u32,
+    /// Attempts it passed in.
+    pub passes: u32,
+    /// Its outcome per attempt, oldest first.
+    pub runs: Vec<AttemptOutcome>,
+    /// Its outcome in the current run's attempt, when that attempt's reports were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<TestStatus>,
+    /// The first failure's message (redacted, at most [`MAX_FLAKY_MESSAGE_BYTES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The most bytes of a flaky test's message kept in a context.
+pub const MAX_FLAKY_MESSAGE_BYTES: usize = 1024;
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -239,15 +343,19 @@ pub enum ClassificationSource {
     /// A built-in recipe that checked the evidence against the checkout (self-heal-prepare
     /// `--repo-root`): e.g. the file the log misses is excluded by `.dockerignore`.
     Recipe,
+    /// The test reports of the other attempts of the same commit (self-heal-prepare
+    /// `--attempt-reports`): every failed test passed in another attempt (`flaky_test`).
+    Attempts,
 }
 
 impl ClassificationSource {
-    /// The kebab-case name (`rules`, `developer-agent`, `recipe`), as serialized.
+    /// The kebab-case name (`rules`, `developer-agent`, `recipe`, `attempts`), as serialized.
     pub fn as_str(self) -> &'static str {
         match self {
             ClassificationSource::Rules => "rules",
             ClassificationSource::DeveloperAgent => "developer-agent",
             ClassificationSource::Recipe => "recipe",
+            ClassificationSource::Attempts => "attempts",
         }
     }
 }

@@ -65,6 +65,7 @@ fn main() -> ExitCode {
                 tool: ci_remedy::artifact::ToolInfo::new("ci-dashboard"),
                 runs: Vec::new(),
                 history: dashboard::History::default(),
+                flaky_tests: Vec::new(),
                 problems: vec![dashboard::Problem {
                     path: ".".into(),
                     reason: e.to_string(),

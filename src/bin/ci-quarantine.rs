@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
-use ci_remedy::artifact::{write_atomic, Edit, GuardDecision, Instruction};
+use ci_remedy::artifact::{write_atomic, Context, Edit, GuardDecision, Instruction};
 use ci_remedy::cli::{self, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use ci_remedy::heal::quarantine::{Entry, QuarantineFile, DEFAULT_QUARANTINE_PATH};
 
@@ -30,20 +30,39 @@ struct Args {
 enum Cmd {
     /// Prints each entry with `active` or `expired`.
     List,
-    /// Writes a patch that adds an entry.
+    /// Writes a patch that adds an entry (--test), or one per flaky test of a context
+    /// (--from-context).
     Add {
         /// The test id, as the context's tests.failed[] has it.
-        #[arg(long)]
-        test: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
+        #[arg(
+            long,
+            required_unless_present = "from_context",
+            conflicts_with = "from_context"
+        )]
+        test: Option<String>,
+        /// Why (with --from-context: put before the runs the test failed and passed in).
+        #[arg(long, required_unless_present = "from_context")]
+        reason: Option<String>,
         /// Who looks after it.
         #[arg(long)]
         owner: String,
-        /// The last day it counts (YYYY-MM-DD).
-        #[arg(long)]
-        expires: NaiveDate,
+        /// The last day it counts (YYYY-MM-DD) [with --from-context, default: --days after
+        /// --today].
+        #[arg(long, required_unless_present = "from_context")]
+        expires: Option<NaiveDate>,
+        /// A self-heal context (self-heal/context.json) whose tests.flaky[] (self-heal-prepare
+        /// --attempt-reports) each get an entry: the test's id, else its name; the reason names
+        /// the runs and attempts it failed and passed in. Tests already quarantined are skipped.
+        #[arg(long, value_name = "CONTEXT")]
+        from_context: Option<PathBuf>,
+        /// With --from-context and no --expires: the entries expire this many days after today.
+        #[arg(
+            long,
+            value_name = "DAYS",
+            default_value_t = 30,
+            requires = "from_context"
+        )]
+        days: u32,
         /// The output directory; the patch goes to <OUT>/quarantine/patch-quarantine.diff.
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
@@ -96,12 +115,48 @@ fn main() -> ExitCode {
             return cli::exit(EXIT_OK);
         }
         Cmd::Add {
+            test: None,
+            reason,
+            owner,
+            expires,
+            from_context: Some(ctx_path),
+            days,
+            out,
+        } => {
+            let expires =
+                expires.unwrap_or_else(|| today + chrono::Duration::days(i64::from(days)));
+            match add_from_context(
+                &mut file,
+                &ctx_path,
+                reason.as_deref(),
+                &owner,
+                today,
+                expires,
+            ) {
+                Ok(0) => {
+                    ci_remedy::outln!("no flaky test to add; no patch written");
+                    return cli::exit(EXIT_OK);
+                }
+                Ok(n) => ci_remedy::outln!("{n} flaky test(s) added"),
+                Err(code) => return code,
+            }
+            out
+        }
+        Cmd::Add {
             test,
             reason,
             owner,
             expires,
             out,
+            ..
         } => {
+            let (Some(test), Some(reason), Some(expires)) = (test, reason, expires) else {
+                cli::print_error(
+                    &"add needs --test, --reason and --expires, or --from-context",
+                    None,
+                );
+                return cli::exit(EXIT_USAGE);
+            };
             if file.quarantine.iter().any(|e| e.test == test) {
                 cli::print_error(
                     &format!(
@@ -144,6 +199,78 @@ fn main() -> ExitCode {
         return cli::exit(EXIT_USAGE);
     }
     patch(&args.repo, old_text, new_text, &out)
+}
+
+/// `add --from-context`: an entry per flaky test of the context not yet in `file` (its id,
+/// else its name; the reason names the runs). Returns how many were added; the error is the
+/// exit code after the message.
+fn add_from_context(
+    file: &mut QuarantineFile,
+    ctx_path: &Path,
+    reason: Option<&str>,
+    owner: &str,
+    today: NaiveDate,
+    expires: NaiveDate,
+) -> Result<usize, ExitCode> {
+    let ctx = match ci_remedy::artifact::read_artifact::<Context>(ctx_path) {
+        Ok(c) => c,
+        Err(e) => {
+            cli::print_error(&e, Some("pass the context.json self-heal-prepare wrote"));
+            return Err(cli::exit(EXIT_USAGE));
+        }
+    };
+    if expires < today {
+        cli::print_error(
+            &format!("the entries would expire ({expires}) before today ({today})"),
+            Some("pass a later --expires or a positive --days"),
+        );
+        return Err(cli::exit(EXIT_USAGE));
+    }
+    if ctx.tests.flaky.is_empty() {
+        ci_remedy::outln!(
+            "the context lists no flaky tests (tests.flaky[]: self-heal-prepare --attempt-reports)"
+        );
+        return Ok(0);
+    }
+    let mut added = 0;
+    for t in &ctx.tests.flaky {
+        let test = t.id.clone().unwrap_or_else(|| t.name.clone());
+        if file.quarantine.iter().any(|e| e.test == test) {
+            ci_remedy::outln!("already quarantined, skipped: {}", cli::one_line(&test));
+            continue;
+        }
+        let runs = ci_remedy::reports::attempts::runs_line(t);
+        let why = format!(
+            "flaky across attempts of {}: failed {} time(s), passed {} ({runs})",
+            short_sha(&ctx.run.sha),
+            t.failures,
+            t.passes
+        );
+        let reason = match reason {
+            Some(r) if !r.trim().is_empty() => format!("{}; {why}", cli::one_line(r)),
+            _ => why,
+        };
+        ci_remedy::outln!("add: {}", cli::one_line(&test));
+        file.quarantine.push(Entry {
+            test,
+            reason: cli::one_line(&reason),
+            owner: owner.to_string(),
+            added: today,
+            expires,
+        });
+        added += 1;
+    }
+    Ok(added)
+}
+
+/// The first 12 characters of a commit sha (`local` and other words as they are).
+fn short_sha(sha: &str) -> String {
+    let one = cli::one_line(sha);
+    if one.len() == 40 && one.bytes().all(|b| b.is_ascii_hexdigit()) {
+        one[..12].to_string()
+    } else {
+        format!("commit {one}")
+    }
 }
 
 /// Makes the patch with the fix-agent's guard (the policy's fix-agent scope and caps) and

@@ -97,6 +97,20 @@ struct Args {
     /// With --run-logs-from-api: the largest zip downloaded, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ci_remedy::github::api::rerun::DEFAULT_MAX_RUN_LOG_BYTES, requires = "run_logs_from_api")]
     run_logs_max_bytes: u64,
+    /// A directory of the test reports of other attempts of this commit: one subdirectory per
+    /// attempt, named <run_id>-<run_attempt> or run-<run_id>-attempt-<run_attempt> (an
+    /// attempt.json {run_id, run_attempt, sha} inside overrides the name), holding JUnit XML
+    /// (*.xml) and Playwright JSON (*.json) reports. A test that failed in one attempt and
+    /// passed in another is listed in tests.flaky; when every failed test of this run is,
+    /// the category is flaky_test (classification source `attempts`).
+    #[arg(long, value_name = "DIR", conflicts_with = "attempt_reports_from_api")]
+    attempt_reports: Option<PathBuf>,
+    /// Like --attempt-reports, from the artifacts of this run (GITHUB_RUN_ID) named
+    /// <NAME>-<run_attempt>, downloaded through the GitHub API (GITHUB_API_URL, GITHUB_TOKEN
+    /// with actions: read; each zip at most 16 MiB). Best effort: when the API fails the
+    /// context's tests.attempts_detail says why and the step goes on.
+    #[arg(long, value_name = "NAME")]
+    attempt_reports_from_api: Option<String>,
     /// The policy file [default: .github/ci-remedy.yml when it exists, else built-in defaults].
     #[arg(long, value_name = "PATH")]
     policy: Option<PathBuf>,
@@ -179,6 +193,23 @@ fn main() -> ExitCode {
             }
         }
     }
+    // Kept alive until the context is built: the downloaded reports are removed on drop.
+    let mut attempts_tmp = None;
+    let mut attempt_reports = args.attempt_reports;
+    let mut attempts_detail = None;
+    if let Some(name) = &args.attempt_reports_from_api {
+        match attempt_reports_from_api(&run, name) {
+            Ok((dir, detail)) => {
+                attempt_reports = Some(dir.path().to_path_buf());
+                attempts_detail = Some(detail);
+                attempts_tmp = Some(dir);
+            }
+            Err(why) => {
+                cli::print_warning(&format!("no attempt reports: {why}"));
+                attempts_detail = Some(format!("no attempt reports from the GitHub API: {why}"));
+            }
+        }
+    }
     let input = PrepareInput {
         logs,
         junit: args.junit,
@@ -195,8 +226,11 @@ fn main() -> ExitCode {
         },
         repo_root: Some(args.repo_root),
         smoke_report: args.smoke_report,
+        attempt_reports,
+        attempts_detail,
     };
     let mut ctx = prepare(&input, &pack, run, "self-heal-prepare");
+    drop(attempts_tmp);
     if let (Some(found), Some(info)) = (&downloaded, ctx.baseline.as_mut()) {
         // The temporary file's name means nothing to a reader of the context.
         info.path = None;
@@ -249,6 +283,39 @@ fn run_logs_from_api(
         .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     ci_remedy::outln!("downloaded the logs of run {run_id}: {bytes} bytes");
     Ok(target)
+}
+
+/// `--attempt-reports-from-api NAME`: downloads the `NAME-<attempt>` artifacts of this run
+/// into a temporary directory (under RUNNER_TEMP when set) laid out as for --attempt-reports.
+/// Returns the directory and the detail sentence; the error says why nothing was downloaded.
+fn attempt_reports_from_api(
+    run: &RunInfo,
+    name: &str,
+) -> Result<(tempfile::TempDir, String), String> {
+    use ci_remedy::github::api::{attempts, Repo};
+    let run_id: u64 = run
+        .run_id
+        .parse()
+        .map_err(|_| "GITHUB_RUN_ID is not a run id (outside GitHub Actions?)".to_string())?;
+    let gh = GitHub::from_env().map_err(|e| format!("{e} ({})", e.help()))?;
+    let repo = Repo::parse(&run.repository).map_err(|e| format!("{e} (GITHUB_REPOSITORY)"))?;
+    let base = std::env::var_os("RUNNER_TEMP")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("ci-remedy-attempts-")
+        .tempdir_in(&base)
+        .map_err(|e| format!("cannot create a directory in {}: {e}", base.display()))?;
+    let got = attempts::download_attempt_reports(&gh, &repo, run_id, name, dir.path())?;
+    for p in &got.problems {
+        cli::print_warning(&format!("attempt reports: {p}"));
+    }
+    ci_remedy::outln!(
+        "downloaded the test reports of {} attempt(s) of run {run_id}",
+        got.attempts.len()
+    );
+    Ok((dir, got.detail(name, run_id)))
 }
 
 /// `--baseline-from-api`: the client from the environment, then the search. The error says

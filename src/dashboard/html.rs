@@ -168,6 +168,7 @@ pub fn index_page(d: &Dashboard) -> String {
         return page("ci-remedy dashboard", &b);
     }
     history_section(&mut b, &d.history);
+    flaky_section(&mut b, d);
     b.push_str("<h2 id=\"runs\">Runs</h2>\n<div class=\"scroll\"><table class=\"runs\">\n<thead><tr><th>run</th><th>event</th><th>category</th><th>confidence</th><th>self-heal</th><th>patch</th><th>missing</th></tr></thead>\n<tbody>\n");
     for r in &d.runs {
         let (cat, conf) = match &r.context {
@@ -201,6 +202,39 @@ pub fn index_page(d: &Dashboard) -> String {
     }
     b.push_str("</tbody></table></div>\n");
     page("ci-remedy dashboard", &b)
+}
+
+/// The flaky-tests view: per test, failures and passes across the attempts, the runs, first
+/// and last seen (`<table id="flaky-tests">`).
+fn flaky_section(b: &mut String, d: &Dashboard) {
+    if d.flaky_tests.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        b,
+        "<h2 id=\"flaky\">Flaky tests</h2>\n<p class=\"muted\">{} test(s) failed in one attempt of a commit and passed in another.</p>",
+        d.flaky_tests.len()
+    );
+    b.push_str("<div class=\"scroll\"><table id=\"flaky-tests\">\n<thead><tr><th>test</th><th>failures</th><th>passes</th><th>runs</th><th>first seen</th><th>last seen</th><th>first failure</th></tr></thead>\n<tbody>\n");
+    for t in &d.flaky_tests {
+        let runs: Vec<String> = t.runs.iter().map(|r| e(r)).collect();
+        let message = t
+            .message
+            .as_deref()
+            .map(|m| e(crate::text::truncate_str(m, 300)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            b,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{message}</td></tr>",
+            e(&t.test),
+            t.failures,
+            t.passes,
+            runs.join(", "),
+            e(&t.first_seen),
+            e(&t.last_seen)
+        );
+    }
+    b.push_str("</tbody></table></div>\n");
 }
 
 fn problems_note(b: &mut String, d: &Dashboard) {
@@ -460,6 +494,24 @@ fn context_section(b: &mut String, c: &Context, contexts: &[EvidenceContext]) {
                 e(&t.name),
                 e(&loc),
                 e(&msg)
+            );
+        }
+        b.push_str("</tbody></table></div>\n");
+    }
+    if !c.tests.flaky.is_empty() {
+        let _ = writeln!(
+            b,
+            "<h3>Flaky across attempts ({})</h3>\n<div class=\"scroll\"><table class=\"run-flaky\"><thead><tr><th>test</th><th>failures</th><th>passes</th><th>attempts</th></tr></thead><tbody>",
+            c.tests.flaky.len() as u64 + c.tests.flaky_omitted
+        );
+        for t in c.tests.flaky.iter().take(50) {
+            let _ = writeln!(
+                b,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e(t.id.as_deref().unwrap_or(&t.name)),
+                t.failures,
+                t.passes,
+                e(&crate::reports::attempts::runs_line(t))
             );
         }
         b.push_str("</tbody></table></div>\n");

@@ -63,6 +63,7 @@ pub fn summary_markdown(d: &Dashboard) -> String {
         );
     }
     md.push('\n');
+    flaky(&mut md, d);
     problems(&mut md, d);
     for r in d.runs.iter().take(DETAILED_RUNS) {
         run_markdown(&mut md, r);
@@ -75,6 +76,37 @@ pub fn summary_markdown(d: &Dashboard) -> String {
         );
     }
     md
+}
+
+/// The most flaky tests the job summary lists.
+pub const SUMMARY_FLAKY_TESTS: usize = 20;
+
+fn flaky(md: &mut String, d: &Dashboard) {
+    if d.flaky_tests.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "**Flaky tests** (failed in one attempt of a commit, passed in another; top {} of {}):\n",
+        d.flaky_tests.len().min(SUMMARY_FLAKY_TESTS),
+        d.flaky_tests.len()
+    );
+    md.push_str(
+        "| test | failures | passes | runs | first seen | last seen |\n|---|---|---|---|---|---|\n",
+    );
+    for t in d.flaky_tests.iter().take(SUMMARY_FLAKY_TESTS) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            cell(&t.test),
+            t.failures,
+            t.passes,
+            cell(&t.runs.join(", ")),
+            cell(&t.first_seen),
+            cell(&t.last_seen)
+        );
+    }
+    md.push('\n');
 }
 
 fn problems(md: &mut String, d: &Dashboard) {

@@ -87,10 +87,101 @@ pub struct Dashboard {
     pub runs: Vec<RunView>,
     /// Counts across the runs.
     pub history: History,
+    /// Tests that failed in one attempt of a commit and passed in another, from the contexts'
+    /// `tests.flaky[]` (self-heal-prepare `--attempt-reports`), most failures first; absent
+    /// when no context lists any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flaky_tests: Vec<FlakyTestView>,
     /// Files that looked like artifacts but could not be used, with why (path relative to the
     /// artifacts directory).
     #[serde(default)]
     pub problems: Vec<Problem>,
+}
+
+/// One flaky test across the runs shown.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct FlakyTestView {
+    /// Its id (what the quarantine names), else its name.
+    pub test: String,
+    /// Its name as the reports give it.
+    pub name: String,
+    /// Attempts it failed in (each run attempt counted once across the contexts).
+    pub failures: u32,
+    /// Attempts it passed in.
+    pub passes: u32,
+    /// The workflow runs it was seen in, ascending.
+    pub runs: Vec<String>,
+    /// The oldest attempt it was seen in (`<run_id>#<run_attempt>`; run ids ascend with time).
+    pub first_seen: String,
+    /// The newest attempt it was seen in (`<run_id>#<run_attempt>`).
+    pub last_seen: String,
+    /// The first failure's message, as the oldest context that has one gives it (redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The most flaky tests [`Dashboard::flaky_tests`] lists.
+pub const MAX_FLAKY_TESTS: usize = 1000;
+
+/// Gathers the contexts' `tests.flaky[]` per test (id, else name): each (run, attempt,
+/// outcome) counted once, so two contexts that compared the same attempts do not double the
+/// counts. Most failures first, then by test.
+fn flaky_view(runs: &[RunView]) -> Vec<FlakyTestView> {
+    use crate::artifact::TestStatus;
+    type Seen = (
+        String,
+        std::collections::BTreeSet<(u64, String, u32, TestStatus)>,
+        Option<String>,
+    );
+    let mut by_test: BTreeMap<String, Seen> = BTreeMap::new();
+    // Oldest run first, so the message kept is the first failure's.
+    for r in runs.iter().rev() {
+        let Some(c) = &r.context else { continue };
+        for t in &c.tests.flaky {
+            let key = t.id.clone().unwrap_or_else(|| t.name.clone());
+            let entry = by_test
+                .entry(key)
+                .or_insert_with(|| (t.name.clone(), Default::default(), None));
+            for a in &t.runs {
+                let n = a.run_id.parse::<u64>().unwrap_or(u64::MAX);
+                entry
+                    .1
+                    .insert((n, a.run_id.clone(), a.run_attempt, a.outcome));
+            }
+            if entry.2.is_none() {
+                entry.2 = t.message.clone();
+            }
+        }
+    }
+    let mut out: Vec<FlakyTestView> = by_test
+        .into_iter()
+        .filter_map(|(test, (name, seen, message))| {
+            let count = |s: TestStatus| {
+                let n = seen.iter().filter(|x| x.3 == s).count();
+                u32::try_from(n).unwrap_or(u32::MAX)
+            };
+            let mut ids: Vec<(u64, String)> = seen.iter().map(|x| (x.0, x.1.clone())).collect();
+            ids.dedup();
+            let at = |x: &(u64, String, u32, TestStatus)| format!("{}#{}", x.1, x.2);
+            Some(FlakyTestView {
+                failures: count(TestStatus::Failed),
+                passes: count(TestStatus::Passed),
+                runs: ids.into_iter().map(|(_, id)| id).collect(),
+                first_seen: at(seen.iter().next()?),
+                last_seen: at(seen.iter().next_back()?),
+                test,
+                name,
+                message,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.failures
+            .cmp(&a.failures)
+            .then_with(|| a.test.cmp(&b.test))
+    });
+    out.truncate(MAX_FLAKY_TESTS);
+    out
 }
 
 /// A file that could not be used.
@@ -525,11 +616,13 @@ pub fn collect(dir: &Path) -> Result<Dashboard, DashboardError> {
     runs.sort_by(|a, b| run_order(&b.run_id, &a.run_id));
     problems.sort_by(|a, b| a.path.cmp(&b.path));
     let history = history(&runs);
+    let flaky_tests = flaky_view(&runs);
     Ok(Dashboard {
         schema: DASHBOARD_SCHEMA.to_string(),
         tool: ToolInfo::new("ci-dashboard"),
         runs,
         history,
+        flaky_tests,
         problems,
     })
 }

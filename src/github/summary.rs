@@ -100,6 +100,26 @@ pub fn context_markdown(ctx: &Context) -> String {
         }
         md.push('\n');
     }
+    if !ctx.tests.flaky.is_empty() {
+        md.push_str(&format!(
+            "**Flaky across attempts** ({}: failed in one attempt of this commit, passed in another):\n\n",
+            ctx.tests.flaky.len() as u64 + ctx.tests.flaky_omitted
+        ));
+        md.push_str("| test | failures | passes | runs |\n|---|---|---|---|\n");
+        for t in ctx.tests.flaky.iter().take(10) {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                cell(t.id.as_deref().unwrap_or(&t.name)),
+                t.failures,
+                t.passes,
+                cell(&crate::reports::attempts::runs_line(t))
+            ));
+        }
+        if ctx.tests.flaky.len() > 10 {
+            md.push_str(&format!("\n… and {} more.\n", ctx.tests.flaky.len() - 10));
+        }
+        md.push('\n');
+    }
     if let Some(e) = &ctx.error {
         md.push_str(&format!("> **error:** {}\n\n", cell(e)));
     }

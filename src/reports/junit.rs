@@ -41,7 +41,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use regex::Regex;
 
-use super::{clean_message, line_col, read_capped, ReportError};
+use super::{clean_message, line_col, read_capped, ReportError, TestOutcome, TestStatus};
 use crate::artifact::FailedTest;
 use crate::logs::location::{relativize, repo_relative};
 use crate::text::token_safe_str;
@@ -56,6 +56,8 @@ struct Case {
     file: Option<String>,
     line: Option<u32>,
     failure: Option<Failure>,
+    /// A `<skipped>` child.
+    skipped: bool,
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +117,75 @@ pub fn parse_junit(
     report: &str,
     workspace: Option<&str>,
 ) -> Result<Vec<FailedTest>, ReportError> {
+    Ok(parse_junit_cases(bytes, report, workspace, false)?
+        .into_iter()
+        .map(|c| c.test)
+        .collect())
+}
+
+/// Parses JUnit XML `bytes` like [`parse_junit`] but returns EVERY test case with its
+/// [`TestStatus`] (passed, failed or skipped), in document order. A passed case is filled in the
+/// same way as a failed one, without a failure text: its `name` is the same, its `id` only
+/// when the id does not come from the failure text (pytest, Java), and it has no `message`.
+pub fn parse_junit_outcomes(
+    bytes: &[u8],
+    report: &str,
+    workspace: Option<&str>,
+) -> Result<Vec<TestOutcome>, ReportError> {
+    parse_junit_cases(bytes, report, workspace, true)
+}
+
+/// Reads a JUnit XML report (a file, or every `*.xml` under a directory as [`read_junit`]
+/// does) and returns every test case with its outcome ([`parse_junit_outcomes`]).
+pub fn read_junit_outcomes(
+    path: &Path,
+    workspace: Option<&str>,
+) -> Result<Vec<TestOutcome>, ReportError> {
+    let files = if path.is_dir() {
+        junit_files(path)?
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let single = !path.is_dir();
+    let mut out = Vec::new();
+    for p in files {
+        let bytes = read_capped(&p)?;
+        match parse_junit_outcomes(&bytes, &p.display().to_string(), workspace) {
+            Ok(mut tests) => out.append(&mut tests),
+            Err(ReportError::NotJunit { .. }) if !single => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The `*.xml` files under `dir`, sorted by path.
+fn junit_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, ReportError> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| ReportError::Io {
+            path: e.path().unwrap_or(dir).display().to_string(),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
+        })?;
+        let p = entry.path();
+        if entry.file_type().is_file()
+            && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+        {
+            out.push(p.to_path_buf());
+        }
+    }
+    Ok(out)
+}
+
+/// The one parser: failed cases only, or every case (`all`).
+fn parse_junit_cases(
+    bytes: &[u8],
+    report: &str,
+    workspace: Option<&str>,
+    all: bool,
+) -> Result<Vec<TestOutcome>, ReportError> {
     let mut reader = Reader::from_reader(bytes);
     let xml_err = |reader: &Reader<&[u8]>, message: String| {
         let (line, column) = line_col(bytes, usize::try_from(reader.error_position()).unwrap_or(0));
@@ -158,13 +229,21 @@ pub fn parse_junit(
                         suites.push(attr(e, b"name").unwrap_or_default());
                     }
                     b"testcase" if is_start => {
-                        case = Some(Case {
-                            name: attr(e, b"name").unwrap_or_default(),
-                            classname: attr(e, b"classname").unwrap_or_default(),
-                            file: attr(e, b"file").filter(|f| !f.is_empty()),
-                            line: attr(e, b"line").and_then(|l| l.trim().parse().ok()),
-                            failure: None,
+                        case = Some(case_of(e));
+                    }
+                    // `<testcase …/>`: a case without children passed.
+                    b"testcase" if all => {
+                        let c = case_of(e);
+                        let pytest = suites.iter().any(|s| s == "pytest");
+                        out.push(TestOutcome {
+                            test: failed_test(c, &suites, pytest, report, workspace),
+                            outcome: TestStatus::Passed,
                         });
+                    }
+                    b"skipped" => {
+                        if let Some(c) = case.as_mut() {
+                            c.skipped = true;
+                        }
                     }
                     b"failure" | b"error" => {
                         if let Some(c) = case.as_mut() {
@@ -188,9 +267,19 @@ pub fn parse_junit(
                     b"testcase" => {
                         collecting = false;
                         if let Some(c) = case.take() {
-                            if c.failure.is_some() {
+                            let outcome = if c.failure.is_some() {
+                                TestStatus::Failed
+                            } else if c.skipped {
+                                TestStatus::Skipped
+                            } else {
+                                TestStatus::Passed
+                            };
+                            if all || outcome == TestStatus::Failed {
                                 let pytest = suites.iter().any(|s| s == "pytest");
-                                out.push(failed_test(c, &suites, pytest, report, workspace));
+                                out.push(TestOutcome {
+                                    test: failed_test(c, &suites, pytest, report, workspace),
+                                    outcome,
+                                });
                             }
                         }
                     }
@@ -301,6 +390,18 @@ re!(
 );
 re!(JAVA_NAME, r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$");
 re!(METHOD_NAME, r"^[A-Za-z_$][\w$]*(?:\(\))?$");
+
+/// A `<testcase>`'s attributes.
+fn case_of(e: &BytesStart<'_>) -> Case {
+    Case {
+        name: attr(e, b"name").unwrap_or_default(),
+        classname: attr(e, b"classname").unwrap_or_default(),
+        file: attr(e, b"file").filter(|f| !f.is_empty()),
+        line: attr(e, b"line").and_then(|l| l.trim().parse().ok()),
+        failure: None,
+        skipped: false,
+    }
+}
 
 fn looks_like_file(s: &str) -> bool {
     s.contains('/')
@@ -502,6 +603,61 @@ fn pytest_id(file: &str, classname: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcomes_list_every_case_and_failed_only_is_unchanged() {
+        let xml = br#"<testsuites><testsuite name="pytest">
+<testcase classname="tests.test_a" name="test_ok" />
+<testcase classname="tests.test_a" name="test_ok_too"></testcase>
+<testcase classname="tests.test_a" name="test_skip"><skipped message="no"/></testcase>
+<testcase classname="tests.test_a" name="test_bad"><failure message="boom">tests/test_a.py:3: AssertionError</failure></testcase>
+<testcase classname="tests.test_a" name="test_err"><error message="setup"/></testcase>
+</testsuite></testsuites>"#;
+        let all = parse_junit_outcomes(xml, "r.xml", None).expect("parse");
+        let got: Vec<(&str, TestStatus, Option<&str>)> = all
+            .iter()
+            .map(|c| (c.test.name.as_str(), c.outcome, c.test.id.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "tests.test_a.test_ok",
+                    TestStatus::Passed,
+                    Some("tests/test_a.py::test_ok")
+                ),
+                (
+                    "tests.test_a.test_ok_too",
+                    TestStatus::Passed,
+                    Some("tests/test_a.py::test_ok_too")
+                ),
+                (
+                    "tests.test_a.test_skip",
+                    TestStatus::Skipped,
+                    Some("tests/test_a.py::test_skip")
+                ),
+                (
+                    "tests.test_a.test_bad",
+                    TestStatus::Failed,
+                    Some("tests/test_a.py::test_bad")
+                ),
+                (
+                    "tests.test_a.test_err",
+                    TestStatus::Failed,
+                    Some("tests/test_a.py::test_err")
+                ),
+            ]
+        );
+        assert_eq!(all[0].test.message, None);
+        assert_eq!(all[3].test.message.as_deref(), Some("boom"));
+        let failed = parse_junit(xml, "r.xml", None).expect("parse");
+        let failed_cases: Vec<FailedTest> = all
+            .into_iter()
+            .filter(|c| c.outcome == TestStatus::Failed)
+            .map(|c| c.test)
+            .collect();
+        assert_eq!(failed, failed_cases);
+    }
 
     #[test]
     fn pytest_ids() {

@@ -11,13 +11,28 @@
 //! [`crate::prepare::redact_context`] (or by whoever else writes them anywhere), so the
 //! redaction counts land in the artifact.
 
+pub mod attempts;
 pub mod junit;
 pub mod playwright;
 
 use std::path::Path;
 
-pub use junit::read_junit;
-pub use playwright::read_playwright_json;
+pub use junit::{read_junit, read_junit_outcomes};
+pub use playwright::{read_playwright_json, read_playwright_outcomes};
+
+pub use crate::artifact::TestStatus;
+
+use crate::artifact::FailedTest;
+
+/// A test case with its outcome: the case filled in as for a failed test (no `message` when it
+/// passed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOutcome {
+    /// The case.
+    pub test: FailedTest,
+    /// What became of it.
+    pub outcome: TestStatus,
+}
 
 /// Largest report accepted, in bytes (64 MiB).
 pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;

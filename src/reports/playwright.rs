@@ -24,7 +24,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{clean_message, read_capped, ReportError};
+use super::{clean_message, read_capped, ReportError, TestOutcome, TestStatus};
 use crate::artifact::FailedTest;
 use crate::logs::location::{relativize, repo_relative};
 
@@ -115,6 +115,31 @@ pub fn parse_playwright_json(
     report: &str,
     workspace: Option<&str>,
 ) -> Result<Vec<FailedTest>, ReportError> {
+    Ok(parse_cases(bytes, report, workspace, false)?
+        .into_iter()
+        .map(|c| c.test)
+        .collect())
+}
+
+/// Reads a Playwright JSON report and returns EVERY test with its [`TestStatus`], in report
+/// order: `unexpected` is failed; `expected` and `flaky` (passed on a retry within the run) are
+/// passed; `skipped` (and an expected failure) is skipped. Names and ids are those of
+/// [`read_playwright_json`].
+pub fn read_playwright_outcomes(
+    path: &Path,
+    workspace: Option<&str>,
+) -> Result<Vec<TestOutcome>, ReportError> {
+    let bytes = read_capped(path)?;
+    parse_cases(&bytes, &path.display().to_string(), workspace, true)
+}
+
+/// The one parser: failed tests only, or every test (`all`).
+fn parse_cases(
+    bytes: &[u8],
+    report: &str,
+    workspace: Option<&str>,
+    all: bool,
+) -> Result<Vec<TestOutcome>, ReportError> {
     let parsed: Report = serde_json::from_slice(bytes).map_err(|e| ReportError::Json {
         path: report.to_string(),
         line: e.line() as u64,
@@ -133,6 +158,7 @@ pub fn parse_playwright_json(
         let at = Paths {
             prefix: prefix.as_deref(),
             workspace,
+            all,
         };
         walk(suite, &mut titles, at, report, &mut out);
     }
@@ -146,6 +172,8 @@ struct Paths<'a> {
     prefix: Option<&'a str>,
     /// The checkout (`GITHUB_WORKSPACE`).
     workspace: Option<&'a str>,
+    /// Every test, not only the failed ones.
+    all: bool,
 }
 
 fn walk<'a>(
@@ -153,7 +181,7 @@ fn walk<'a>(
     titles: &mut Vec<&'a str>,
     at: Paths<'_>,
     report: &str,
-    out: &mut Vec<FailedTest>,
+    out: &mut Vec<TestOutcome>,
 ) {
     let pushed = !suite.title.is_empty();
     if pushed {
@@ -162,7 +190,8 @@ fn walk<'a>(
     for spec in &suite.specs {
         let several_projects = spec.tests.len() > 1;
         for test in &spec.tests {
-            if !is_failed(test) {
+            let outcome = outcome(test);
+            if !at.all && outcome != TestStatus::Failed {
                 continue;
             }
             let mut parts: Vec<&str> = Vec::new();
@@ -189,13 +218,20 @@ fn walk<'a>(
                 (Some(f), Some(l)) => Some(format!("{f}:{l}")),
                 _ => None,
             };
-            out.push(FailedTest {
-                name,
-                id,
-                file,
-                line,
-                message: message(test),
-                report: report.to_string(),
+            out.push(TestOutcome {
+                test: FailedTest {
+                    name,
+                    id,
+                    file,
+                    line,
+                    message: if outcome == TestStatus::Failed {
+                        message(test)
+                    } else {
+                        None
+                    },
+                    report: report.to_string(),
+                },
+                outcome,
             });
         }
     }
@@ -204,6 +240,22 @@ fn walk<'a>(
     }
     if pushed {
         titles.pop();
+    }
+}
+
+fn outcome(test: &Test) -> TestStatus {
+    if is_failed(test) {
+        return TestStatus::Failed;
+    }
+    let passed = match test.status.as_deref() {
+        Some("expected") => matches!(test.expected_status.as_deref(), None | Some("passed")),
+        Some(s) => s == "flaky",
+        None => test.results.last().and_then(|r| r.status.as_deref()) == Some("passed"),
+    };
+    if passed {
+        TestStatus::Passed
+    } else {
+        TestStatus::Skipped
     }
 }
 
@@ -237,5 +289,49 @@ fn message(test: &Test) -> Option<String> {
             .and_then(clean_message)
     } else {
         clean_message(&msgs.join("\n\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_map_playwright_statuses() {
+        let spec = |title: &str, expected: &str, status: &str| {
+            format!(
+                r#"{{"title": "{title}", "file": "a.spec.ts", "line": 3, "tests": [{{"projectName": "chromium", "expectedStatus": "{expected}", "status": "{status}", "results": [{{"status": "failed", "errors": [{{"message": "m"}}]}}]}}]}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"config": {{}}, "suites": [{{"title": "a.spec.ts", "file": "a.spec.ts", "specs": [{}, {}, {}, {}, {}]}}]}}"#,
+            spec("ok", "passed", "expected"),
+            spec("retried", "passed", "flaky"),
+            spec("bad", "passed", "unexpected"),
+            spec("skip", "skipped", "expected"),
+            spec("known", "failed", "expected"),
+        );
+        let all = parse_cases(json.as_bytes(), "r.json", None, true).expect("parse");
+        let got: Vec<(&str, TestStatus)> = all
+            .iter()
+            .map(|c| (c.test.name.as_str(), c.outcome))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a.spec.ts › ok", TestStatus::Passed),
+                ("a.spec.ts › retried", TestStatus::Passed),
+                ("a.spec.ts › bad", TestStatus::Failed),
+                ("a.spec.ts › skip", TestStatus::Skipped),
+                ("a.spec.ts › known", TestStatus::Skipped),
+            ]
+        );
+        // Only a failure carries a message; the failed-only reader lists just that one.
+        assert!(all
+            .iter()
+            .all(|c| c.test.message.is_some() == (c.outcome == TestStatus::Failed)));
+        let failed = parse_playwright_json(json.as_bytes(), "r.json", None).expect("parse");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0], all[2].test);
     }
 }

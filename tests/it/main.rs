@@ -30,6 +30,7 @@ mod fix_guard;
 mod fix_malformed;
 mod fix_model;
 mod fix_udiff_props;
+mod flaky;
 mod github_baseline;
 mod github_comment;
 mod github_decide;

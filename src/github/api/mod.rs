@@ -27,6 +27,7 @@
 //! tolerant wire types ([`types`]), and error messages quote at most 200 characters of it.
 
 pub mod artifacts;
+pub mod attempts;
 pub mod baseline;
 pub mod comment;
 pub mod fix_pr;

@@ -18,6 +18,20 @@ pub struct Artifact {
     /// Whether it expired (its zip then answers 410).
     #[serde(default)]
     pub expired: bool,
+    /// The run that uploaded it (`workflow_run`: id, head sha), when GitHub says.
+    #[serde(default)]
+    pub workflow_run: Option<ArtifactRun>,
+}
+
+/// An artifact's `workflow_run`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct ArtifactRun {
+    /// The run id.
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// The commit.
+    #[serde(default)]
+    pub head_sha: Option<String>,
 }
 
 /// A workflow run (`GET /repos/{o}/{r}/actions/runs/{id}`, `workflow_runs[]`).
