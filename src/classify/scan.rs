@@ -159,6 +159,9 @@ struct Open {
     tag: Option<Vec<u8>>,
     pending: Vec<Pending>,
     max_lines: u64,
+    /// Blank lines at the block's end taken as part of it (an `until` block takes every line
+    /// up to its stop), and how many of them reached the excerpt: [`State::close`] drops them.
+    trailing_blank: (u64, usize),
 }
 
 /// Access to the lines before the current one, in the read buffer.
@@ -657,8 +660,15 @@ impl<'a> State<'a> {
                         enrich(&mut o.b, self.c, &p.hits, &p.text);
                         self.recycle(p);
                     }
+                    let excerpt_before = o.b.excerpt_lines;
                     add_line(&mut o.b, no, text, self.baseline);
                     enrich(&mut o.b, self.c, hits, text);
+                    if is_blank(text) {
+                        o.trailing_blank.0 += 1;
+                        o.trailing_blank.1 += o.b.excerpt_lines - excerpt_before;
+                    } else {
+                        o.trailing_blank = (0, 0);
+                    }
                     if matches!(class, Class::End) || o.b.end - o.b.start + 1 >= o.max_lines {
                         self.close(o);
                     } else {
@@ -820,6 +830,7 @@ impl<'a> State<'a> {
             tag,
             pending: Vec::new(),
             max_lines,
+            trailing_blank: (0, 0),
         };
         if rule.spec.extend == Extend::None {
             self.close(o);
@@ -828,7 +839,18 @@ impl<'a> State<'a> {
         }
     }
 
-    fn close(&mut self, o: Open) {
+    fn close(&mut self, mut o: Open) {
+        let (blank, shown) = o.trailing_blank;
+        if blank > 0 && o.b.end - o.b.start >= blank {
+            o.b.end -= blank;
+            o.b.lines = o.b.lines.saturating_sub(blank);
+            for _ in 0..shown {
+                o.b.excerpt.pop();
+                let keep = memchr::memrchr(b'\n', &o.b.excerpt).map_or(0, |i| i + 1);
+                o.b.excerpt.truncate(keep);
+                o.b.excerpt_lines -= 1;
+            }
+        }
         let after = self.c.rules[o.rule].spec.after;
         self.last_end = o.b.end;
         self.blocks.push(o.b);

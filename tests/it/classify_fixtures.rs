@@ -233,13 +233,13 @@ fn quality_floor_on_the_ecosystem_cases() {
         .collect();
     let summary = EcosystemSummary::of(&groups);
     let t = &summary.total.all;
-    assert!(t.cases >= 150, "cases {}", t.cases);
+    assert!(t.cases >= 160, "cases {}", t.cases);
     let share = |n: usize| n as f64 / t.cases as f64;
-    assert!(share(t.full) >= 0.55, "top-3 {}/{}", t.full, t.cases);
-    assert!(share(t.top1) >= 0.43, "top-1 {}/{}", t.top1, t.cases);
-    assert!(t.recall >= 0.70, "recall {:.3}", t.recall);
+    assert!(share(t.full) >= 0.72, "top-3 {}/{}", t.full, t.cases);
+    assert!(share(t.top1) >= 0.58, "top-1 {}/{}", t.top1, t.cases);
+    assert!(t.recall >= 0.80, "recall {:.3}", t.recall);
     assert!(
-        share(t.unknown) <= 0.30,
+        share(t.unknown) <= 0.20,
         "unknown {}/{}",
         t.unknown,
         t.cases
@@ -247,10 +247,11 @@ fn quality_floor_on_the_ecosystem_cases() {
     let zero: Vec<&str> = summary
         .ecosystems
         .iter()
-        .filter(|(_, h)| h.all.full == 0)
+        .filter(|(_, h)| h.all.full == 0 || (h.check.cases > 0 && h.check.full == 0))
         .map(|(n, _)| n.as_str())
         .collect();
-    assert!(zero.len() <= 5, "no top-3 success in {zero:?}");
+    // Issue 14: no ecosystem scores 0, over all its cases or on its check half.
+    assert!(zero.is_empty(), "no top-3 success in {zero:?}");
 }
 
 #[test]
