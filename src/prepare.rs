@@ -464,16 +464,7 @@ pub fn classify_flaky(
         })
         .collect();
     let n = front.len();
-    let mut all = front;
-    all.append(findings);
-    let total = all.len();
-    for (i, f) in all.iter_mut().enumerate() {
-        f.rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        if i < n {
-            f.score = (total - i) as f64;
-        }
-    }
-    *findings = all;
+    put_in_front(front, findings);
     let (t, f) = hits[0];
     let first = format!(
         "{} ({})",
@@ -714,6 +705,25 @@ pub fn smoke_findings(r: &crate::artifact::SmokeReport) -> Vec<crate::artifact::
     first
 }
 
+/// Puts `front` before `findings` and re-ranks every finding densely from 1; the findings put
+/// in front get scores above all the others (`total - index`), so that they also sort first by
+/// score. The rest keep their scores.
+fn put_in_front(
+    mut front: Vec<crate::artifact::Finding>,
+    findings: &mut Vec<crate::artifact::Finding>,
+) {
+    let n = front.len();
+    front.append(findings);
+    let total = front.len();
+    for (i, f) in front.iter_mut().enumerate() {
+        f.rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        if i < n {
+            f.score = (total - i) as f64;
+        }
+    }
+    *findings = front;
+}
+
 /// Puts the smoke findings first (they are why the pipeline runs after a deploy) and re-ranks
 /// every finding densely from 1; a rules classification that found nothing (`unknown`) takes
 /// the top smoke finding's category, with the smoke findings of that category as evidence.
@@ -727,16 +737,7 @@ pub fn merge_smoke(
     }
     let n = smoke.len();
     let top = smoke[0].category;
-    let mut all = smoke;
-    all.append(findings);
-    let total = all.len();
-    for (i, f) in all.iter_mut().enumerate() {
-        f.rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        if i < n {
-            f.score = (total - i) as f64;
-        }
-    }
-    *findings = all;
+    put_in_front(smoke, findings);
     if rules.category != crate::artifact::Category::Unknown {
         // The rules' evidence indices moved by the smoke findings in front of them.
         return Classification {

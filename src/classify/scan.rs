@@ -959,17 +959,11 @@ fn joins_before(prev: &Block, next: &Block, c: &Compiled) -> bool {
             .all(|l| join.is_match(l))
 }
 
-/// `head` (a generic block right before `b`) followed by `b`, under `b`'s rule and step.
+/// `head` (a short block right before `b`, [`joins_before`]) followed by `b`, under `b`'s rule
+/// and step.
 fn prepend(head: Block, mut b: Block) -> Block {
-    let mut excerpt = head.excerpt;
-    let mut lines = head.excerpt_lines;
-    for line in b.excerpt.split_inclusive(|&c| c == b'\n') {
-        if lines >= MAX_EXCERPT_LINES || excerpt.len() + line.len() > MAX_EXCERPT_BYTES {
-            break;
-        }
-        excerpt.extend_from_slice(line);
-        lines += 1;
-    }
+    let (mut excerpt, mut lines) = (head.excerpt, head.excerpt_lines);
+    append_excerpt(&mut excerpt, &mut lines, &b.excerpt);
     b.excerpt = excerpt;
     b.excerpt_lines = lines;
     b.start = head.start;
@@ -1017,14 +1011,18 @@ fn absorb(prev: &mut Block, next: Block) {
     if prev.rule_file.is_none() {
         prev.rule_file = next.rule_file;
     }
-    for line in next.excerpt.split_inclusive(|&b| b == b'\n') {
-        if prev.excerpt_lines >= MAX_EXCERPT_LINES
-            || prev.excerpt.len() + line.len() > MAX_EXCERPT_BYTES
-        {
+    append_excerpt(&mut prev.excerpt, &mut prev.excerpt_lines, &next.excerpt);
+}
+
+/// Appends the whole lines of `more` (an excerpt, `\n`-terminated lines) to `excerpt`, which
+/// holds `lines` lines, while both stay within [`MAX_EXCERPT_LINES`] and [`MAX_EXCERPT_BYTES`].
+fn append_excerpt(excerpt: &mut Vec<u8>, lines: &mut usize, more: &[u8]) {
+    for line in more.split_inclusive(|&c| c == b'\n') {
+        if *lines >= MAX_EXCERPT_LINES || excerpt.len() + line.len() > MAX_EXCERPT_BYTES {
             break;
         }
-        prev.excerpt.extend_from_slice(line);
-        prev.excerpt_lines += 1;
+        excerpt.extend_from_slice(line);
+        *lines += 1;
     }
 }
 
@@ -1052,13 +1050,7 @@ fn join_echoes(blocks: &mut [Block], failed: &[FailedCommand]) {
         excerpt.extend_from_slice(&fc.echo);
         excerpt.push(b'\n');
         let mut lines = 1;
-        for line in b.excerpt.split_inclusive(|&c| c == b'\n') {
-            if lines >= MAX_EXCERPT_LINES || excerpt.len() + line.len() > MAX_EXCERPT_BYTES {
-                break;
-            }
-            excerpt.extend_from_slice(line);
-            lines += 1;
-        }
+        append_excerpt(&mut excerpt, &mut lines, &b.excerpt);
         b.excerpt = excerpt;
         b.excerpt_lines = lines;
     }

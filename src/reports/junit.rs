@@ -82,22 +82,11 @@ struct Failure {
 pub fn read_junit(path: &Path, workspace: Option<&str>) -> Result<Vec<FailedTest>, ReportError> {
     if path.is_dir() {
         let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
-            let entry = entry.map_err(|e| ReportError::Io {
-                path: e.path().unwrap_or(path).display().to_string(),
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
-            })?;
-            let p = entry.path();
-            if entry.file_type().is_file()
-                && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml"))
-            {
-                match read_junit_file(p, workspace) {
-                    Ok(mut tests) => out.append(&mut tests),
-                    Err(ReportError::NotJunit { .. }) => {}
-                    Err(e) => return Err(e),
-                }
+        for p in junit_files(path)? {
+            match read_junit_file(&p, workspace) {
+                Ok(mut tests) => out.append(&mut tests),
+                Err(ReportError::NotJunit { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         return Ok(out);

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::common::{bin, fixture, parse_outputs, read_json};
 use crate::github_common::{gh_bin, git, zip_of, Resp, Server};
+use crate::quarantine::{out as stdout, q as quarantine};
 
 const PREPARE: &str = env!("CARGO_BIN_EXE_self-heal-prepare");
 const SHA: &str = "3f9c2b7e1d4a6c8b0e2f4a6c8e0b2d4f6a8c0e2b";
@@ -426,19 +427,6 @@ fn run_env() -> Vec<(&'static str, &'static str)> {
         ("GITHUB_SHA", SHA),
         ("GITHUB_EVENT_NAME", "workflow_dispatch"),
     ]
-}
-
-fn quarantine(repo: &Path, args: &[&str]) -> Output {
-    bin(env!("CARGO_BIN_EXE_ci-quarantine"))
-        .arg("--repo")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("ci-quarantine")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

@@ -7,7 +7,8 @@ use std::process::Output;
 use crate::common::bin;
 use crate::github_common::git;
 
-fn q(repo: &Path, args: &[&str]) -> Output {
+/// Runs `ci-quarantine --repo REPO ARGS…` (hermetic).
+pub(crate) fn q(repo: &Path, args: &[&str]) -> Output {
     bin(env!("CARGO_BIN_EXE_ci-quarantine"))
         .arg("--repo")
         .arg(repo)
@@ -16,7 +17,8 @@ fn q(repo: &Path, args: &[&str]) -> Output {
         .expect("ci-quarantine")
 }
 
-fn out(o: &Output) -> String {
+/// The standard output of `o`, lossily decoded.
+pub(crate) fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
