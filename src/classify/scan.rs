@@ -1362,6 +1362,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn teamcity_inspections_match_whatever_the_attribute_order() {
+        // TeamCity service messages name their attributes; the order is the producer's.
+        for log in [
+            "##teamcity[inspection typeId='errcheck' message='m' file='a/b.go' line='3' SEVERITY='ERROR']\n",
+            "ok\n##teamcity[inspection file='c.go' typeId='unused' message='n' line='9']\n",
+        ] {
+            let n = log.lines().count() as u64;
+            assert_eq!(
+                blocks(log),
+                vec![(n, n, "teamcity-inspection".to_string())],
+                "{log}"
+            );
+        }
+    }
+
     /// `prefix` padded with words so that a GitHub token starts at byte `at` of the line.
     fn token_at(prefix: &str, at: usize) -> String {
         let mut line = prefix.to_string();
